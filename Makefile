@@ -1,0 +1,30 @@
+# Two commands do everything (see README "Getting started"):
+#   make report   set up the environment, then run the quick report (notebooks -> reports/*.html)
+#   make test     set up the environment, then run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= quick
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test report benchmark clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[report,dev]"
+	$(PY) -m ipykernel install --user --name contrastive-thesis --display-name "Python (contrastive-thesis)" >/dev/null
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+report: setup
+	$(PY) -m lib.report --profile $(PROFILE)
+
+benchmark: setup
+	$(PY) benchmarks/throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

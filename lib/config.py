@@ -1,0 +1,401 @@
+"""The one configuration object of a run.
+
+A :class:`Config` holds every knob of a training run with its default. It validates itself on
+construction (unknown names, wrong types and impossible values fail loudly, before any compute)
+and derives computed values (steps, scaled learning rate) as properties.
+
+A run is identified by a hash of the fields that change its result (:meth:`Config.run_id`), so
+asking again for a finished run loads its record instead of training again. Fields that only say
+*where* or *how fast* a run happens (device, data directory, progress display, ...) are left out
+of the hash: a record made on a GPU is found again from a CPU machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+TASKS = ("pretrain", "supervised", "finetune", "distill")
+ARCHS = ("small_cnn", "resnet18", "resnet34", "resnet50")
+STEMS = ("auto", "cifar", "imagenet")
+OPTIMIZERS = ("lars", "sgd", "adamw")
+LR_SCALINGS = ("linear", "sqrt", "none")
+SUPERVISED_LOSSES = ("ce", "supcon", "triplet")
+TRIPLET_MINING = ("batch_hard", "semi_hard")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+WANDB_MODES = ("disabled", "offline", "online")
+BUILTIN_DATASETS = ("sample", "cifar10", "cifar100", "stl10", "fashion-mnist")
+VIEW_OPERATIONS = ("crop", "flip", "color", "gray", "blur", "cutout", "sobel", "noise", "rotate")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of a run. Help texts (the ``help`` metadata) are what ``--help`` prints."""
+
+    # ---- what to run ------------------------------------------------------------------------
+    task: str = field(default="pretrain", metadata={"help": f"what to train: {', '.join(TASKS)}"})
+    seed: int = field(default=0, metadata={"help": "seed of every random number generator of the run"})
+
+    # ---- data -------------------------------------------------------------------------------
+    dataset: str = field(default="sample", metadata={
+        "help": f"{', '.join(BUILTIN_DATASETS)} or imagefolder:<path> (a <path>/<split>/<class>/<image> tree)"})
+    train_size: int = field(default=0, metadata={
+        "help": "training images used: 0 = all, else a class-balanced subset of that many"})
+    test_size: int = field(default=0, metadata={
+        "help": "test images used for evaluation: 0 = all, else a class-balanced subset"})
+    label_fraction: float = field(default=1.0, metadata={
+        "help": "fraction of training labels used by supervised/finetune/distill, in (0, 1]; "
+                "stratified and nested (the 1 % subset lies inside the 10 % one)"})
+
+    # ---- model ------------------------------------------------------------------------------
+    arch: str = field(default="small_cnn", metadata={"help": f"encoder: {', '.join(ARCHS)}"})
+    width: float = field(default=1.0, metadata={"help": "width multiplier of the encoder's channels"})
+    stem: str = field(default="auto", metadata={
+        "help": "ResNet stem: cifar (3x3 stride 1, no max-pool), imagenet (7x7 stride 2 + max-pool), "
+                "auto (cifar for images <= 64 px)"})
+    head_layers: int = field(default=2, metadata={
+        "help": "projection head depth: 0 none, 1 linear, k >= 2 MLP (SimCLR 2, SimCLRv2 3)"})
+    head_hidden_dim: int = field(default=0, metadata={
+        "help": "width of the head's hidden layers; 0 = the encoder's feature width"})
+    proj_dim: int = field(default=128, metadata={"help": "output width of the projection head (z)"})
+
+    # ---- views (augmentations) --------------------------------------------------------------
+    views: str = field(default="crop,flip,color,gray", metadata={
+        "help": "comma-separated augmentations of the first branch, applied in order "
+                f"({', '.join(VIEW_OPERATIONS)}); crop must come first"})
+    views2: str = field(default="", metadata={
+        "help": "augmentations of the second branch; empty = same as views; 'none' = identity "
+                "(the image resized only), as in SimCLR's Figure 5 ablation"})
+    image_size: int = field(default=0, metadata={"help": "side of the views in pixels; 0 = native size"})
+    crop_scale_min: float = field(default=0.08, metadata={
+        "help": "smallest crop area as a fraction of the image (SimCLR: 0.08)"})
+    color_strength: float = field(default=0.5, metadata={
+        "help": "colour distortion strength s (SimCLR: 0.5 for CIFAR-10, 1.0 for ImageNet)"})
+    blur_p: float = field(default=0.5, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
+
+    # ---- loss -------------------------------------------------------------------------------
+    loss: str = field(default="", metadata={
+        "help": "pretrain: ntxent; supervised: ce, supcon or triplet; empty = the task's default "
+                "(ntxent for pretrain, ce for supervised)"})
+    temperature: float = field(default=0.5, metadata={
+        "help": "temperature of NT-Xent / supervised contrastive (SimCLR CIFAR-10: 0.5)"})
+    triplet_margin: float = field(default=0.2, metadata={"help": "margin of the triplet loss"})
+    triplet_mining: str = field(default="batch_hard", metadata={"help": f"triplet mining: {', '.join(TRIPLET_MINING)}"})
+
+    # ---- optimisation -----------------------------------------------------------------------
+    epochs: int = field(default=10, metadata={"help": "passes over the training images"})
+    batch_size: int = field(default=256, metadata={"help": "images per step (each gives two views in contrastive tasks)"})
+    optimizer: str = field(default="lars", metadata={"help": f"{', '.join(OPTIMIZERS)}"})
+    lr: float = field(default=0.3, metadata={
+        "help": "base learning rate, scaled by lr_scaling (SimCLR: 0.3 x batch/256 with LARS)"})
+    lr_scaling: str = field(default="linear", metadata={
+        "help": "linear: lr x batch/256; sqrt: lr x sqrt(batch); none: lr as given"})
+    weight_decay: float = field(default=1e-6, metadata={"help": "weight decay (biases and norm layers excluded)"})
+    momentum: float = field(default=0.9, metadata={"help": "momentum of LARS / SGD"})
+    warmup_epochs: float = field(default=1.0, metadata={"help": "linear warm-up, then cosine decay to 0"})
+
+    # ---- fine-tuning and distillation (SimCLRv2) --------------------------------------------
+    pretrained: str = field(default="", metadata={
+        "help": "finetune: id of the pretraining run to start from (its encoder and head)"})
+    finetune_layer: int = field(default=0, metadata={
+        "help": "finetune: fine-tune from this head layer (0 = encoder output h, 1 = the head's first layer)"})
+    teacher: str = field(default="", metadata={"help": "distill: id of the fine-tuned teacher run"})
+    distill_temperature: float = field(default=1.0, metadata={"help": "distill: temperature of SimCLRv2 eq. 3"})
+    distill_alpha: float = field(default=0.0, metadata={
+        "help": "distill: weight of the cross-entropy on labelled images added to the distillation loss"})
+
+    # ---- monitoring and evaluation ----------------------------------------------------------
+    knn_k: int = field(default=200, metadata={"help": "neighbours of the weighted kNN classifier"})
+    knn_t: float = field(default=0.1, metadata={"help": "temperature of the weighted kNN classifier"})
+    monitor_size: int = field(default=2000, metadata={
+        "help": "test images for the per-epoch kNN monitor (0 = no monitor)"})
+    eval_every: int = field(default=1, metadata={"help": "epochs between monitor evaluations"})
+    final_eval: bool = field(default=True, metadata={
+        "help": "run the full evaluation battery (kNN, linear probe, Recall@K, MAP@R, NMI/ARI) at the end"})
+    save_embeddings: int = field(default=500, metadata={
+        "help": "test embeddings kept in the run record for plots (0 = none)"})
+    snapshot_epochs: str = field(default="", metadata={
+        "help": "comma-separated epochs at which test embeddings are also kept (for UMAP over training)"})
+
+    # ---- runtime: where and how fast; not part of the run's identity -------------------------
+    device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu or cuda", "runtime": True})
+    precision: str = field(default="auto", metadata={
+        "help": "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16", "runtime": True})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model (CUDA)", "runtime": True})
+    data_dir: str = field(default="", metadata={
+        "help": "where data sets live; empty = $THESIS_DATA_DIR or ./data", "runtime": True})
+    download: bool = field(default=False, metadata={
+        "help": "download a missing built-in data set (needs internet)", "runtime": True})
+    runs_dir: str = field(default="", metadata={
+        "help": "where run records go; empty = $THESIS_RUNS_DIR or ./runs", "runtime": True})
+    wandb: str = field(default="disabled", metadata={
+        "help": f"Weights & Biases logging: {', '.join(WANDB_MODES)}", "runtime": True})
+    progress: bool = field(default=True, metadata={"help": "show a progress display", "runtime": True})
+
+    def __post_init__(self) -> None:
+        _check_types(self)
+        errors = list(_value_errors(self))
+        if errors:
+            raise ValueError("invalid config: " + "; ".join(errors))
+
+    # ---- derived values ---------------------------------------------------------------------
+    @property
+    def loss_name(self) -> str:
+        """The loss actually used (the task's default when ``loss`` is empty)."""
+        if self.loss:
+            return self.loss
+        return {"pretrain": "ntxent", "supervised": "ce", "finetune": "ce", "distill": "distill"}[self.task]
+
+    @property
+    def views_list(self) -> tuple[str, ...]:
+        return _split_ops(self.views)
+
+    @property
+    def views2_list(self) -> tuple[str, ...]:
+        if self.views2 == "":
+            return self.views_list
+        if self.views2 == "none":
+            return ()
+        return _split_ops(self.views2)
+
+    @property
+    def scaled_lr(self) -> float:
+        """Peak learning rate after batch-size scaling (SimCLR Appendix B.1)."""
+        if self.lr_scaling == "linear":
+            return self.lr * self.batch_size / 256
+        if self.lr_scaling == "sqrt":
+            return self.lr * math.sqrt(self.batch_size)
+        return self.lr
+
+    @property
+    def snapshot_epoch_list(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.snapshot_epochs.split(",") if s.strip())
+
+    # ---- identity ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that determine the run's result (runtime fields left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("runtime")}
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def run_id(self) -> str:
+        """``<task>-<first 12 hex digits of the config hash>``: the name of the run's record."""
+        return f"{self.task}-{self.config_hash()[:12]}"
+
+    def replace(self, **changes: Any) -> "Config":
+        return from_dict({**self.to_dict(), **changes})
+
+    def resolved_runs_dir(self) -> Path:
+        return Path(self.runs_dir or os.environ.get("THESIS_RUNS_DIR", "runs"))
+
+
+# ---- construction from files and key=value overrides -------------------------------------------
+
+FIELD_NAMES = tuple(f.name for f in fields(Config))
+
+
+def from_dict(values: Mapping[str, Any]) -> Config:
+    """A Config from a mapping; unknown names fail with the closest known names."""
+    unknown = [k for k in values if k not in FIELD_NAMES]
+    if unknown:
+        raise ValueError("unknown config parameter(s): " + ", ".join(
+            f"{k!r}{_suggest(k)}" for k in unknown) + f". Known parameters: {', '.join(FIELD_NAMES)}")
+    return Config(**values)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, typed value), the type taken from the field's default."""
+    if "=" not in text:
+        raise ValueError(f"override {text!r} is not of the form key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if key not in FIELD_NAMES:
+        raise ValueError(f"unknown config parameter {key!r}{_suggest(key)}")
+    return key, _coerce(key, raw.strip())
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                **values: Any) -> Config:
+    """Config from an optional TOML/JSON file, then keyword values, then ``key=value`` strings."""
+    merged: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        if path.suffix == ".toml":
+            merged.update(tomllib.loads(path.read_text()))
+        elif path.suffix == ".json":
+            merged.update(json.loads(path.read_text()))
+        else:
+            raise ValueError(f"config file {path} must be .toml or .json")
+    merged.update(values)
+    for text in overrides:
+        key, value = parse_override(text)
+        merged[key] = value
+    return from_dict(merged)
+
+
+def help_table() -> str:
+    """Every knob with its default and help, for ``--help``."""
+    lines = []
+    for f in fields(Config):
+        default = f.default
+        lines.append(f"  {f.name:<20} (default {default!r}) {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+# ---- validation --------------------------------------------------------------------------------
+
+_TYPES = {f.name: type(f.default) for f in fields(Config)}
+
+
+def _coerce(key: str, raw: str) -> Any:
+    kind = _TYPES[key]
+    try:
+        if kind is bool:
+            low = raw.lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ValueError(f"config parameter {key!r} expects {kind.__name__}, got {raw!r}") from None
+
+
+def _check_types(cfg: Config) -> None:
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        kind = _TYPES[f.name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            object.__setattr__(cfg, f.name, float(value))
+            continue
+        if kind is bool and not isinstance(value, bool):
+            raise TypeError(f"config parameter {f.name!r} expects bool, got {type(value).__name__} {value!r}")
+        if kind is not bool and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise TypeError(f"config parameter {f.name!r} expects {kind.__name__}, "
+                            f"got {type(value).__name__} {value!r}")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]):
+    if value not in allowed:
+        yield f"{name} must be one of {', '.join(allowed)}; got {value!r}"
+
+
+def _value_errors(c: Config):
+    yield from _one_of("task", c.task, TASKS)
+    yield from _one_of("arch", c.arch, ARCHS)
+    yield from _one_of("stem", c.stem, STEMS)
+    yield from _one_of("optimizer", c.optimizer, OPTIMIZERS)
+    yield from _one_of("lr_scaling", c.lr_scaling, LR_SCALINGS)
+    yield from _one_of("triplet_mining", c.triplet_mining, TRIPLET_MINING)
+    yield from _one_of("device", c.device, DEVICES)
+    yield from _one_of("precision", c.precision, PRECISIONS)
+    yield from _one_of("wandb", c.wandb, WANDB_MODES)
+    if c.dataset not in BUILTIN_DATASETS and not c.dataset.startswith("imagefolder:"):
+        yield (f"dataset must be one of {', '.join(BUILTIN_DATASETS)} or imagefolder:<path>; "
+               f"got {c.dataset!r}")
+    if c.dataset.startswith("imagefolder:") and not c.dataset[len("imagefolder:"):]:
+        yield "dataset imagefolder:<path> needs a path"
+    allowed_losses = {"pretrain": ("ntxent",), "supervised": SUPERVISED_LOSSES,
+                      "finetune": ("ce",), "distill": ("distill",)}.get(c.task, ())
+    if c.loss and c.loss not in allowed_losses:
+        yield f"loss for task {c.task!r} must be one of {', '.join(allowed_losses)}; got {c.loss!r}"
+    for name in ("views", "views2"):
+        text = getattr(c, name)
+        if name == "views2" and text in ("", "none"):
+            continue
+        ops = _split_ops(text)
+        bad = [op for op in ops if op not in VIEW_OPERATIONS]
+        if bad:
+            yield f"{name} has unknown augmentation(s) {', '.join(map(repr, bad))}; allowed: {', '.join(VIEW_OPERATIONS)}"
+        if len(set(ops)) != len(ops):
+            yield f"{name} lists an augmentation twice: {text!r}"
+        if "crop" in ops and ops[0] != "crop":
+            yield f"{name}: crop must come first, got {text!r}"
+    if c.temperature <= 0:
+        yield f"temperature must be > 0; got {c.temperature}"
+    if c.distill_temperature <= 0:
+        yield f"distill_temperature must be > 0; got {c.distill_temperature}"
+    if c.knn_t <= 0:
+        yield f"knn_t must be > 0; got {c.knn_t}"
+    if c.knn_k < 1:
+        yield f"knn_k must be >= 1; got {c.knn_k}"
+    if not 0 < c.label_fraction <= 1:
+        yield f"label_fraction must be in (0, 1]; got {c.label_fraction}"
+    min_batch = 2 if c.task in ("pretrain",) or c.loss in ("supcon", "triplet") else 1
+    if c.batch_size < min_batch:
+        yield f"batch_size must be >= {min_batch} for task {c.task!r} with loss {c.loss_name!r}; got {c.batch_size}"
+    if c.epochs < 1:
+        yield f"epochs must be >= 1; got {c.epochs}"
+    if c.lr <= 0:
+        yield f"lr must be > 0; got {c.lr}"
+    if c.weight_decay < 0:
+        yield f"weight_decay must be >= 0; got {c.weight_decay}"
+    if not 0 <= c.momentum < 1:
+        yield f"momentum must be in [0, 1); got {c.momentum}"
+    if not 0 <= c.warmup_epochs <= c.epochs:
+        yield f"warmup_epochs must be in [0, epochs={c.epochs}]; got {c.warmup_epochs}"
+    if c.width <= 0:
+        yield f"width must be > 0; got {c.width}"
+    if c.head_layers < 0:
+        yield f"head_layers must be >= 0; got {c.head_layers}"
+    if c.proj_dim < 1 or c.head_hidden_dim < 0:
+        yield f"proj_dim must be >= 1 and head_hidden_dim >= 0; got {c.proj_dim}, {c.head_hidden_dim}"
+    if not 0 <= c.finetune_layer <= max(c.head_layers, 0) and c.task == "finetune":
+        yield f"finetune_layer must be in [0, head_layers]; got {c.finetune_layer}"
+    if c.finetune_layer < 0:
+        yield f"finetune_layer must be >= 0; got {c.finetune_layer}"
+    if c.task == "finetune" and not c.pretrained:
+        yield "task 'finetune' needs pretrained=<id of a pretraining run>"
+    if c.task == "distill" and not c.teacher:
+        yield "task 'distill' needs teacher=<id of a fine-tuning run>"
+    if c.distill_alpha < 0:
+        yield f"distill_alpha must be >= 0; got {c.distill_alpha}"
+    if c.train_size < 0 or c.test_size < 0 or c.monitor_size < 0 or c.save_embeddings < 0:
+        yield "train_size, test_size, monitor_size and save_embeddings must be >= 0"
+    if c.image_size != 0 and c.image_size < 8:
+        yield f"image_size must be 0 (native) or >= 8; got {c.image_size}"
+    if not 0 < c.crop_scale_min <= 1:
+        yield f"crop_scale_min must be in (0, 1]; got {c.crop_scale_min}"
+    if c.color_strength < 0:
+        yield f"color_strength must be >= 0; got {c.color_strength}"
+    if not 0 <= c.blur_p <= 1:
+        yield f"blur_p must be in [0, 1]; got {c.blur_p}"
+    if c.eval_every < 1:
+        yield f"eval_every must be >= 1; got {c.eval_every}"
+    try:
+        snaps = c.snapshot_epoch_list
+    except ValueError:
+        yield f"snapshot_epochs must be comma-separated integers; got {c.snapshot_epochs!r}"
+    else:
+        if any(not 0 <= e <= c.epochs for e in snaps):
+            yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"
+
+
+def _split_ops(text: str) -> tuple[str, ...]:
+    return tuple(op.strip() for op in text.split(",") if op.strip())
+
+
+def _suggest(name: str) -> str:
+    import difflib
+    close = difflib.get_close_matches(name, FIELD_NAMES, n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""

@@ -1,0 +1,283 @@
+"""Run records: what a run was, where and when it ran, and what it measured.
+
+A record lives in ``<runs_dir>/<run_id>/``::
+
+    config.json       the full config (runtime fields included, for the record)
+    record.json       id, status, provenance (commit, dirty tree, versions, device, dates,
+                      wall time, world size) and final results
+    metrics.jsonl     one JSON line of metrics per epoch (as DINO writes them)
+    embeddings.npz    a subsample of test embeddings (and at chosen epochs) for plots
+    checkpoints/      model and optimizer state; git-ignored, never committed
+
+Everything but ``checkpoints/`` is small and meant to be committed, so every number in a
+report can be traced to the run that produced it. Files are written to a temporary name and
+renamed, so a record is never half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .config import Config, from_dict
+
+RECORD_FILE = "record.json"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+EMBEDDINGS_FILE = "embeddings.npz"
+CHECKPOINT_DIR = "checkpoints"
+
+
+# ---- atomic writes -----------------------------------------------------------------------------
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n").encode())
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return obj.item()
+    return obj
+
+
+# ---- provenance --------------------------------------------------------------------------------
+
+def git_state(path: Path | None = None) -> dict[str, Any]:
+    """Commit of the code and whether the working tree had uncommitted changes."""
+    cwd = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": bool(status.strip()) if commit else None}
+
+
+def library_versions() -> dict[str, str]:
+    import torch
+    import torchvision
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__,
+                "torchvision": torchvision.__version__, "numpy": np.__version__}
+    if torch.version.cuda:
+        versions["cuda"] = torch.version.cuda
+    return versions
+
+
+def device_description(device) -> str:
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu} ({torch.get_num_threads()} threads)"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# ---- the record --------------------------------------------------------------------------------
+
+@dataclass
+class RunRecord:
+    """A run's record as loaded from (or about to be written to) its directory."""
+
+    directory: Path
+    config: Config
+    status: str = "running"  # running | complete | failed
+    provenance: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.directory.name
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.directory / CHECKPOINT_DIR
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """The stored embedding subsample(s): arrays keyed e.g. ``h``, ``z``, ``labels``,
+        ``indices``, ``h_epoch3`` ..."""
+        path = self.directory / EMBEDDINGS_FILE
+        if not path.exists():
+            return {}
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def summary(self) -> dict[str, Any]:
+        """One flat row for tables: id, task, key config values, provenance and results."""
+        c = self.config
+        row = {"run_id": self.run_id, "task": c.task, "dataset": c.dataset, "arch": c.arch,
+               "epochs": c.epochs, "batch_size": c.batch_size, "seed": c.seed,
+               "commit": (self.provenance.get("commit") or "")[:10],
+               "device": self.provenance.get("device"), "finished": self.provenance.get("finished"),
+               "wall_time_s": self.provenance.get("wall_time_s")}
+        row.update({k: v for k, v in self.results.items() if not isinstance(v, (dict, list))})
+        return row
+
+    def __repr__(self) -> str:
+        return f"RunRecord({self.run_id!r}, status={self.status!r}, results={list(self.results)})"
+
+
+class RecordWriter:
+    """Writes a run's record as the run goes; every write is atomic."""
+
+    def __init__(self, config: Config, runs_dir: Path | None = None):
+        self.config = config
+        self.directory = Path(runs_dir or config.resolved_runs_dir()) / config.run_id()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.provenance: dict[str, Any] = {}
+        self._epochs: list[dict[str, Any]] = []
+
+    def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None) -> None:
+        self.provenance = {"run_id": self.config.run_id(), "config_hash": self.config.config_hash(),
+                           **git_state(), "versions": library_versions(),
+                           "device": device_description(device), "device_type": str(device),
+                           "hostname": platform.node(), "world_size": world_size,
+                           "started": now_iso(), **(extra or {})}
+        atomic_write_json(self.directory / CONFIG_FILE, self.config.to_dict())
+        # Metrics from an earlier, unfinished attempt are kept only up to the resumed epoch.
+        self._write_record("running", {})
+
+    def resume_epochs(self, epochs: list[dict[str, Any]]) -> None:
+        """Continue after a resumed checkpoint: keep the metrics of the epochs it covers."""
+        self._epochs = list(epochs)
+        self._write_metrics()
+
+    def log_epoch(self, metrics: dict[str, Any]) -> None:
+        self._epochs.append(_jsonable(metrics))
+        self._write_metrics()
+
+    def _write_metrics(self) -> None:
+        text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in self._epochs)
+        atomic_write_bytes(self.directory / METRICS_FILE, text.encode())
+
+    def save_embeddings(self, arrays: dict[str, np.ndarray]) -> None:
+        path = self.directory / EMBEDDINGS_FILE
+        tmp = path.with_name(f".{path.name}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+
+    def finish(self, results: dict[str, Any], wall_time_s: float) -> RunRecord:
+        self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2))
+        self._write_record("complete", results)
+        return load_record(self.directory)
+
+    def fail(self, error: str, wall_time_s: float) -> None:
+        self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2), error=error)
+        self._write_record("failed", {})
+
+    def _write_record(self, status: str, results: dict[str, Any]) -> None:
+        atomic_write_json(self.directory / RECORD_FILE, {
+            "run_id": self.config.run_id(), "status": status,
+            "provenance": self.provenance, "results": results})
+
+
+def load_record(directory: str | Path) -> RunRecord:
+    """Load a record directory (complete or not); a clear error when it is not a record."""
+    directory = Path(directory)
+    record_path = directory / RECORD_FILE
+    if not record_path.is_file():
+        raise FileNotFoundError(f"{directory} holds no run record ({RECORD_FILE} missing)")
+    try:
+        meta = json.loads(record_path.read_text())
+        config = from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+    except (json.JSONDecodeError, OSError, ValueError, TypeError) as e:
+        raise ValueError(f"run record {directory} is unreadable: {e}") from None
+    epochs = []
+    metrics_path = directory / METRICS_FILE
+    if metrics_path.exists():
+        epochs = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    return RunRecord(directory=directory, config=config, status=meta.get("status", "running"),
+                     provenance=meta.get("provenance", {}), results=meta.get("results", {}),
+                     epochs=epochs)
+
+
+def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunRecord:
+    """A record by id (looked up in ``runs_dir``) or by directory path."""
+    candidate = Path(run_id_or_path)
+    if (candidate / RECORD_FILE).is_file():
+        return load_record(candidate)
+    base = Path(runs_dir) if runs_dir else Path(os.environ.get("THESIS_RUNS_DIR", "runs"))
+    if (base / run_id_or_path / RECORD_FILE).is_file():
+        return load_record(base / run_id_or_path)
+    raise FileNotFoundError(f"no run record {run_id_or_path!r} in {base} (nor as a path)")
+
+
+def existing_record(config: Config) -> RunRecord | None:
+    """The complete record of this config, if one exists."""
+    directory = config.resolved_runs_dir() / config.run_id()
+    if (directory / RECORD_FILE).is_file():
+        record = load_record(directory)
+        if record.complete:
+            return record
+    return None
+
+
+def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
+    base = Path(runs_dir) if runs_dir else Path(os.environ.get("THESIS_RUNS_DIR", "runs"))
+    out = []
+    for path in sorted(base.glob(f"*/{RECORD_FILE}")):
+        record = load_record(path.parent)
+        if record.complete or not complete_only:
+            out.append(record)
+    return out
+
+
+def records_table(records: Iterable[RunRecord]):
+    """A pandas DataFrame of record summaries (pandas is imported lazily)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.summary() for r in records])

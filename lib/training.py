@@ -1,0 +1,557 @@
+"""Training loops: SimCLR pretraining, supervised training, fine-tuning, distillation.
+
+``run(config)`` is the one entry point: it returns the finished run's record if one exists
+for this config (a finished run is loaded, not retrained), resumes from the last checkpoint if
+an earlier attempt was interrupted, and otherwise trains from scratch.
+
+All four tasks share one loop (:func:`_fit`): the data set lives on the device as uint8, each
+step draws a batch of indices, augments it on the device (``views``), and runs one optimizer
+step. Step metrics accumulate on the device and are read once per epoch, so the step itself
+never waits for the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import checkpoints, data, evaluation, losses, models, optim, views
+from .config import Config
+from .progress import Progress
+from .records import CHECKPOINT_DIR, RecordWriter, RunRecord, existing_record, find_record
+from .tracking import Tracker
+
+LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ---- set-up ------------------------------------------------------------------------------------
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast on CUDA ('auto' or 'bf16'); fp32 on CPU unless bf16 is asked for."""
+    use_bf16 = precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if use_bf16:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Data:
+    train: data.ImageDataset      # on the device
+    test: data.ImageDataset       # on the device
+    labelled: torch.Tensor        # indices of training images whose labels may be used
+    monitor: torch.Tensor         # indices of test images for the per-epoch monitor
+    size: int                     # side of the views
+
+
+def prepare_data(config: Config, device: torch.device) -> Data:
+    data_dir = config.data_dir or None
+    train = data.load_dataset(config.dataset, "train", data_dir=data_dir, download=config.download)
+    test = data.load_dataset(config.dataset, "test", data_dir=data_dir, download=config.download)
+    if config.train_size:
+        if config.train_size > len(train):
+            raise ValueError(f"train_size={config.train_size} exceeds the {len(train)} training images "
+                             f"of {config.dataset}")
+        train = train.subset(data.stratified_subset_indices(train.labels, config.train_size, seed=0))
+    if config.test_size:
+        if config.test_size > len(test):
+            raise ValueError(f"test_size={config.test_size} exceeds the {len(test)} test images of {config.dataset}")
+        test = test.subset(data.stratified_subset_indices(test.labels, config.test_size, seed=0))
+    labelled = data.stratified_fraction(train.labels, config.label_fraction, seed=LABEL_SUBSET_SEED)
+    monitor = (data.stratified_subset_indices(test.labels, min(config.monitor_size, len(test)), seed=0)
+               if config.monitor_size else torch.zeros(0, dtype=torch.long))
+    size = config.image_size or train.image_size
+    return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size)
+
+
+def view_pipelines(config: Config, size: int) -> tuple[views.ViewPipeline, views.ViewPipeline]:
+    vc = views.ViewConfig(size=size, crop_scale=(config.crop_scale_min, 1.0),
+                          color_strength=config.color_strength, blur_p=config.blur_p)
+    first = views.ViewPipeline(config.views_list, vc)
+    second = first if config.views2 == "" else views.ViewPipeline(config.views2_list, vc)
+    return first, second
+
+
+def eval_transform(size: int, native: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """Evaluation images are the whole image, resized to the views' size when that differs."""
+    if size == native:
+        return None
+    return lambda x: F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def build_contrastive_model(config: Config, channels: int, mean, std) -> models.ContrastiveModel:
+    size = config.image_size or 32
+    encoder = models.build_encoder(config.arch, in_channels=channels, image_size=size, width=config.width,
+                                   stem=config.stem, mean=mean, std=std)
+    hidden = config.head_hidden_dim or encoder.out_dim
+    head = models.ProjectionHead(encoder.out_dim, hidden, config.proj_dim, config.head_layers)
+    return models.ContrastiveModel(encoder, head)
+
+
+# ---- the shared loop ---------------------------------------------------------------------------
+
+@dataclass
+class Job:
+    """What a task gives the shared loop."""
+
+    model: nn.Module                                        # everything whose weights are trained
+    step: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]  # batch indices -> loss, metrics
+    monitor: Callable[[], dict[str, float]]                 # per-epoch evaluation (model in eval mode)
+    n_train: int                                            # images drawn per epoch
+    snapshot: Callable[[], dict[str, np.ndarray]] | None = None  # test embeddings for the record
+
+
+def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, tracker: Tracker,
+         generator: torch.Generator) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Train ``job.model`` for ``config.epochs``, resuming from the newest good checkpoint.
+
+    Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
+    """
+    steps_per_epoch = job.n_train // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {job.n_train} training images")
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    optimizer = optim.build_optimizer(config.optimizer, job.model, lr=config.scaled_lr,
+                                      weight_decay=config.weight_decay, momentum=config.momentum)
+    ckpt_dir = writer.directory / CHECKPOINT_DIR
+    epochs_log: list[dict[str, Any]] = []
+    snapshots: dict[str, np.ndarray] = {}
+    start_epoch = 0
+    resumed = checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity())
+    if resumed is not None:
+        job.model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        checkpoints.restore_rng_state(resumed["rng"], generator)
+        start_epoch = int(resumed["epoch"])
+        epochs_log = list(resumed["metrics"])
+        snapshots = {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()}
+        writer.resume_epochs(epochs_log)
+        print(f"resumed {writer.directory.name} from epoch {start_epoch}")
+    elif 0 in config.snapshot_epoch_list and job.snapshot is not None:
+        snapshots.update({f"{k}_epoch0": v for k, v in job.snapshot().items()})
+
+    with Progress(total_steps, enabled=config.progress, description=writer.directory.name) as progress:
+        progress.step(start_epoch * steps_per_epoch)
+        for epoch in range(start_epoch, config.epochs):
+            t0 = time.perf_counter()
+            job.model.train()
+            sums: dict[str, torch.Tensor] = {}
+            for i, idx in enumerate(data.batches(job.n_train, config.batch_size, generator, drop_last=True,
+                                                 device=device)):
+                step = epoch * steps_per_epoch + i
+                lr = optim.lr_at(step, total_steps, warmup_steps, config.scaled_lr)
+                optim.set_lr(optimizer, lr)
+                loss, metrics = job.step(idx)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                for key, value in {"loss": loss.detach(), **metrics}.items():
+                    sums[key] = sums.get(key, 0) + value.detach().float()
+                progress.step()
+            # One host synchronisation per epoch: read the accumulated step metrics.
+            record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
+            record.update({k: float(v) / steps_per_epoch for k, v in sums.items()})
+            if not math.isfinite(record["loss"]):
+                raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} "
+                                         f"(steps {epoch * steps_per_epoch}-{(epoch + 1) * steps_per_epoch - 1}); "
+                                         f"the last good checkpoint is kept in {ckpt_dir}")
+            if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+                job.model.eval()
+                record.update(job.monitor())
+            if epoch + 1 in config.snapshot_epoch_list and job.snapshot is not None:
+                job.model.eval()
+                snapshots.update({f"{k}_epoch{epoch + 1}": v for k, v in job.snapshot().items()})
+            record["views_per_second"] = job_views(config) * steps_per_epoch * config.batch_size / record["train_seconds"]
+            epochs_log.append(record)
+            writer.log_epoch(record)
+            tracker.log(record, step=epoch + 1)
+            progress.epoch_end({k: v for k, v in record.items() if k != "train_seconds"})
+            checkpoints.save_epoch(ckpt_dir, epoch + 1, {
+                "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
+                "config_hash": config.config_hash(), "config": config.identity(),
+                "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
+    job.model.eval()
+    checkpoints.save(ckpt_dir / checkpoints.FINAL_NAME, {
+        "model": job.model.state_dict(), "config_hash": config.config_hash(), "config": config.identity()})
+    return epochs_log, snapshots
+
+
+def job_views(config: Config) -> int:
+    """Views per training image in one step (two for the contrastive losses)."""
+    return 2 if config.loss_name in ("ntxent", "supcon", "triplet") else 1
+
+
+# ---- monitors and final evaluation -------------------------------------------------------------
+
+def _features(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, transform, amp) -> torch.Tensor:
+    def call(x):
+        with amp:
+            return fn(x).float()
+    return evaluation.embed(call, images, batch_size=1024, transform=transform)
+
+
+def _knn_monitor(fn, d: Data, config: Config, transform, amp) -> dict[str, float]:
+    if not len(d.monitor):
+        return {}
+    bank = _features(fn, d.train.images, transform, amp)
+    query = _features(fn, d.test.images[d.monitor], transform, amp)
+    acc = evaluation.knn_accuracy(bank, d.train.labels, query, d.test.labels[d.monitor],
+                                  d.train.num_classes, k=config.knn_k, temperature=config.knn_t)
+    return {"knn_top1": acc}
+
+
+def _classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, transform, amp) -> float:
+    logits = _features(model, images, transform, amp)
+    return float((logits.argmax(1) == labels).float().mean())
+
+
+def _battery(fn, d: Data, config: Config, transform, amp, prefix: str) -> dict[str, Any]:
+    train_f = _features(fn, d.train.images, transform, amp)
+    test_f = _features(fn, d.test.images, transform, amp)
+    scores = evaluation.evaluation_battery(train_f, d.train.labels, test_f, d.test.labels, d.train.num_classes,
+                                           knn_k=config.knn_k, knn_t=config.knn_t, seed=config.seed)
+    return {f"{prefix}/{k}": v for k, v in scores.items()}
+
+
+def _embedding_sample(fns: dict[str, Callable], d: Data, config: Config, transform, amp) -> dict[str, np.ndarray]:
+    if not config.save_embeddings:
+        return {}
+    n = min(config.save_embeddings, len(d.test))
+    idx = data.stratified_subset_indices(d.test.labels.cpu(), n, seed=0).to(d.test.images.device)
+    out = {name: _features(fn, d.test.images[idx], transform, amp).cpu().numpy().astype(np.float16)
+           for name, fn in fns.items()}
+    out.update(labels=d.test.labels[idx].cpu().numpy(), indices=idx.cpu().numpy())
+    return out
+
+
+# ---- the tasks ---------------------------------------------------------------------------------
+
+def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[], dict]]:
+    mean, std = d.train.mean_std()
+    model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
+    model = _device_layout(model, device)
+    fast = _maybe_compile(model, config)
+    v1, v2 = view_pipelines(config, d.size)
+    transform = eval_transform(d.size, d.train.image_size)
+    images = d.train.images
+
+    def step(idx):
+        x1, x2 = views.two_views(images[idx], v1, v2, generator)
+        x = _layout(torch.cat([x1, x2]), device)  # (2B, C, S, S): one forward, BN over both views
+        with amp:
+            _, z = fast(x)
+        z1, z2 = z.float().chunk(2)
+        loss = losses.nt_xent(z1, z2, config.temperature)
+        return loss, {"contrastive_top1": losses.contrastive_accuracy(z1, z2)}
+
+    def monitor():
+        return _knn_monitor(model.encoder, d, config, transform, amp)
+
+    def snapshot():
+        return _embedding_sample({"h": model.encoder}, d, config, transform, amp)
+
+    def final():
+        res = {}
+        if config.final_eval:
+            res.update(_battery(model.encoder, d, config, transform, amp, "h"))
+            if config.head_layers:
+                res.update(_battery(lambda x: model(x)[1], d, config, transform, amp, "z"))
+        emb = _embedding_sample({"h": model.encoder, "z": lambda x: model(x)[1]}, d, config, transform, amp)
+        return res, emb
+
+    return Job(model, step, monitor, len(d.train), snapshot), final
+
+
+def _supervised(config, d: Data, device, amp, generator):
+    mean, std = d.train.mean_std()
+    v1, v2 = view_pipelines(config, d.size)
+    transform = eval_transform(d.size, d.train.image_size)
+    images, labels = d.train.images[d.labelled], d.train.labels[d.labelled]
+    loss_name = config.loss_name
+    if loss_name == "ce":
+        encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
+                                       width=config.width, stem=config.stem, mean=mean, std=std)
+        model = models.FineTuneModel(encoder, None, d.train.num_classes).to(device)
+        model = _device_layout(model, device)
+        fast = _maybe_compile(model, config)
+        feature_fns = {"h": model.encoder}
+
+        def step(idx):
+            x = _layout(v1(images[idx], generator), device)
+            with amp:
+                logits = fast(x).float()
+            y = labels[idx]
+            return F.cross_entropy(logits, y), {"train_top1": (logits.argmax(1) == y).float().mean()}
+    else:
+        model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
+        model = _device_layout(model, device)
+        fast = _maybe_compile(model, config)
+        feature_fns = {"h": model.encoder, "z": lambda x: model(x)[1]}
+
+        def step(idx):
+            x1, x2 = views.two_views(images[idx], v1, v2, generator)
+            with amp:
+                _, z = fast(_layout(torch.cat([x1, x2]), device))
+            z = z.float()
+            y = labels[idx].repeat(2)
+            if loss_name == "supcon":
+                loss = losses.supervised_contrastive(z, y, config.temperature)
+            else:
+                loss = losses.triplet_loss(z, y, margin=config.triplet_margin, mining=config.triplet_mining)
+            return loss, {}
+
+    def monitor():
+        res = _knn_monitor(model.encoder, d, config, transform, amp)
+        if loss_name == "ce" and len(d.monitor):
+            res["test_top1"] = _classifier_accuracy(model, d.test.images[d.monitor], d.test.labels[d.monitor],
+                                                    transform, amp)
+        return res
+
+    def snapshot():
+        return _embedding_sample({"h": model.encoder}, d, config, transform, amp)
+
+    def final():
+        res = {}
+        for name, fn in feature_fns.items():
+            if config.final_eval and (name == "h" or config.head_layers):
+                res.update(_battery(fn, d, config, transform, amp, name))
+        if loss_name == "ce":
+            res["test_top1"] = _classifier_accuracy(model, d.test.images, d.test.labels, transform, amp)
+        return res, _embedding_sample(feature_fns, d, config, transform, amp)
+
+    return Job(model, step, monitor, len(images), snapshot), final
+
+
+def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, Any]]:
+    record = find_record(run_id, config.resolved_runs_dir())
+    if not record.complete:
+        raise ValueError(f"run {run_id} is not complete (status {record.status!r}); finish it first")
+    path = record.checkpoint_dir / checkpoints.FINAL_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"run {run_id} has no final checkpoint at {path}: its weights are not on this "
+                                "machine (checkpoints are not committed); run it again here to recreate them")
+    state = checkpoints.load(path)
+    checkpoints.check_config(state, record.config.config_hash(), path)
+    return record, state
+
+
+def _check_same_model(config: Config, source: Config, what: str) -> None:
+    keys = ("dataset", "arch", "width", "stem", "head_layers", "head_hidden_dim", "proj_dim", "image_size")
+    differ = [k for k in keys if getattr(config, k) != getattr(source, k)]
+    if differ:
+        raise ValueError(f"{what} run {source.run_id()} differs from this config in "
+                         + ", ".join(f"{k} ({getattr(source, k)!r} vs {getattr(config, k)!r})" for k in differ))
+
+
+def build_finetune_model(config: Config, pre_config: Config, channels: int, num_classes: int,
+                         mean, std, pre_state: dict | None) -> models.FineTuneModel:
+    contrastive = build_contrastive_model(pre_config, channels, mean, std)
+    if pre_state is not None:
+        contrastive.load_state_dict(pre_state["model"])
+    head = models.truncated_head(contrastive.head, config.finetune_layer) if config.finetune_layer else None
+    return models.FineTuneModel(contrastive.encoder, head, num_classes)
+
+
+def _finetune(config, d: Data, device, amp, generator):
+    pre_record, pre_state = load_pretrained(config.pretrained, config)
+    if pre_record.config.task != "pretrain":
+        raise ValueError(f"pretrained={config.pretrained} is a {pre_record.config.task!r} run, not 'pretrain'")
+    _check_same_model(config, pre_record.config, "pretrained")
+    mean, std = d.train.mean_std()
+    model = build_finetune_model(config, pre_record.config, d.train.channels, d.train.num_classes,
+                                 mean, std, pre_state).to(device)
+    return _classifier_job(config, d, device, amp, generator, model, teacher=None)
+
+
+def _distill(config, d: Data, device, amp, generator):
+    t_record, t_state = load_pretrained(config.teacher, config)
+    if t_record.config.task != "finetune":
+        raise ValueError(f"teacher={config.teacher} is a {t_record.config.task!r} run, not 'finetune'")
+    pre_record = find_record(t_record.config.pretrained, config.resolved_runs_dir())
+    mean, std = d.train.mean_std()
+    teacher = build_finetune_model(t_record.config, pre_record.config, d.train.channels,
+                                   d.train.num_classes, mean, std, None)
+    teacher.load_state_dict(t_state["model"])
+    teacher = _device_layout(teacher.to(device).eval(), device)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
+                                   width=config.width, stem=config.stem, mean=mean, std=std)
+    student = models.FineTuneModel(encoder, None, d.train.num_classes).to(device)
+    return _classifier_job(config, d, device, amp, generator, student, teacher=teacher)
+
+
+def _classifier_job(config, d: Data, device, amp, generator, model, teacher):
+    """Fine-tuning (labelled images, cross-entropy) or distillation (all images, teacher targets)."""
+    model = _device_layout(model, device)
+    fast = _maybe_compile(model, config)
+    v1, _ = view_pipelines(config, d.size)
+    transform = eval_transform(d.size, d.train.image_size)
+    if teacher is None:
+        images, labels = d.train.images[d.labelled], d.train.labels[d.labelled]
+        is_labelled = None
+    else:
+        images, labels = d.train.images, d.train.labels
+        is_labelled = torch.zeros(len(images), dtype=torch.bool, device=device)
+        is_labelled[d.labelled] = True
+
+    def step(idx):
+        x = _layout(v1(images[idx], generator), device)
+        with amp:
+            logits = fast(x).float()
+        if teacher is None:
+            y = labels[idx]
+            return F.cross_entropy(logits, y), {"train_top1": (logits.argmax(1) == y).float().mean()}
+        with torch.no_grad(), amp:
+            t_logits = teacher(x).float()
+        loss = losses.distillation_loss(logits, t_logits, config.distill_temperature)
+        if config.distill_alpha:
+            mask = is_labelled[idx]
+            ce = F.cross_entropy(logits, labels[idx], reduction="none")
+            loss = loss + config.distill_alpha * (ce * mask).sum() / mask.sum().clamp(min=1)
+        agree = (logits.argmax(1) == t_logits.argmax(1)).float().mean()
+        return loss, {"teacher_agreement": agree}
+
+    def monitor():
+        if not len(d.monitor):
+            return {}
+        return {"test_top1": _classifier_accuracy(model, d.test.images[d.monitor], d.test.labels[d.monitor],
+                                                  transform, amp)}
+
+    encoder_fn = model.encoder
+
+    def snapshot():
+        return _embedding_sample({"h": encoder_fn}, d, config, transform, amp)
+
+    def final():
+        res = {"test_top1": _classifier_accuracy(model, d.test.images, d.test.labels, transform, amp)}
+        if teacher is not None:
+            res["teacher_test_top1"] = _classifier_accuracy(teacher, d.test.images, d.test.labels, transform, amp)
+        if config.final_eval:
+            res.update(_battery(encoder_fn, d, config, transform, amp, "h"))
+        return res, _embedding_sample({"h": encoder_fn}, d, config, transform, amp)
+
+    return Job(model, step, monitor, len(images), snapshot), final
+
+
+TASKS: dict[str, Callable] = {"pretrain": _pretrain, "supervised": _supervised, "finetune": _finetune,
+                              "distill": _distill}
+
+
+def _device_layout(model: nn.Module, device: torch.device) -> nn.Module:
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+def _maybe_compile(model: nn.Module, config: Config) -> nn.Module:
+    return torch.compile(model) if config.compile else model
+
+
+# ---- entry point -------------------------------------------------------------------------------
+
+def run(config: Config, force: bool = False) -> RunRecord:
+    """The record of ``config``: loaded if the run is finished, else trained (or resumed)."""
+    if not force:
+        done = existing_record(config)
+        if done is not None:
+            return done
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    amp = autocast(device, config.precision)
+    t_start = time.perf_counter()
+    d = prepare_data(config, device)
+    job, final = TASKS[config.task](config, d, device, amp, generator)
+    writer = RecordWriter(config)
+    writer.start(device, extra={"parameters": models.count_parameters(job.model),
+                                "train_images": len(d.train), "test_images": len(d.test),
+                                "labelled_images": len(d.labelled)})
+    tracker = Tracker(config, writer.directory)
+    try:
+        _, snapshots = _fit(config, job, device, writer, tracker, generator)
+        results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
+        final_results, embeddings = final()
+        results.update(final_results)
+        embeddings.update(snapshots)
+        if embeddings:
+            writer.save_embeddings(embeddings)
+        record = writer.finish(results, time.perf_counter() - t_start)
+        tracker.finish(results)
+        return record
+    except BaseException as e:
+        writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
+        tracker.finish({}, failed=True)
+        raise
+
+
+def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
+                    probe: bool = True) -> dict[str, Any]:
+    """Evaluation battery on the features of a finished run at a given layer.
+
+    ``layer`` 0 is the encoder output h; k >= 1 the output of the projection head's k-th layer
+    (contrastive runs only). The result is also written to ``<run>/evaluations/layer<k>.json``.
+    """
+    record = find_record(run_id, runs_dir)
+    config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
+    _, state = load_pretrained(record.run_id, config)
+    dev = resolve_device(device)
+    amp = autocast(dev, config.precision)
+    d = prepare_data(config, dev)
+    mean, std = d.train.mean_std()
+    if config.task in ("pretrain",) or (config.task == "supervised" and config.loss_name != "ce"):
+        model = build_contrastive_model(config, d.train.channels, mean, std)
+        model.load_state_dict(state["model"])
+        if not 0 <= layer <= config.head_layers:
+            raise ValueError(f"layer must be in [0, head_layers={config.head_layers}]; got {layer}")
+        fn = lambda x: model.features(x, layer)  # noqa: E731
+    else:
+        if layer != 0:
+            raise ValueError(f"run {run_id} is a classifier ({config.task}); only layer 0 (h) can be evaluated")
+        if config.task == "finetune":
+            pre = find_record(config.pretrained, config.resolved_runs_dir())
+            model = build_finetune_model(config, pre.config, d.train.channels, d.train.num_classes, mean, std, None)
+        else:
+            encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
+                                           width=config.width, stem=config.stem, mean=mean, std=std)
+            model = models.FineTuneModel(encoder, None, d.train.num_classes)
+        model.load_state_dict(state["model"])
+        fn = model.encoder
+    model = model.to(dev).eval()
+    transform = eval_transform(d.size, d.train.image_size)
+    train_f = _features(fn, d.train.images, transform, amp)
+    test_f = _features(fn, d.test.images, transform, amp)
+    scores = evaluation.evaluation_battery(train_f, d.train.labels, test_f, d.test.labels, d.train.num_classes,
+                                           knn_k=config.knn_k, knn_t=config.knn_t, seed=config.seed, probe=probe)
+    from .records import atomic_write_json, library_versions, device_description, git_state, now_iso
+
+    out = {"run_id": record.run_id, "layer": layer, "scores": scores,
+           "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
+                          "date": now_iso()}}
+    atomic_write_json(record.directory / "evaluations" / f"layer{layer}.json", out)
+    return out

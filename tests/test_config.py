@@ -1,0 +1,95 @@
+import json
+
+import pytest
+
+from lib import config as cfg
+from lib.config import Config, load_config, parse_override
+
+
+def test_defaults_are_valid_and_hash_is_stable():
+    a, b = Config(), Config()
+    assert a.run_id() == b.run_id()
+    assert a.run_id().startswith("pretrain-") and len(a.run_id()) == len("pretrain-") + 12
+
+
+def test_runtime_fields_do_not_change_the_identity():
+    base = Config()
+    for change in ({"device": "cpu"}, {"runs_dir": "/tmp/x"}, {"progress": False}, {"compile": True},
+                   {"data_dir": "/data"}, {"wandb": "offline"}):
+        assert base.replace(**change).run_id() == base.run_id(), change
+
+
+def test_result_fields_change_the_identity():
+    base = Config()
+    for change in ({"seed": 1}, {"epochs": 11}, {"temperature": 0.2}, {"views": "crop,flip"}, {"lr": 0.5}):
+        assert base.replace(**change).run_id() != base.run_id(), change
+
+
+@pytest.mark.parametrize("text, key, value", [
+    ("epochs=3", "epochs", 3), ("lr=0.1", "lr", 0.1), ("compile=true", "compile", True),
+    ("progress=0", "progress", False), ("dataset=imagefolder:/x", "dataset", "imagefolder:/x"),
+    ("width=2", "width", 2.0)])
+def test_overrides_are_typed_from_the_defaults(text, key, value):
+    k, v = parse_override(text)
+    assert (k, v) == (key, value) and type(v) is type(value)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["epoch=3"], "unknown config parameter 'epoch' (did you mean epochs"),
+    (["epochs=three"], "'epochs' expects int, got 'three'"),
+    (["compile=maybe"], "'compile' expects bool"),
+    (["temperature=0"], "temperature must be > 0"),
+    (["temperature=-1"], "temperature must be > 0"),
+    (["batch_size=1"], "batch_size must be >= 2"),
+    (["label_fraction=0"], "label_fraction must be in (0, 1]"),
+    (["label_fraction=1.5"], "label_fraction must be in (0, 1]"),
+    (["views=crop,jitter"], "unknown augmentation(s) 'jitter'"),
+    (["views=flip,crop"], "crop must come first"),
+    (["arch=vgg"], "arch must be one of"),
+    (["dataset=mnist"], "dataset must be one of"),
+    (["optimizer=adam"], "optimizer must be one of"),
+    (["task=finetune"], "needs pretrained="),
+    (["warmup_epochs=20", "epochs=10"], "warmup_epochs must be in [0, epochs=10]"),
+    (["task=supervised", "loss=ntxent"], "loss for task 'supervised' must be one of ce, supcon, triplet"),
+    (["snapshot_epochs=1,x"], "snapshot_epochs must be comma-separated integers"),
+    (["epochs=0"], "epochs must be >= 1"),
+    (["noequals"], "is not of the form key=value"),
+])
+def test_bad_input_fails_with_a_message_naming_the_problem(overrides, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        load_config(None, overrides)
+    assert message in str(info.value)
+
+
+def test_wrong_python_types_are_refused():
+    with pytest.raises(TypeError, match="'epochs' expects int, got str"):
+        Config(epochs="3")
+    with pytest.raises(TypeError, match="'progress' expects bool"):
+        Config(progress="true")
+
+
+def test_config_file_then_overrides(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('epochs = 4\nbatch_size = 64\ntemperature = 0.2\n')
+    c = load_config(path, ["epochs=5"])
+    assert (c.epochs, c.batch_size, c.temperature) == (5, 64, 0.2)
+    jpath = tmp_path / "c.json"
+    jpath.write_text(json.dumps({"epochs": 2}))
+    assert load_config(jpath).epochs == 2
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_derived_values():
+    c = Config(batch_size=4096, lr=0.3, lr_scaling="linear", epochs=10)
+    assert c.scaled_lr == pytest.approx(4.8)
+    assert Config(batch_size=4096, lr=0.075, lr_scaling="sqrt").scaled_lr == pytest.approx(4.8)
+    assert Config(views="crop,color").views2_list == ("crop", "color")
+    assert Config(views="crop,color", views2="none").views2_list == ()
+    assert Config(task="supervised").loss_name == "ce"
+
+
+def test_help_table_documents_every_field():
+    table = cfg.help_table()
+    for name in cfg.FIELD_NAMES:
+        assert f"  {name} " in table

@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lib import checkpoints
+from lib.config import Config
+from lib.records import RecordWriter, atomic_write_json, existing_record, find_record, load_record
+
+
+def test_record_round_trip(tmp_path):
+    config = Config(runs_dir=str(tmp_path), epochs=2)
+    writer = RecordWriter(config)
+    writer.start("cpu", extra={"parameters": 10})
+    assert existing_record(config) is None  # running, not complete
+    writer.log_epoch({"epoch": 1, "loss": 1.5})
+    writer.log_epoch({"epoch": 2, "loss": float("nan")})
+    writer.save_embeddings({"h": np.ones((3, 2), np.float16), "labels": np.arange(3)})
+    record = writer.finish({"h/knn_top1": 0.5}, wall_time_s=1.234)
+    assert record.complete and record.run_id == config.run_id()
+    assert record.config == config
+    assert [e["epoch"] for e in record.epochs] == [1, 2]
+    assert record.epochs[1]["loss"] is None  # NaN stored as null, never as invalid JSON
+    assert record.provenance["wall_time_s"] == 1.23
+    assert record.provenance["world_size"] == 1
+    assert record.provenance["versions"]["torch"] == torch.__version__
+    assert "commit" in record.provenance and "dirty" in record.provenance
+    assert record.embeddings()["h"].shape == (3, 2)
+    assert existing_record(config).run_id == record.run_id
+    assert find_record(record.run_id, tmp_path).results == {"h/knn_top1": 0.5}
+    assert find_record(str(record.directory)).run_id == record.run_id
+
+
+def test_failed_run_is_not_a_finished_record(tmp_path):
+    config = Config(runs_dir=str(tmp_path))
+    writer = RecordWriter(config)
+    writer.start("cpu")
+    writer.fail("KeyboardInterrupt: ", 3.0)
+    assert existing_record(config) is None
+    assert load_record(writer.directory).status == "failed"
+
+
+def test_missing_and_broken_records_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run record 'pretrain-nothing'"):
+        find_record("pretrain-nothing", tmp_path)
+    broken = tmp_path / "pretrain-broken"
+    broken.mkdir()
+    (broken / "record.json").write_text("{not json")
+    with pytest.raises(ValueError, match="unreadable"):
+        load_record(broken)
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    atomic_write_json(tmp_path / "a.json", {"x": [1, 2]})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": [1, 2]}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_checkpoints_keep_the_last_few_and_skip_corrupt_ones(tmp_path):
+    config = Config()
+    gen = torch.Generator().manual_seed(0)
+    for epoch in range(1, 5):
+        checkpoints.save_epoch(tmp_path, epoch, {"model": {"w": torch.full((2,), float(epoch))}, "epoch": epoch,
+                                                 "config_hash": config.config_hash(), "rng": checkpoints.rng_state(gen)},
+                               keep=2)
+    assert [e for e, _ in checkpoints.epoch_checkpoints(tmp_path)] == [3, 4]
+    # Truncate the newest: the previous one is used, with a one-line warning naming the file.
+    newest = checkpoints.epoch_checkpoints(tmp_path)[-1][1]
+    newest.write_bytes(newest.read_bytes()[:50])
+    warnings = []
+    state = checkpoints.latest_good(tmp_path, config.config_hash(), warn=warnings.append)
+    assert state["epoch"] == 3
+    assert len(warnings) == 1 and str(newest) in warnings[0]
+    # A checkpoint of another config is refused, naming the differing keys.
+    other = Config(epochs=99)
+    with pytest.raises(checkpoints.CheckpointError, match="different config"):
+        checkpoints.latest_good(tmp_path, other.config_hash(), other.identity(), warn=warnings.append)
+
+
+def test_rng_state_round_trip():
+    gen = torch.Generator().manual_seed(3)
+    state = checkpoints.rng_state(gen)
+    a = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(2))
+    checkpoints.restore_rng_state(state, gen)
+    b = (torch.rand(3, generator=gen), torch.rand(3), np.random.rand(2))
+    assert all(torch.equal(torch.as_tensor(x), torch.as_tensor(y)) for x, y in zip(a, b))
+
+
+def test_foreign_file_is_refused(tmp_path):
+    path = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.ones(2)}, path)
+    with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this project"):
+        checkpoints.load(path)
