@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=None)
     p.add_argument("--train-size", type=int, default=10000, help="images held in memory (class-balanced)")
     p.add_argument("--arch", default="small_cnn")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier of the backbone")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--steps", type=int, default=12, help="timed steps per pipeline (after 2 warm-up steps)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the peer (also timed with 0)")
@@ -63,7 +64,7 @@ class PILTwoViews(torch.utils.data.Dataset):
         return self.transform(img), self.transform(img)
 
 
-def pil_transform(size: int, strength: float = 0.5):
+def pil_transform(size: int, channels: int, strength: float = 0.5):
     s = strength
     return transforms.Compose([
         transforms.RandomResizedCrop(size, scale=(0.08, 1.0)),
@@ -71,24 +72,21 @@ def pil_transform(size: int, strength: float = 0.5):
         transforms.RandomApply([transforms.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=0.8),
         transforms.RandomGrayscale(p=0.2),
         transforms.ToTensor(),
+        transforms.Normalize((0.5,) * channels, (0.25,) * channels),  # the usual last step; ours normalises in the model
     ])
 
 
-def make_model(arch, channels, size, device, mean, std):
+def make_model(arch, width, channels, size, device, mean, std):
     torch.manual_seed(0)
-    encoder = models.build_encoder(arch, in_channels=channels, image_size=size, mean=mean, std=std)
+    encoder = models.build_encoder(arch, in_channels=channels, image_size=size, width=width, mean=mean, std=std)
     head = models.ProjectionHead(encoder.out_dim, encoder.out_dim, 128, 2)
-    model = models.ContrastiveModel(encoder, head).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = models.ContrastiveModel(encoder, head).to(device).to(memory_format=torch.channels_last)
     opt = optim.build_optimizer("lars", model, lr=0.3, weight_decay=1e-6)
     return model, opt
 
 
 def train_step(model, opt, x1, x2, device):
-    x = torch.cat([x1, x2])
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = torch.cat([x1, x2]).contiguous(memory_format=torch.channels_last)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     with amp:
         _, z = model(x)
@@ -109,7 +107,7 @@ def time_ours(ds, args, device, train: bool):
     images = ds.images.to(device)
     pipe = views.ViewPipeline(views.SIMCLR_CIFAR, views.ViewConfig(size=ds.image_size))
     gen = torch.Generator(device=device).manual_seed(0)
-    model, opt = make_model(args.arch, ds.channels, ds.image_size, device, *ds.mean_std()) if train else (None, None)
+    model, opt = make_model(args.arch, args.width, ds.channels, ds.image_size, device, *ds.mean_std()) if train else (None, None)
     batches = data.batches(len(images), args.batch_size, gen, device=device)
     warmup = 2
     for i in range(warmup + args.steps):
@@ -129,10 +127,10 @@ def time_ours(ds, args, device, train: bool):
 
 def time_peer(ds, args, device, workers: int, train: bool):
     arr = ds.images.permute(0, 2, 3, 1).numpy()  # (N, H, W, C) uint8, as torchvision's CIFAR10 keeps it
-    loader = torch.utils.data.DataLoader(PILTwoViews(arr, pil_transform(ds.image_size)), batch_size=args.batch_size,
+    loader = torch.utils.data.DataLoader(PILTwoViews(arr, pil_transform(ds.image_size, ds.channels)), batch_size=args.batch_size,
                                          shuffle=True, drop_last=True, num_workers=workers,
                                          pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    model, opt = make_model(args.arch, ds.channels, ds.image_size, device, *ds.mean_std()) if train else (None, None)
+    model, opt = make_model(args.arch, args.width, ds.channels, ds.image_size, device, *ds.mean_std()) if train else (None, None)
     warmup = 2
     it = iter(loader)
     for i in range(warmup + args.steps):

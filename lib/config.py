@@ -199,7 +199,15 @@ class Config:
         return from_dict({**self.to_dict(), **changes})
 
     def resolved_runs_dir(self) -> Path:
-        return Path(self.runs_dir or os.environ.get("THESIS_RUNS_DIR", "runs"))
+        return Path(self.runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
+
+
+def repo_path(name: str) -> Path:
+    """``name`` at the repository root when running from a checkout, else relative to the working
+    directory. Notebooks run in ``notebooks/``, the command line wherever it is started; both must
+    find the same ``runs/`` and ``data/``."""
+    root = Path(__file__).resolve().parent.parent
+    return root / name if (root / "pyproject.toml").is_file() else Path(name)
 
 
 # ---- construction from files and key=value overrides -------------------------------------------

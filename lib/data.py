@@ -133,8 +133,11 @@ class ImageDataset:
 
 
 def default_data_dir() -> Path:
-    """``$THESIS_DATA_DIR`` if set, else ``./data`` (relative to the working directory)."""
-    return Path(os.environ.get("THESIS_DATA_DIR") or "data")
+    """``$THESIS_DATA_DIR`` if set, else ``data/`` at the repository root (so notebooks, which run
+    in ``notebooks/``, and the command line find the same folder)."""
+    from .config import repo_path
+
+    return Path(os.environ.get("THESIS_DATA_DIR") or repo_path("data"))
 
 
 def load_dataset(name: str, split: str, data_dir: str | Path | None = None, download: bool = False,
@@ -423,8 +426,14 @@ def _scan_images(folder: str, found: list[tuple[str, int, int]]) -> None:
 
 def _image_folder_source(path: str, split: str) -> _Source:
     """``<path>/<split>/<class>/<image>``: classes sorted by name, taken from ``<path>/train`` when it
-    exists so that every split numbers the classes the same way."""
-    root = Path(path).expanduser().resolve()
+    exists so that every split numbers the classes the same way. A relative path is taken from the
+    working directory, or else from the repository root (notebooks run in ``notebooks/``)."""
+    from .config import repo_path
+
+    root = Path(path).expanduser()
+    if not root.is_absolute() and not root.exists() and repo_path(path).exists():
+        root = repo_path(path)
+    root = root.resolve()
     split_dir = root / split
     if not split_dir.is_dir():
         available = _class_dirs(root) if root.is_dir() else []

@@ -245,12 +245,18 @@ def load_record(directory: str | Path) -> RunRecord:
                      epochs=epochs)
 
 
+def default_runs_dir() -> Path:
+    from .config import repo_path
+
+    return Path(os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
+
+
 def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunRecord:
     """A record by id (looked up in ``runs_dir``) or by directory path."""
     candidate = Path(run_id_or_path)
     if (candidate / RECORD_FILE).is_file():
         return load_record(candidate)
-    base = Path(runs_dir) if runs_dir else Path(os.environ.get("THESIS_RUNS_DIR", "runs"))
+    base = Path(runs_dir) if runs_dir else default_runs_dir()
     if (base / run_id_or_path / RECORD_FILE).is_file():
         return load_record(base / run_id_or_path)
     raise FileNotFoundError(f"no run record {run_id_or_path!r} in {base} (nor as a path)")
@@ -267,7 +273,7 @@ def existing_record(config: Config) -> RunRecord | None:
 
 
 def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
-    base = Path(runs_dir) if runs_dir else Path(os.environ.get("THESIS_RUNS_DIR", "runs"))
+    base = Path(runs_dir) if runs_dir else default_runs_dir()
     out = []
     for path in sorted(base.glob(f"*/{RECORD_FILE}")):
         record = load_record(path.parent)

@@ -350,18 +350,39 @@ def color_jitter(images: Tensor, factors: Tensor, order: Tensor) -> Tensor:
     """Brightness, contrast, saturation and hue, in a per-sample order.
 
     ``factors`` ``(B, 4)`` and ``order`` ``(B, 4)`` as returned by :func:`sample_color_jitter`.
-    At each of the four stages every sub-operation is computed for the whole batch and each sample
-    keeps the one its ``order`` names (``torch.where``): four times the arithmetic of a fixed order,
-    but no host synchronisation.
+    Brightness, contrast and saturation are all the blend ``clamp(f x + (1 - f) ref)`` with a
+    different reference (0, the mean of the grey image, the grey image), so each of the four
+    stages does one blend whose factor and reference are chosen per sample (factor 1, the
+    identity, for the samples whose op at this stage is hue). Hue, the costly one, is computed
+    only for the samples that use it at that stage: on the CPU by indexing that subset, on other
+    devices by ``torch.where`` over the whole batch, which avoids a host synchronisation.
+    Results equal applying the four torchvision functions in each sample's order.
     """
     x = images
+    rgb = x.shape[1] == 3
     for stage in range(4):
-        op_of_sample = order[:, stage]                                       # (B,)
-        out = x
-        for j, op in enumerate(_COLOR_OPS):
-            out = _where(op_of_sample == j, op(x, factors[:, j]), out)
-        x = out
+        op = order[:, stage]                                                 # (B,)
+        f = factors.gather(1, op.unsqueeze(1)).squeeze(1)                    # (B,) factor of this stage's op
+        blend = op < 3 if rgb else op < 2                                    # 1 channel: saturation, hue no-ops
+        f = torch.where(blend, f, torch.ones_like(f)).view(-1, 1, 1, 1)
+        luma = _luma(x)                                                      # (B, 1, H, W)
+        mean = luma.mean(dim=(1, 2, 3), keepdim=True)                        # (B, 1, 1, 1)
+        o = op.view(-1, 1, 1, 1)
+        ref = torch.where(o == 1, mean, torch.where(o == 2, luma, torch.zeros_like(luma)))
+        x = torch.lerp(ref.expand_as(x), x, f).clamp_(0.0, 1.0)                # f x + (1 - f) ref
+        if rgb:
+            x = _hue_where(x, op == 3, factors[:, 3])
     return x
+
+
+def _hue_where(x: Tensor, mask: Tensor, shift: Tensor) -> Tensor:
+    """``adjust_hue`` on the samples in ``mask``, the others unchanged."""
+    if x.device.type == "cpu":  # host synchronisation is free here: compute only the subset
+        idx = mask.nonzero().squeeze(1)
+        if idx.numel():
+            x = x.index_copy(0, idx, adjust_hue(x.index_select(0, idx), shift.index_select(0, idx)))
+        return x
+    return _where(mask, adjust_hue(x, shift), x)
 
 
 def blur_kernel_size(side: int) -> int:
@@ -465,6 +486,9 @@ def _flip(x: Tensor, c: ViewConfig, g: torch.Generator) -> Tensor:
 def _color(x: Tensor, c: ViewConfig, g: torch.Generator) -> Tensor:
     factors, order = sample_color_jitter(x.shape[0], c.color_strength, g, x.device)
     apply = sample_mask(x.shape[0], c.color_p, g, x.device)
+    if x.device.type == "cpu":  # as in _hue_where: compute only the samples that are distorted
+        idx = apply.nonzero().squeeze(1)
+        return x.index_copy(0, idx, color_jitter(x.index_select(0, idx), factors[idx], order[idx]))
     return _where(apply, color_jitter(x, factors, order), x)
 
 

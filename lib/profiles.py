@@ -1,0 +1,53 @@
+"""Named sets of notebook parameter values: ``smoke`` (tests), ``quick`` (default), ``full`` (GPU).
+
+The report runner applies a profile to every notebook: each notebook receives the values of the
+keys its ``parameters`` cell declares (``COMMON`` first, then the notebook's own entry), and
+``profile`` itself. Any single parameter can still be overridden on the command line.
+
+- ``smoke``: each notebook end to end in about a minute on 2 CPU cores (the test suite);
+- ``quick``: the whole report on a laptop CPU in at most 20 minutes, on the embedded sample;
+- ``full``: a GPU; CIFAR-10 with ResNet-18 at the budgets of the literature, several seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "COMMON": {
+            "dataset": "sample", "train_size": 600, "test_size": 200, "arch": "small_cnn", "width": 0.5,
+            "batch_size": 128, "epochs": 1, "seeds": 1, "umap_points": 150, "monitor_size": 200, "knn_k": 20,
+        },
+        "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1},
+    },
+    "quick": {
+        "COMMON": {
+            "dataset": "sample", "train_size": 5000, "test_size": 1000, "arch": "small_cnn", "width": 0.5,
+            "batch_size": 256, "epochs": 15, "seeds": 1, "umap_points": 500, "monitor_size": 1000, "knn_k": 200,
+        },
+        "02_simclr": {"epochs": 30},
+        "03_simclr_v2": {"epochs": 30, "finetune_epochs": 15, "distill_epochs": 15},
+    },
+    "full": {
+        "COMMON": {
+            "dataset": "cifar10", "train_size": 0, "test_size": 0, "arch": "resnet18", "width": 1.0,
+            "batch_size": 512, "epochs": 200, "seeds": 3, "umap_points": 5000, "monitor_size": 10000,
+            "knn_k": 200,
+        },
+        "02_simclr": {"epochs": 500},
+        "03_simclr_v2": {"epochs": 500, "finetune_epochs": 60, "distill_epochs": 100},
+    },
+}
+
+
+def profile_values(profile: str, notebook: str, declared: dict[str, Any]) -> dict[str, Any]:
+    """The values a profile gives one notebook: only keys the notebook declares.
+
+    ``notebook`` is the file stem (``02_simclr``); ``declared`` its parameters cell's defaults.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    table = PROFILES[profile]
+    merged = {**table.get("COMMON", {}), **table.get(notebook, {}), "profile": profile}
+    return {k: v for k, v in merged.items() if k in declared}
