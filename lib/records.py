@@ -57,6 +57,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files left by a process killed in the middle of an atomic write."""
+    for path in Path(directory).rglob(".*.tmp*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n").encode())
 
@@ -178,6 +185,7 @@ class RecordWriter:
         self.config = config
         self.directory = Path(runs_dir or config.resolved_runs_dir()) / config.run_id()
         self.directory.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.directory)
         self.provenance: dict[str, Any] = {}
         self._epochs: list[dict[str, Any]] = []
 

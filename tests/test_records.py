@@ -92,3 +92,17 @@ def test_foreign_file_is_refused(tmp_path):
     torch.save({"weights": torch.ones(2)}, path)
     with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this project"):
         checkpoints.load(path)
+
+
+def test_a_new_writer_removes_temporaries_of_a_killed_process(tmp_path):
+    config = Config(runs_dir=str(tmp_path))
+    run_dir = tmp_path / config.run_id()
+    (run_dir / "checkpoints").mkdir(parents=True)
+    stale = [run_dir / ".record.json.abc.tmp", run_dir / "checkpoints" / ".epoch0001.pt.xyz.tmp",
+             run_dir / ".embeddings.npz.tmp.npz"]
+    for path in stale:
+        path.write_bytes(b"half")
+    keep = run_dir / "checkpoints" / "epoch0001.pt"
+    keep.write_bytes(b"x")
+    RecordWriter(config)
+    assert not any(p.exists() for p in stale) and keep.exists()
