@@ -5,7 +5,10 @@
     python -m lib evaluate pretrain-0123456789ab --layer 1
 
 Each training command prints where its run record went. A finished run (same config hash)
-is loaded, not retrained, unless ``--force`` is given.
+is loaded, not retrained, unless ``--force`` is given. Launched with torchrun, a training
+command runs data-parallel over the processes (``batch_size`` is then the global batch):
+
+    torchrun --nproc-per-node 4 -m lib pretrain --config configs/cifar10_cpu_10min.toml
 """
 
 from __future__ import annotations
@@ -65,13 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         print(f"run id: {config.run_id()}")
         return 0
+    from . import distributed
     from .training import run
 
     try:
+        distributed.init_from_env(config.device)  # under torchrun: join the process group; else nothing
+        main = distributed.is_main()
         record = run(config, force=args.force)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        distributed.cleanup()
+    if not main:  # a process other than rank 0 of a torchrun run: rank 0 reports
+        return 0
     print(f"run record: {record.directory}")
     print(json.dumps({k: v for k, v in record.results.items()}, indent=2))
     return 0

@@ -92,7 +92,9 @@ class Config:
 
     # ---- optimisation -----------------------------------------------------------------------
     epochs: int = field(default=10, metadata={"help": "passes over the training images"})
-    batch_size: int = field(default=256, metadata={"help": "images per step (each gives two views in contrastive tasks)"})
+    batch_size: int = field(default=256, metadata={
+        "help": "images per step over all processes (each gives two views in contrastive tasks); "
+                "under torchrun it is split evenly over the processes and must divide by their number"})
     optimizer: str = field(default="lars", metadata={"help": f"{', '.join(OPTIMIZERS)}"})
     lr: float = field(default=0.3, metadata={
         "help": "base learning rate, scaled by lr_scaling (SimCLR: 0.3 x batch/256 with LARS)"})

@@ -14,9 +14,10 @@ Distributed data parallel: ``nt_xent`` and ``supervised_contrastive`` take ``gat
 object satisfying :class:`Gather`. Each rank then uses its local embeddings as anchors and
 the embeddings of all ranks as keys, with global sample ids, so the maths is unchanged:
 the mean over ranks of the per-rank losses equals the single-process loss on the whole
-batch (when every rank has the same number of anchors with a positive, always true for
-``nt_xent``), and so do the gradients when ``all_gather`` passes gradient back to every
-rank (its backward sums the gradients of all ranks) and DDP averages them.
+batch (``supervised_contrastive`` weights each rank by its share of the anchors that have a
+positive), and so do the gradients when ``all_gather`` passes gradient back to every rank
+(its backward sums the gradients of all ranks) and DDP averages them
+(:class:`lib.distributed.TorchGather`; tested with real processes in tests/test_distributed.py).
 """
 
 from __future__ import annotations
@@ -276,7 +277,9 @@ def supervised_contrastive(
         z: (M, D) embeddings, typically both views concatenated, M >= 2.
         labels: (M,) integer class labels (repeated for the second view).
         temperature: t > 0 (Khosla et al. use 0.1).
-        gather: None for one process, or a :class:`Gather` (then labels are gathered too).
+        gather: None for one process, or a :class:`Gather` (then labels are gathered too,
+            and the mean over ranks of the returned losses is the global-batch loss even
+            when ranks hold different numbers of anchors with a positive).
         normalize: L2-normalise z (the paper's projections lie on the unit sphere).
 
     Returns:
@@ -292,7 +295,16 @@ def supervised_contrastive(
     key_labels, _ = _all_gather(labels, gather)  # (W*M,)
     key_ids = torch.arange(keys.shape[0], device=z.device)
     anchor_ids = key_ids[offset : offset + m]
-    return contrastive_loss(z, keys, labels, key_labels, anchor_ids, key_ids, temperature, normalize)
+    loss = contrastive_loss(z, keys, labels, key_labels, anchor_ids, key_ids, temperature, normalize)
+    if gather is None:
+        return loss
+    # This rank's loss is the mean over its anchors with a positive; ranks can hold different
+    # numbers of them, so weight it by its share of all of them: the mean over ranks is then the
+    # mean over the global batch (a factor of exactly 1 when the shares are equal).
+    _, inverse, counts = torch.unique(key_labels, return_inverse=True, return_counts=True)
+    has_positive = counts[inverse] >= 2  # (W*M,): another sample of the same class somewhere
+    share = has_positive[offset : offset + m].sum() * gather.world_size / has_positive.sum().clamp_min(1)
+    return loss * share.to(loss.dtype)
 
 
 @torch.no_grad()

@@ -8,6 +8,11 @@ All four tasks share one loop (:func:`_fit`): the data set lives on the device a
 step draws a batch of indices, augments it on the device (``views``), and runs one optimizer
 step. Step metrics accumulate on the device and are read once per epoch, so the step itself
 never waits for the host.
+
+Under ``torchrun`` (see :mod:`lib.distributed`) the same loop runs data-parallel: ``batch_size``
+is the global batch, each process trains on its block of it through DistributedDataParallel,
+contrastive losses gather the embeddings of all processes, and rank 0 alone logs, evaluates and
+writes the record and checkpoints.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import checkpoints, data, evaluation, losses, models, optim, views
+from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
 from .config import Config
 from .progress import Progress
 from .records import CHECKPOINT_DIR, RecordWriter, RunRecord, existing_record, find_record
@@ -121,12 +126,24 @@ class Job:
     snapshot: Callable[[], dict[str, np.ndarray]] | None = None  # test embeddings for the record
 
 
-def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, tracker: Tracker,
-         generator: torch.Generator) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
+         generator: torch.Generator, augment: torch.Generator | None = None,
+         ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Train ``job.model`` for ``config.epochs``, resuming from the newest good checkpoint.
+
+    ``generator`` draws the data order; in a distributed run it is seeded alike in every
+    process, each of which trains on its block of every global batch (``job.step`` gets the
+    block), and ``augment``, the process's own generator of the views, is reseeded every epoch
+    (:func:`distributed.augmentation_seed`). ``writer`` and ``tracker`` are rank 0's (None
+    elsewhere): rank 0 alone evaluates, logs and writes checkpoints.
 
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
+    rank, world = distributed.rank(), distributed.world_size()
+    main = rank == 0
+    if main and writer is None:
+        raise ValueError("rank 0 needs a RecordWriter")
+    distributed.local_batch_size(config.batch_size, world)  # the global batch must split evenly
     steps_per_epoch = job.n_train // config.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {job.n_train} training images")
@@ -134,11 +151,14 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, t
     warmup_steps = round(config.warmup_epochs * steps_per_epoch)
     optimizer = optim.build_optimizer(config.optimizer, job.model, lr=config.scaled_lr,
                                       weight_decay=config.weight_decay, momentum=config.momentum)
-    ckpt_dir = writer.directory / CHECKPOINT_DIR
+    run_dir = writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()
+    ckpt_dir = run_dir / CHECKPOINT_DIR
     epochs_log: list[dict[str, Any]] = []
     snapshots: dict[str, np.ndarray] = {}
     start_epoch = 0
-    resumed = checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity())
+    # Rank 0 reads the checkpoint and sends it to the others: every process resumes from the same state.
+    resumed = distributed.broadcast_object(
+        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity()) if main else None)
     if resumed is not None:
         job.model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -146,9 +166,10 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, t
         start_epoch = int(resumed["epoch"])
         epochs_log = list(resumed["metrics"])
         snapshots = {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()}
-        writer.resume_epochs(epochs_log)
-        print(f"resumed {writer.directory.name} from epoch {start_epoch}")
-    else:  # epoch 0: the random initialisation, the baseline every curve starts from
+        if main:
+            writer.resume_epochs(epochs_log)
+            print(f"resumed {writer.directory.name} from epoch {start_epoch}")
+    elif main:  # epoch 0: the random initialisation, the baseline every curve starts from
         job.model.eval()
         if 0 in config.snapshot_epoch_list and job.snapshot is not None:
             snapshots.update({f"{k}_epoch0": v for k, v in job.snapshot().items()})
@@ -156,16 +177,20 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, t
         epochs_log.append(initial)
         writer.log_epoch(initial)
 
-    with Progress(total_steps, enabled=config.progress, description=writer.directory.name) as progress:
+    with Progress(total_steps, enabled=config.progress and main,
+                  description=ckpt_dir.parent.name) as progress:
         progress.step(start_epoch * steps_per_epoch)
-        if start_epoch == 0:
+        if start_epoch == 0 and main:
             progress.epoch_end(epochs_log[0])
         for epoch in range(start_epoch, config.epochs):
             t0 = time.perf_counter()
             job.model.train()
+            if augment is not None:
+                augment.manual_seed(distributed.augmentation_seed(config.seed, rank, epoch))
             sums: dict[str, torch.Tensor] = {}
             for i, idx in enumerate(data.batches(job.n_train, config.batch_size, generator, drop_last=True,
                                                  device=device)):
+                idx = distributed.shard(idx, rank, world) if world > 1 else idx  # (batch_size / world,)
                 step = epoch * steps_per_epoch + i
                 lr = optim.lr_at(step, total_steps, warmup_steps, config.scaled_lr)
                 optim.set_lr(optimizer, lr)
@@ -176,32 +201,39 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter, t
                 for key, value in {"loss": loss.detach(), **metrics}.items():
                     sums[key] = sums.get(key, 0) + value.detach().float()
                 progress.step()
-            # One host synchronisation per epoch: read the accumulated step metrics.
+            # One host synchronisation per epoch: read the accumulated step metrics (averaged
+            # over processes: every process then sees the same loss and stops together if it is bad).
+            sums = distributed.all_reduce_mean(sums)
             record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
             record.update({k: float(v) / steps_per_epoch for k, v in sums.items()})
             if not math.isfinite(record["loss"]):
                 raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} "
                                          f"(steps {epoch * steps_per_epoch}-{(epoch + 1) * steps_per_epoch - 1}); "
                                          f"the last good checkpoint is kept in {ckpt_dir}")
-            if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-                job.model.eval()
-                record.update(job.monitor())
-            if epoch + 1 in config.snapshot_epoch_list and job.snapshot is not None:
-                job.model.eval()
-                snapshots.update({f"{k}_epoch{epoch + 1}": v for k, v in job.snapshot().items()})
             record["views_per_second"] = job_views(config) * steps_per_epoch * config.batch_size / record["train_seconds"]
-            epochs_log.append(record)
-            writer.log_epoch(record)
-            tracker.log(record, step=epoch + 1)
-            progress.epoch_end({k: v for k, v in record.items() if k != "train_seconds"})
-            checkpoints.save_epoch(ckpt_dir, epoch + 1, {
-                "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
-                "config_hash": config.config_hash(), "config": config.identity(),
-                "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
+            if main:  # the others wait for it at the barrier below
+                if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+                    job.model.eval()
+                    record.update(job.monitor())
+                if epoch + 1 in config.snapshot_epoch_list and job.snapshot is not None:
+                    job.model.eval()
+                    snapshots.update({f"{k}_epoch{epoch + 1}": v for k, v in job.snapshot().items()})
+                epochs_log.append(record)
+                writer.log_epoch(record)
+                if tracker is not None:
+                    tracker.log(record, step=epoch + 1)
+                progress.epoch_end({k: v for k, v in record.items() if k != "train_seconds"})
+                checkpoints.save_epoch(ckpt_dir, epoch + 1, {
+                    "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
+                    "config_hash": config.config_hash(), "config": config.identity(),
+                    "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
+            distributed.barrier()
     job.model.eval()
-    checkpoints.save(ckpt_dir / checkpoints.FINAL_NAME, {
-        "model": job.model.state_dict(), "config_hash": config.config_hash(), "config": config.identity()})
+    if main:
+        checkpoints.save(ckpt_dir / checkpoints.FINAL_NAME, {
+            "model": job.model.state_dict(), "config_hash": config.config_hash(), "config": config.identity()})
+    distributed.barrier()  # the final weights exist before any process goes on
     return epochs_log, snapshots
 
 
@@ -259,7 +291,8 @@ def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[]
     mean, std = d.train.mean_std()
     model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
     model = _device_layout(model, device)
-    fast = _maybe_compile(model, config)
+    fast = _maybe_compile(distributed.wrap(model, device), config)
+    gather = _gather()
     v1, v2 = view_pipelines(config, d.size)
     transform = eval_transform(d.size, d.train.image_size)
     images = d.train.images
@@ -270,7 +303,10 @@ def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[]
         with amp:
             _, z = fast(x)
         z1, z2 = z.float().chunk(2)
-        loss = losses.nt_xent(z1, z2, config.temperature)
+        if gather is None:
+            loss = losses.nt_xent(z1, z2, config.temperature)
+        else:  # the negatives of every process
+            loss = losses.nt_xent(z1, z2, config.temperature, gather=gather)
         return loss, {"contrastive_top1": losses.contrastive_accuracy(z1, z2)}
 
     def monitor():
@@ -302,7 +338,7 @@ def _supervised(config, d: Data, device, amp, generator):
                                        width=config.width, stem=config.stem, mean=mean, std=std)
         model = models.FineTuneModel(encoder, None, d.train.num_classes).to(device)
         model = _device_layout(model, device)
-        fast = _maybe_compile(model, config)
+        fast = _maybe_compile(distributed.wrap(model, device), config)
         feature_fns = {"h": model.encoder}
 
         def step(idx):
@@ -314,8 +350,9 @@ def _supervised(config, d: Data, device, amp, generator):
     else:
         model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
         model = _device_layout(model, device)
-        fast = _maybe_compile(model, config)
+        fast = _maybe_compile(distributed.wrap(model, device), config)
         feature_fns = {"h": model.encoder, "z": lambda x: model(x)[1]}
+        gather = _gather()
 
         def step(idx):
             x1, x2 = views.two_views(images[idx], v1, v2, generator)
@@ -323,9 +360,11 @@ def _supervised(config, d: Data, device, amp, generator):
                 _, z = fast(_layout(torch.cat([x1, x2]), device))
             z = z.float()
             y = labels[idx].repeat(2)
-            if loss_name == "supcon":
+            if loss_name == "supcon" and gather is None:
                 loss = losses.supervised_contrastive(z, y, config.temperature)
-            else:
+            elif loss_name == "supcon":  # positives and negatives from every process
+                loss = losses.supervised_contrastive(z, y, config.temperature, gather=gather)
+            else:  # mined within this process's block of the batch
                 loss = losses.triplet_loss(z, y, margin=config.triplet_margin, mining=config.triplet_mining)
             return loss, {}
 
@@ -366,8 +405,9 @@ def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, A
                 f"{record.provenance.get('device')}, not on this {here} device; retrain it there or copy its "
                 f"checkpoints/ folder here")
         print(f"{run_id}: record found but no weights at {path}; training it again to recreate them")
-        record = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
-                                           progress=config.progress), force=True)
+        again = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
+                                          progress=config.progress), force=True)
+        record = again or record  # ranks other than 0 get None; the weights are written by then
     state = checkpoints.load(path)
     checkpoints.check_config(state, record.config.config_hash(), path)
     return record, state
@@ -422,7 +462,7 @@ def _distill(config, d: Data, device, amp, generator):
 def _classifier_job(config, d: Data, device, amp, generator, model, teacher):
     """Fine-tuning (labelled images, cross-entropy) or distillation (all images, teacher targets)."""
     model = _device_layout(model, device)
-    fast = _maybe_compile(model, config)
+    fast = _maybe_compile(distributed.wrap(model, device), config)
     v1, _ = view_pipelines(config, d.size)
     transform = eval_transform(d.size, d.train.image_size)
     if teacher is None:
@@ -446,7 +486,9 @@ def _classifier_job(config, d: Data, device, amp, generator, model, teacher):
         if config.distill_alpha:
             mask = is_labelled[idx]
             ce = F.cross_entropy(logits, labels[idx], reduction="none")
-            loss = loss + config.distill_alpha * (ce * mask).sum() / mask.sum().clamp(min=1)
+            # mean over the labelled images of the global batch (DDP averages over processes)
+            labelled = distributed.all_reduce_sum(mask.sum()) / distributed.world_size()
+            loss = loss + config.distill_alpha * (ce * mask).sum() / labelled.clamp(min=1)
         agree = (logits.argmax(1) == t_logits.argmax(1)).float().mean()
         return loss, {"teacher_agreement": agree}
 
@@ -490,29 +532,56 @@ def _maybe_compile(model: nn.Module, config: Config) -> nn.Module:
     return torch.compile(model) if config.compile else model
 
 
+def _gather() -> distributed.TorchGather | None:
+    """The contrastive losses' view of the other processes (None in one process)."""
+    return distributed.TorchGather() if distributed.world_size() > 1 else None
+
+
 # ---- entry point -------------------------------------------------------------------------------
 
-def run(config: Config, force: bool = False) -> RunRecord:
-    """The record of ``config``: loaded if the run is finished, else trained (or resumed)."""
+def run(config: Config, force: bool = False) -> RunRecord | None:
+    """The record of ``config``: loaded if the run is finished, else trained (or resumed).
+
+    Inside a process group (``torchrun``, :mod:`lib.distributed`) every process calls this and
+    trains its share; rank 0 evaluates and writes the record and returns it, the other ranks
+    return None once training is done (a finished record is returned on every rank). Outside
+    one, with ``THESIS_NPROC=N`` (N > 1) in the environment, the run is trained by N processes
+    started with torchrun on this machine (:func:`distributed.launch`) and its record returned.
+    """
+    main, world = distributed.is_main(), distributed.world_size()
     if not force:
-        done = existing_record(config)
+        done = distributed.broadcast_object(existing_record(config) if main else None)
         if done is not None:
             return done
-    device = resolve_device(config.device)
+    nproc = distributed.requested_processes()
+    if nproc > 1 and not distributed.is_initialized():  # THESIS_NPROC: start torchrun for this run
+        return distributed.launch(config, nproc, force=force)
+    device = distributed.process_device(resolve_device(config.device))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)  # the data order: alike everywhere
+    # One process draws views from the same generator; each of several has its own stream.
+    augment = None if world == 1 else torch.Generator(device=device)
     amp = autocast(device, config.precision)
     t_start = time.perf_counter()
+    if config.download and not main:
+        distributed.barrier()  # rank 0 downloads first
     d = prepare_data(config, device)
-    job, final = TASKS[config.task](config, d, device, amp, generator)
-    writer = RecordWriter(config)
-    writer.start(device, extra={"parameters": models.count_parameters(job.model),
-                                "train_images": len(d.train), "test_images": len(d.test),
-                                "labelled_images": len(d.labelled)})
-    tracker = Tracker(config, writer.directory)
+    if config.download and main:
+        distributed.barrier()
+    job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
+    writer = RecordWriter(config) if main else None
+    if writer is not None:
+        writer.start(device, world_size=world,
+                     extra={"parameters": models.count_parameters(job.model),
+                            "train_images": len(d.train), "test_images": len(d.test),
+                            "labelled_images": len(d.labelled), **distributed.describe(device)})
+    tracker = Tracker(config, writer.directory) if writer is not None else None
+    if not main:
+        _fit(config, job, device, None, None, generator, augment)
+        return None
     try:
-        _, snapshots = _fit(config, job, device, writer, tracker, generator)
+        _, snapshots = _fit(config, job, device, writer, tracker, generator, augment)
         results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
         final_results, embeddings = final()
         results.update(final_results)
