@@ -141,6 +141,9 @@ class Config:
     wandb: str = field(default="disabled", metadata={
         "help": f"Weights & Biases logging: {', '.join(WANDB_MODES)}", "runtime": True})
     progress: bool = field(default=True, metadata={"help": "show a progress display", "runtime": True})
+    checkpoint_every: int = field(default=1, metadata={
+        "help": "epochs between checkpoints (the last epoch is always saved); a resumed run redoes "
+                "the epochs since the last one", "runtime": True})
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -390,6 +393,8 @@ def _value_errors(c: Config):
         yield f"color_strength must be >= 0; got {c.color_strength}"
     if not 0 <= c.blur_p <= 1:
         yield f"blur_p must be in [0, 1]; got {c.blur_p}"
+    if c.checkpoint_every < 1:
+        yield f"checkpoint_every must be >= 1; got {c.checkpoint_every}"
     if c.eval_every < 1:
         yield f"eval_every must be >= 1; got {c.eval_every}"
     try:

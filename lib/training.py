@@ -124,6 +124,7 @@ class Job:
     monitor: Callable[[], dict[str, float]]                 # per-epoch evaluation (model in eval mode)
     n_train: int                                            # images drawn per epoch
     snapshot: Callable[[], dict[str, np.ndarray]] | None = None  # test embeddings for the record
+    flops_per_view: int = 0                                 # forward FLOPs of one view (for TFLOP/s)
 
 
 def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
@@ -139,6 +140,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
 
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
+    t_fit = time.perf_counter()
     rank, world = distributed.rank(), distributed.world_size()
     main = rank == 0
     if main and writer is None:
@@ -211,6 +213,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                                          f"(steps {epoch * steps_per_epoch}-{(epoch + 1) * steps_per_epoch - 1}); "
                                          f"the last good checkpoint is kept in {ckpt_dir}")
             record["views_per_second"] = job_views(config) * steps_per_epoch * config.batch_size / record["train_seconds"]
+            if job.flops_per_view:  # forward + backward ~ 3 x forward
+                record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
             if main:  # the others wait for it at the barrier below
                 if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
                     job.model.eval()
@@ -218,16 +222,18 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                 if epoch + 1 in config.snapshot_epoch_list and job.snapshot is not None:
                     job.model.eval()
                     snapshots.update({f"{k}_epoch{epoch + 1}": v for k, v in job.snapshot().items()})
+                record["elapsed_seconds"] = time.perf_counter() - t_fit  # wall time of this process, evaluation included
                 epochs_log.append(record)
                 writer.log_epoch(record)
                 if tracker is not None:
                     tracker.log(record, step=epoch + 1)
                 progress.epoch_end({k: v for k, v in record.items() if k != "train_seconds"})
-                checkpoints.save_epoch(ckpt_dir, epoch + 1, {
-                    "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
-                    "config_hash": config.config_hash(), "config": config.identity(),
-                    "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
+                if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+                    checkpoints.save_epoch(ckpt_dir, epoch + 1, {
+                        "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
+                        "config_hash": config.config_hash(), "config": config.identity(),
+                        "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
             distributed.barrier()
     job.model.eval()
     if main:
@@ -563,6 +569,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     # One process draws views from the same generator; each of several has its own stream.
     augment = None if world == 1 else torch.Generator(device=device)
     amp = autocast(device, config.precision)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
     t_start = time.perf_counter()
     if config.download and not main:
         distributed.barrier()  # rank 0 downloads first
@@ -570,12 +578,14 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     if config.download and main:
         distributed.barrier()
     job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
+    job.flops_per_view = models.flops_per_image(job.model, d.size, d.train.channels)
     writer = RecordWriter(config) if main else None
     if writer is not None:
         writer.start(device, world_size=world,
                      extra={"parameters": models.count_parameters(job.model),
                             "train_images": len(d.train), "test_images": len(d.test),
-                            "labelled_images": len(d.labelled), **distributed.describe(device)})
+                            "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
+                            **distributed.describe(device)})
     tracker = Tracker(config, writer.directory) if writer is not None else None
     if not main:
         _fit(config, job, device, None, None, generator, augment)

@@ -1,0 +1,235 @@
+"""The benchmark scripts in their tiny CPU modes, and the pieces they are built from.
+
+The scripts measure speed; these tests check that they run, write every figure they promise with
+its provenance, and that the figures are consistent with each other (speed-ups are ratios of the
+rates shown, FLOPs per step are 3 x forward x views), so a GPU session finds them working.
+"""
+
+import importlib.util
+import io
+import json
+import math
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lib import data, models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+throughput = _load("throughput")
+gpu_check = _load("gpu_check")
+
+
+def _numbers(obj, path=""):
+    """Every number in a nested JSON object, with its path."""
+    if isinstance(obj, bool):
+        return
+    if isinstance(obj, (int, float)):
+        yield path, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _numbers(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _numbers(v, f"{path}[{i}]")
+
+
+def _check_throughput(result: dict, batch_size: int):
+    r = result["results"]
+    for path, value in _numbers(r):
+        if "workers" in path.rsplit(".", 1)[-1] and "by_workers" not in path:
+            assert value >= 0, path
+        else:
+            assert math.isfinite(value) and value >= 0, (path, value)
+    aug, train, flops = r["augment_views_per_s"], r["train_views_per_s"], r["flops"]
+    for key in ("ours", "peer", "lightly", "kornia"):
+        assert aug[key] > 0, key
+    assert aug["speedup"] == pytest.approx(aug["ours"] / aug["peer"])
+    assert aug["speedup_vs_lightly"] == pytest.approx(aug["ours"] / aug["lightly"])
+    assert aug["speedup_vs_kornia"] == pytest.approx(aug["ours"] / aug["kornia"])
+    assert train["ours"] > 0 and train["peer"] > 0
+    assert train["speedup"] == pytest.approx(train["ours"] / train["peer"])
+    assert train["peer"] == max(train["peer_by_workers"].values())
+    assert flops["per_step"] == 3 * flops["forward_per_image"] * 2 * batch_size
+    assert flops["achieved_tflops"] == pytest.approx(train["ours"] * 3 * flops["forward_per_image"] / 1e12)
+    assert flops["fraction_of_peak"] == pytest.approx(flops["achieved_tflops"] / flops["peak_tflops"])
+    assert r["epoch"]["ours_seconds"] > 0 and r["epoch"]["steps"] == result["train_images"] // batch_size
+    ev = r["evaluation"]
+    assert ev["seconds"] == pytest.approx(ev["embed_seconds"] + ev["knn_seconds"])
+    assert 0 <= ev["knn_top1"] <= 1
+    prov = result["provenance"]
+    assert prov["device"] and prov["date"] and "commit" in prov
+    assert {"torch", "torchvision", "lightly", "kornia"} <= set(prov["versions"])
+
+
+def test_gpu_check_tiny_writes_every_figure_with_provenance(tmp_path):
+    threads = torch.get_num_threads()
+    result = gpu_check.main(["--tiny", "--out", str(tmp_path)])
+    assert torch.get_num_threads() == threads  # restored for the rest of the test session
+
+    written = sorted(tmp_path.glob("gpu_check-tiny-*.json"))
+    assert len(written) == 1
+    assert json.loads(written[0].read_text())["wall_seconds"] == pytest.approx(result["wall_seconds"])
+    assert result["environment"]["torch"] == torch.__version__
+
+    bench = result["throughput"]
+    _check_throughput(bench, batch_size=64)
+    assert json.loads((tmp_path / "throughput-cpu-small_cnn-w0.5.json").read_text())["results"] == \
+        json.loads(json.dumps(bench["results"]))
+
+    tta = result["time_to_accuracy"]
+    curve = tta["curve"]
+    epochs = tta["config"]["epochs"]
+    assert 1 <= epochs <= 2 and [pt["epoch"] for pt in curve] == list(range(epochs + 1))
+    walls = [pt["wall_seconds"] for pt in curve]
+    assert all(w is not None and w >= 0 for w in walls) and walls == sorted(walls)
+    knn = [pt["knn_top1"] for pt in curve]
+    assert all(0 <= k <= 1 for k in knn) and tta["final_knn_top1"] == knn[-1] and tta["best_knn_top1"] == max(knn)
+    run_copy = Path(tta["record_copy"])
+    assert json.loads((run_copy / "record.json").read_text())["status"] == "complete"
+    assert len((run_copy / "metrics.jsonl").read_text().splitlines()) == epochs + 1
+    assert not list(run_copy.rglob("*.pt"))  # checkpoints are never copied
+    speedup = bench["results"]["train_views_per_s"]["speedup"]
+    assert result["targets"]["speedup_vs_pil_cpu"]["measured"] == pytest.approx(speedup)
+
+
+def test_throughput_runs_as_a_script_with_dataloader_workers(tmp_path):
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--dataset", "sample", "--train-size", "128",
+           "--test-size", "100", "--width", "0.25", "--batch-size", "32", "--steps", "1", "--warmup", "1",
+           "--workers", "1", "--peers", "torchvision", "--threads", "1", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # not the repo root
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "training step" in proc.stdout and "wrote" in proc.stdout
+    result = json.loads((tmp_path / "throughput-cpu-small_cnn-w0.25.json").read_text())
+    aug = result["results"]["augment_views_per_s"]
+    assert set(aug["peer_by_workers"]) == {"0", "1"} and "lightly" not in aug and "kornia" not in aug
+    assert result["threads"] == 1
+
+
+def test_throughput_rejects_bad_options():
+    with pytest.raises(SystemExit):
+        throughput.parse_args(["--peers", "torchvision,albumentations"])
+    with pytest.raises(SystemExit):
+        throughput.parse_args(["--steps", "0"])
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--skip-bench"])  # nothing to size the run's epochs from
+
+
+def test_step_flops_is_three_forward_passes_per_view():
+    model = models.build_encoder("small_cnn", in_channels=3, image_size=32)
+    forward = models.flops_per_image(model, 32, 3)
+    # six 3x3 convolutions: output pixels x output channels x input channels x 9
+    macs = 9 * (32 * 32 * 32 * 3 + 16 * 16 * 32 * 32 + 16 * 16 * 64 * 32 + 8 * 8 * 64 * 64 + 8 * 8 * 128 * 64
+                + 8 * 8 * 128 * 128)
+    assert forward == 2 * macs
+    assert throughput.step_flops(forward, 512) == 3 * forward * 512
+
+
+def test_epochs_for_budget():
+    # left = 100 - 10 - 1 (final evaluation) = 89 s; first guess 44 epochs -> eval every 44 // 5 = 8;
+    # 89 / (2 + 1/8) = 41.9 -> 41 epochs
+    assert gpu_check.epochs_for_budget(100, 10, 2.0, 1.0, evals=5, max_epochs=1000) == (41, 8)
+    epochs, every = gpu_check.epochs_for_budget(600, 60, 1.7, 0.8, evals=15, max_epochs=1000)
+    def cost(n):  # overhead, training, an evaluation every `every` epochs and the final one
+        return 60 + n * 1.7 + (n / every + 1) * 0.8
+    assert cost(epochs) <= 600 < cost(epochs + 1)
+    assert gpu_check.epochs_for_budget(5, 10, 2.0, 1.0, evals=5, max_epochs=1000) == (1, 1)  # always one epoch
+    assert gpu_check.epochs_for_budget(1e6, 0, 1.0, 0.0, evals=5, max_epochs=7)[0] == 7
+    with pytest.raises(ValueError, match="epoch_s"):
+        gpu_check.epochs_for_budget(100, 0, 0.0, 1.0, evals=5, max_epochs=10)
+
+
+def test_first_reaching():
+    curve = [{"wall_seconds": 1, "knn_top1": 0.5}, {"wall_seconds": 2, "knn_top1": None},
+             {"wall_seconds": 3, "knn_top1": 0.91}, {"wall_seconds": 4, "knn_top1": 0.95}]
+    assert gpu_check.first_reaching(curve, "knn_top1", 0.9)["wall_seconds"] == 3
+    assert gpu_check.first_reaching(curve, "knn_top1", 0.99) is None
+
+
+def _add(tar: tarfile.TarFile, name: str, payload: bytes):
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def _png(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), value, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_resolve_data_unpacks_a_tarball_once_and_refuses_escaping_members(tmp_path, monkeypatch):
+    tarball = tmp_path / "tiny.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for split in ("train", "test"):
+            for cls, value in (("a", 10), ("b", 200)):
+                _add(tar, f"{split}/{cls}/0.png", _png(value))
+    dest = tmp_path / "unpacked"
+    folder = gpu_check.resolve_data(str(tarball), dest)
+    assert folder == dest
+    ds = data.load_dataset(f"imagefolder:{folder}", "train", cache=False)
+    assert ds.images.shape == (2, 3, 8, 8) and ds.classes == ["a", "b"]
+
+    def no_unpacking(*a):
+        raise AssertionError("unpacked again")
+    monkeypatch.setattr(gpu_check, "safe_extract", no_unpacking)
+    assert gpu_check.resolve_data(str(tarball), dest) == dest  # already unpacked: reused
+    assert gpu_check.resolve_data("", dest) == dest
+    monkeypatch.undo()
+
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        _add(tar, "../escaped.txt", b"x")
+    with pytest.raises(tarfile.TarError):
+        gpu_check.safe_extract(evil, tmp_path / "evil")
+    assert not (tmp_path / "escaped.txt").exists()
+    with pytest.raises(FileNotFoundError, match="no CIFAR-10"):
+        gpu_check.resolve_data(str(tmp_path / "missing.tar.gz"), tmp_path / "none")
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_peers_draw_independent_views_per_sample(channels):
+    # One image repeated: per-sample parameters give different views across the batch, and the
+    # two views of an image differ; every peer returns float views of the requested size.
+    torch.manual_seed(0)
+    img = (torch.rand(1, channels, 32, 32) * 255).to(torch.uint8)
+    aug = throughput.kornia_augmentation(24, channels)
+    x = img.expand(16, -1, -1, -1).float() / 255
+    v1, v2 = aug(x), aug(x)
+    assert v1.shape == (16, channels, 24, 24) and v1.min() >= 0 and v1.max() <= 1
+    assert not torch.allclose(v1[0], v1[1]) and not torch.allclose(v1, v2)
+
+    arrays = img.permute(0, 2, 3, 1).numpy()
+    for ds in (throughput.PILTwoViews(arrays, throughput.torchvision_transform(24, channels), two=True),
+               throughput.PILTwoViews(arrays, throughput.lightly_transform(24, channels), two=False)):
+        a, b = ds[0]
+        assert a.shape == b.shape == (channels, 24, 24) and a.dtype == torch.float32
+        assert not torch.allclose(a, b)
+
+
+def test_simclr_step_trains_the_model_it_counts():
+    from lib.config import Config
+
+    config = Config(arch="small_cnn", width=0.25, batch_size=8, device="cpu")
+    step = throughput.SimCLRStep(config, 1, 28, (0.5,), (0.25,), torch.device("cpu"))
+    assert step.forward_flops == models.flops_per_image(step.model, 28, 1)
+    before = [p.detach().clone() for p in step.model.parameters()]
+    x1, x2 = torch.rand(8, 1, 28, 28), torch.rand(8, 1, 28, 28)
+    loss = step(x1, x2)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    assert any(not torch.equal(b, p) for b, p in zip(before, step.model.parameters()))
