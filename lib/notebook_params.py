@@ -1,0 +1,181 @@
+"""Notebook parameters: read a notebook's ``parameters`` cell, apply a profile and overrides.
+
+papermill injects values after the cell tagged ``parameters`` and only *warns* about names the
+notebook does not declare, so a typo (``-p epocs 3``) silently runs the defaults. The report
+runner therefore reads the declared parameters itself and validates every value before anything
+executes. A parameters cell holds plain literals only, one per line, each with a comment::
+
+    epochs = 15  # passes over the training images
+
+Values are ``int``, ``float``, ``str`` or ``bool`` (read with :func:`ast.literal_eval`); the
+declared value's type is the parameter's type. Command-line values arrive as strings and are
+coerced to that type; an ``int`` is accepted where a ``float`` is declared.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import nbformat
+
+from .profiles import PROFILES, profile_values
+
+PARAMETERS_TAG = "parameters"
+PARAMETER_TYPES = (bool, int, float, str)  # bool first: bool is a subclass of int
+BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
+
+
+class ParameterError(ValueError):
+    """A parameters cell, profile or override that cannot be used; nothing was executed."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One declared parameter: its default, type and comment, and its line in the cell (1-based)."""
+
+    name: str
+    value: Any
+    type: type
+    comment: str
+    line: int
+
+
+def read_parameters(path: str | Path) -> dict[str, Parameter]:
+    """The parameters declared by the notebook at ``path``, in cell order."""
+    path = Path(path)
+    return parameters_of(nbformat.read(path, as_version=4), path.stem)
+
+
+def parameters_cell(nb: nbformat.NotebookNode, notebook: str) -> nbformat.NotebookNode:
+    """The notebook's one cell tagged ``parameters`` (it must be a code cell)."""
+    tagged = [(i, c) for i, c in enumerate(nb.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        where = ", ".join(f"cell {i}" for i, _ in tagged)
+        raise ParameterError(f"{notebook}: needs exactly one cell tagged {PARAMETERS_TAG!r}, found "
+                             f"{len(tagged)}{f' ({where})' if where else ''}")
+    index, cell = tagged[0]
+    if cell.cell_type != "code":
+        raise ParameterError(f"{notebook}: the cell tagged {PARAMETERS_TAG!r} (cell {index}) is a "
+                             f"{cell.cell_type} cell; it must be a code cell")
+    return cell
+
+
+def parameters_of(nb: nbformat.NotebookNode, notebook: str) -> dict[str, Parameter]:
+    """Parse the parameters cell of an in-memory notebook; ``notebook`` names it in errors."""
+    params: dict[str, Parameter] = {}
+    for number, line in enumerate(parameters_cell(nb, notebook).source.splitlines(), start=1):
+        if not line.strip():
+            continue
+        param = _parse_line(line, number, notebook)
+        if param.name in params:
+            raise ParameterError(f"{notebook}: parameters cell line {number}: {param.name!r} is already "
+                                 f"declared on line {params[param.name].line}")
+        params[param.name] = param
+    return params
+
+
+def _parse_line(line: str, number: int, notebook: str) -> Parameter:
+    def fail(why: str) -> ParameterError:
+        return ParameterError(f"{notebook}: parameters cell line {number}: {why}: {line.strip()!r} "
+                              f"(expected `name = literal  # comment`)")
+
+    try:
+        tree = ast.parse(line.strip())
+        tokens = list(tokenize.generate_tokens(io.StringIO(line.strip()).readline))
+    except (SyntaxError, tokenize.TokenError, IndentationError):
+        raise fail("not valid Python on one line") from None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+        raise fail("not an assignment")
+    assign = tree.body[0]
+    if len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Name):
+        raise fail("assign to exactly one plain name")
+    try:
+        value = ast.literal_eval(assign.value)
+    except (ValueError, SyntaxError, TypeError):
+        raise fail("the value is not a literal") from None
+    kind = next((t for t in PARAMETER_TYPES if type(value) is t), None)
+    if kind is None:
+        raise fail(f"the value has type {type(value).__name__}; allowed: int, float, str, bool")
+    comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
+    if not comments or not comments[0].lstrip("#").strip():
+        raise fail("a comment saying what the parameter is for is missing")
+    return Parameter(assign.targets[0].id, value, kind, comments[0].lstrip("#").strip(), number)
+
+
+def coerce(value: Any, param: Parameter, notebook: str) -> Any:
+    """``value`` as the declared type of ``param``; strings (from the command line) are parsed.
+
+    Raises :class:`ParameterError` naming the parameter, the notebook, the type and the value.
+    """
+    def fail() -> ParameterError:
+        extra = " (true/false/1/0)" if param.type is bool else ""
+        return ParameterError(f"parameter {param.name!r} of {notebook} expects {param.type.__name__}{extra}, "
+                              f"got {value!r}")
+
+    if param.type is str:
+        if not isinstance(value, str):
+            raise fail()
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if param.type is bool:
+            if text.lower() not in BOOL_WORDS:
+                raise fail()
+            return BOOL_WORDS[text.lower()]
+        try:
+            return param.type(text)
+        except ValueError:
+            raise fail() from None
+    if param.type is bool:
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail()
+    if param.type is int:
+        if not isinstance(value, int):
+            raise fail()
+        return value
+    return float(value)
+
+
+def unknown_override_message(name: str, declared: Mapping[str, Mapping[str, Parameter]]) -> str:
+    """Why ``-p name ...`` matches no selected notebook: its parameters and close names."""
+    every = sorted({p for params in declared.values() for p in params})
+    close = difflib.get_close_matches(name, every, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = "\n".join(f"  {stem}: {', '.join(params) or '(none)'}" for stem, params in declared.items())
+    return (f"unknown parameter {name!r}: no selected notebook declares it{hint}\n"
+            f"parameters of the selected notebooks:\n{listing}")
+
+
+def resolve_parameters(notebook: str, declared: Mapping[str, Parameter], profile: str,
+                       overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The values one notebook is run with: the profile's, then ``overrides`` it declares.
+
+    Every value is checked against (and coerced to) the declared type, so a profile or override
+    that does not fit fails here, before any execution. Overrides the notebook does not declare
+    are skipped; :func:`check_overrides_known` makes sure each one is declared somewhere.
+    """
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    defaults = {name: p.value for name, p in declared.items()}
+    values = {name: coerce(v, declared[name], f"{notebook} (profile {profile})")
+              for name, v in profile_values(profile, notebook, defaults).items()}
+    for name, v in (overrides or {}).items():
+        if name in declared:
+            values[name] = coerce(v, declared[name], notebook)
+    return values
+
+
+def check_overrides_known(overrides: Mapping[str, Any], declared: Mapping[str, Mapping[str, Parameter]]) -> None:
+    """Fail on an override that none of the ``declared`` notebooks (stem -> parameters) declares."""
+    for name in overrides:
+        if not any(name in params for params in declared.values()):
+            raise ParameterError(unknown_override_message(name, declared))

@@ -1,0 +1,304 @@
+"""The report runner: parameter parsing and validation, execution, rendering, the index, and the
+real notebooks (their shape, and all of them end to end at the smoke profile)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+
+import nbformat
+import pytest
+
+from lib import report
+from lib.config import repo_path
+from lib.notebook_params import ParameterError, coerce, read_parameters, resolve_parameters
+from lib.profiles import PROFILES
+
+PARAMS = """\
+epochs = 3  # passes over the data
+width = 0.5  # channel multiplier
+
+name = "a#b"  # a string holding a hash
+flag = False  # a switch
+lr = -1e-3  # negative float
+"""
+
+
+def write_notebook(path, params: str | None = PARAMS, code: list[str] = (), title: str = "A title",
+                   extra_tagged: int = 0):
+    """A notebook: a markdown title, the parameters cell (tagged), then code cells."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\n- a bullet"))
+    for _ in range(1 + extra_tagged if params is not None else 0):
+        nb.cells.append(nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}))
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in code]
+    nb.metadata["kernelspec"] = {"name": report.KERNEL, "display_name": "Python", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+# ---- parsing -----------------------------------------------------------------------------------
+
+def test_read_parameters_values_types_comments(tmp_path):
+    params = read_parameters(write_notebook(tmp_path / "01_x.ipynb"))
+    assert list(params) == ["epochs", "width", "name", "flag", "lr"]
+    assert [(p.value, p.type) for p in params.values()] == [
+        (3, int), (0.5, float), ("a#b", str), (False, bool), (-1e-3, float)]
+    assert params["name"].comment == "a string holding a hash"
+    assert params["epochs"].comment == "passes over the data"
+    assert params["flag"].line == 5  # blank line 3 is skipped but counted
+
+
+@pytest.mark.parametrize("line, why", [
+    ("epochs = 3", "comment"),
+    ("epochs = [1, 2]  # a list", "type list"),
+    ("epochs = None  # nothing", "type NoneType"),
+    ("epochs = other  # a name", "not a literal"),
+    ("a, b = 1, 2  # two at once", "one plain name"),
+    ("epochs == 3  # comparison", "not an assignment"),
+    ("epochs = (1 +  # open", "not valid Python"),
+])
+def test_malformed_parameter_line_names_notebook_and_line(tmp_path, line, why):
+    path = write_notebook(tmp_path / "07_bad.ipynb", params=f"ok = 1  # fine\n{line}\n")
+    with pytest.raises(ParameterError, match=r"07_bad: parameters cell line 2") as err:
+        read_parameters(path)
+    assert why in str(err.value)
+
+
+def test_duplicate_parameter_is_an_error(tmp_path):
+    path = write_notebook(tmp_path / "01_x.ipynb", params="a = 1  # one\na = 2  # again\n")
+    with pytest.raises(ParameterError, match="line 2: 'a' is already declared on line 1"):
+        read_parameters(path)
+
+
+@pytest.mark.parametrize("params, extra, found", [(None, 0, "found 0"), (PARAMS, 1, "found 2")])
+def test_exactly_one_parameters_cell(tmp_path, params, extra, found):
+    path = write_notebook(tmp_path / "01_x.ipynb", params=params, extra_tagged=extra)
+    with pytest.raises(ParameterError, match=f"01_x: needs exactly one cell tagged 'parameters', {found}"):
+        read_parameters(path)
+
+
+def test_parameters_tag_on_markdown_cell_is_an_error(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("x = 1  # y", metadata={"tags": ["parameters"]})])
+    nbformat.write(nb, tmp_path / "01_x.ipynb")
+    with pytest.raises(ParameterError, match="is a markdown cell"):
+        read_parameters(tmp_path / "01_x.ipynb")
+
+
+# ---- coercion and resolution -------------------------------------------------------------------
+
+@pytest.fixture
+def declared(tmp_path):
+    return read_parameters(write_notebook(tmp_path / "01_x.ipynb"))
+
+
+@pytest.mark.parametrize("name, given, expected", [
+    ("flag", "true", True), ("flag", "False", False), ("flag", "1", True), ("flag", "0", False),
+    ("flag", True, True), ("epochs", "12", 12), ("epochs", 7, 7), ("width", "1", 1.0), ("width", 2, 2.0),
+    ("width", "0.25", 0.25), ("name", "3", "3"),
+])
+def test_coerce_accepts(declared, name, given, expected):
+    value = coerce(given, declared[name], "01_x")
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("name, given", [
+    ("epochs", "three"), ("epochs", "1.5"), ("epochs", 1.5), ("epochs", True), ("flag", "yes"),
+    ("flag", 1), ("width", "wide"), ("width", False), ("name", 3),
+])
+def test_coerce_rejects_with_a_message(declared, name, given):
+    with pytest.raises(ParameterError) as err:
+        coerce(given, declared[name], "01_x")
+    message = str(err.value)
+    assert repr(name) in message and "01_x" in message and repr(given) in message
+    assert f"expects {declared[name].type.__name__}" in message
+
+
+def test_resolve_applies_profile_then_overrides(tmp_path):
+    params = "epochs = 99  # e\nfinetune_epochs = 99  # f\ndataset = 'x'  # d\nprofile = 'quick'  # p\nmine = 4  # m\n"
+    declared = read_parameters(write_notebook(tmp_path / "03_simclr_v2.ipynb", params=params))
+    smoke = resolve_parameters("03_simclr_v2", declared, "smoke")
+    assert smoke == {"epochs": PROFILES["smoke"]["COMMON"]["epochs"],
+                     "finetune_epochs": PROFILES["smoke"]["03_simclr_v2"]["finetune_epochs"],
+                     "dataset": PROFILES["smoke"]["COMMON"]["dataset"], "profile": "smoke"}  # mine: its default
+    quick = resolve_parameters("03_simclr_v2", declared, "quick", {"mine": "5", "finetune_epochs": "2", "other": "x"})
+    assert quick["epochs"] == PROFILES["quick"]["03_simclr_v2"]["epochs"]  # the notebook's own entry wins
+    assert quick["finetune_epochs"] == 2 and quick["mine"] == 5 and "other" not in quick
+    with pytest.raises(ParameterError, match="unknown profile 'fast'; choose one of smoke, quick, full"):
+        resolve_parameters("03_simclr_v2", declared, "fast")
+
+
+def test_profile_value_of_the_wrong_type_fails(tmp_path):
+    declared = read_parameters(write_notebook(tmp_path / "01_x.ipynb", params="epochs = 'many'  # e\n"))
+    with pytest.raises(ParameterError, match="'epochs' of 01_x \\(profile smoke\\) expects str"):
+        resolve_parameters("01_x", declared, "smoke")
+
+
+def test_select_by_stem_or_number():
+    paths = [repo_path(f"notebooks/{s}.ipynb") for s in ("00_a", "01_b", "02_c")]
+    assert report.select_notebooks(paths, ["02,00_a"]) == [paths[0], paths[2]]
+    assert report.select_notebooks(paths, None) == paths
+    with pytest.raises(ParameterError, match="no notebook '03'; choose from 00_a, 01_b, 02_c"):
+        report.select_notebooks(paths, ["03"])
+
+
+# ---- validation through main(): exit 2 and nothing executed ------------------------------------
+
+@pytest.fixture
+def tiny(tmp_path):
+    write_notebook(tmp_path / "nb" / "01_first.ipynb")
+    write_notebook(tmp_path / "nb" / "02_second.ipynb", params="profile = 'quick'  # p\nepochs = 1  # e\n")
+    return tmp_path / "nb", tmp_path / "out"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "epochs", "three"], "parameter 'epochs' of 01_first expects int, got 'three'"),
+    (["-p", "flag", "maybe"], "parameter 'flag' of 01_first expects bool (true/false/1/0), got 'maybe'"),
+    (["-p", "epocs", "3"], "unknown parameter 'epocs': no selected notebook declares it; did you mean 'epochs'?"),
+    (["--only", "02", "-p", "flag", "1"], "unknown parameter 'flag'"),
+    (["--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, full"),
+    (["--only", "09"], "no notebook '09'; choose from 01_first, 02_second"),
+    (["--kernel", "no-such-kernel-zz"], "kernel 'no-such-kernel-zz' is not installed"),
+])
+def test_invalid_arguments_exit_2_and_execute_nothing(tiny, capsys, args, message):
+    notebooks, out = tiny
+    assert report.main(["--notebooks", str(notebooks), "--output", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not out.exists()
+
+
+def test_unknown_parameter_lists_each_notebooks_parameters(tiny, capsys):
+    notebooks, out = tiny
+    report.main(["--notebooks", str(notebooks), "--output", str(out), "-p", "with", "1"])
+    err = capsys.readouterr().err
+    assert "01_first: epochs, width, name, flag, lr" in err and "02_second: profile, epochs" in err
+
+
+def test_list_shows_defaults_and_profile_values(tiny, capsys):
+    notebooks, _ = tiny
+    assert report.main(["--notebooks", str(notebooks), "--list", "--profile", "smoke", "-p", "width", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "02_second: A title" in out
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("epochs") and "passes" in ln)
+    assert f"run: {PROFILES['smoke']['COMMON']['epochs']}" in line and "default 3" in line
+    assert "(-p)" in next(ln for ln in out.splitlines() if ln.strip().startswith("width"))
+
+
+# ---- execution ---------------------------------------------------------------------------------
+
+def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
+    notebooks, out = tmp_path / "nb", tmp_path / "out"
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # would hide figures: the runner must keep them inline
+    write_notebook(notebooks / "01_good.ipynb", title="Good one", params="x = 2  # x\nprofile = 'quick'  # p\n",
+                   code=["print(f'answer={x * 10} profile={profile}')",
+                         "import matplotlib.pyplot as plt\nplt.figure(figsize=(1, 1), dpi=50)\nplt.plot([0, 1])\nplt.show()"])
+    write_notebook(notebooks / "02_bad.ipynb", title="Bad one", params="y = 1  # y\n",
+                   code=["raise ValueError(f'boom {y + 41}')", "print('never')"])
+    write_notebook(notebooks / "03_slow.ipynb", title="Slow one", params="y = 1  # y\n",
+                   code=["import time; time.sleep(60)"])
+    base = ["--notebooks", str(notebooks), "--output", str(out), "--profile", "smoke", "--cell-timeout", "3"]
+    assert report.main([*base, "-p", "x", "5"]) == 1
+    stdout = capsys.readouterr().out
+    assert "02_bad" in stdout and "ValueError: boom 42" in stdout and "03_slow" in stdout
+
+    good = (out / "01_good.html").read_text()
+    assert "answer=50 profile=smoke" in good and "FAILED" not in good
+    assert "data:image/png;base64," in good  # the figure is embedded
+    bad = (out / "02_bad.html").read_text()
+    assert "FAILED: this notebook did not finish" in bad and "ValueError: boom 42" in bad
+    executed = nbformat.read(out / "02_bad.ipynb", as_version=4)
+    after = [c for c in executed.cells if c.cell_type == "code" and "never" in c.source]
+    assert after and not after[0].outputs  # papermill stopped at the error
+    assert "FAILED: this notebook did not finish" in (out / "03_slow.html").read_text()
+
+    index = json.loads((out / "index.json").read_text())["reports"]
+    by = {e["stem"]: e for e in index}
+    assert [by[s]["status"] for s in ("01_good", "02_bad", "03_slow")] == ["ok", "failed", "failed"]
+    assert "ValueError: boom 42" in by["02_bad"]["error"] and "Timeout" in by["03_slow"]["error"]
+    assert by["01_good"]["title"] == "Good one" and by["01_good"]["parameters"] == {"x": 5, "profile": "smoke"}
+    assert by["01_good"]["html"] == "01_good.html" and by["01_good"]["profile"] == "smoke"
+    page = (out / "index.html").read_text()
+    assert page.count("FAILED") == 2 and 'href="01_good.html"' in page and "Slow one" in page
+
+
+
+def index_entry(stem: str, status: str = "ok", error: str | None = None) -> report.NotebookResult:
+    return report.NotebookResult(stem=stem, title=f"Title {stem}", status=status, error=error, wall_time_s=1.5,
+                                 html=f"/x/{stem}.html", ipynb=f"/x/{stem}.ipynb", parameters={"epochs": 1},
+                                 profile="smoke", date="2026-01-01T00:00:00+00:00", commit="0123456789ab",
+                                 dirty=True, device="CPU: test")
+
+
+def test_index_keeps_other_entries_when_only_some_ran(tmp_path):
+    report.write_index(tmp_path, [index_entry("01_a"), index_entry("02_b", "failed", "KeyError: 'x'")],
+                       replace_all=True)
+    rerun = index_entry("01_a")
+    rerun.wall_time_s = 7.0
+    entries = report.write_index(tmp_path, [rerun], replace_all=False)  # --only 01
+    assert [(e["stem"], e["status"], e["wall_time_s"]) for e in entries] == [
+        ("01_a", "ok", 7.0), ("02_b", "failed", 1.5)]
+    assert json.loads((tmp_path / "index.json").read_text())["reports"] == entries
+    page = (tmp_path / "index.html").read_text()
+    assert page.index("Title 01_a") < page.index("Title 02_b") and "KeyError: &#x27;x&#x27;" in page
+    assert "0123456 (dirty)" in page and "8.5 s" in page and "1 failed" in page  # the total row
+    assert [e["stem"] for e in report.write_index(tmp_path, [rerun], replace_all=True)] == ["01_a"]
+
+
+# ---- the real notebooks ------------------------------------------------------------------------
+
+REAL = report.list_notebooks(repo_path("notebooks"))
+NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem) for p in REAL] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="no notebooks in notebooks/ yet"))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PARAMS)
+def test_real_notebook_shape(path):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    nb = nbformat.read(path, as_version=4)
+    params = read_parameters(path)  # exactly one parameters cell, literals with comments
+    assert params, f"{path.stem}: empty parameters cell"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.lstrip().startswith("# "), \
+        f"{path.stem}: the first cell must be markdown starting with a '# Title'"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert not cell.outputs and cell.execution_count is None, f"{path.stem}: cell {i} has outputs"
+        tree = ast.parse(TransformerManager().transform_cell(cell.source))
+        defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        assert not defs, f"{path.stem}: cell {i} defines {defs[0].name}; that code belongs in lib/"
+
+
+ACCURACY_LIKE = ("top1", "recall@", "map@r", "nmi", "knn")
+
+
+@pytest.mark.slow
+def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
+    if not REAL:
+        pytest.skip("no notebooks in notebooks/ yet")
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(runs))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    out = tmp_path / "reports"
+    code = report.main(["--profile", "smoke", "--output", str(out)])
+    assert code == 0, capsys.readouterr().out
+    for path in REAL:
+        assert (out / f"{path.stem}.html").stat().st_size > 0
+    assert (out / "index.html").exists()
+
+    records = sorted(runs.rglob("record.json"))
+    if any("epochs" in read_parameters(p) for p in REAL):
+        assert records, "notebooks with an epochs parameter trained nothing"
+    for path in records:
+        record = json.loads(path.read_text())
+        assert record["status"] == "complete", path
+        for key, value in record["results"].items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            assert math.isfinite(value), f"{path.parent.name}: {key} = {value}"
+            if any(tag in key.lower() for tag in ACCURACY_LIKE):
+                assert 0.0 <= value <= 1.0, f"{path.parent.name}: {key} = {value}"
