@@ -24,10 +24,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "COMMON": {
             "dataset": "sample", "train_size": 5000, "test_size": 1000, "arch": "small_cnn", "width": 0.5,
-            "batch_size": 256, "epochs": 15, "seeds": 1, "umap_points": 500, "monitor_size": 1000, "knn_k": 200,
+            "batch_size": 256, "epochs": 10, "seeds": 1, "umap_points": 300, "monitor_size": 1000, "knn_k": 200,
         },
-        "02_simclr": {"epochs": 30},
-        "03_simclr_v2": {"epochs": 30, "finetune_epochs": 15, "distill_epochs": 15},
+        "02_simclr": {"epochs": 20},
+        "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10},
     },
     "full": {
         "COMMON": {

@@ -1,0 +1,521 @@
+"""Figures of the report: images, views, training curves, embeddings, retrieval and metric tables.
+
+Every plotting function returns a :class:`matplotlib.figure.Figure` built with the object API
+(``Figure(...)``, never ``pyplot``): no figure is registered globally, nothing is shown, and a
+notebook displays the figure by ending a cell with it. Figures are kept small (``DPI`` dots per
+inch, a few inches wide) so executed notebooks and the PNGs copied into ``images/`` stay light.
+
+Besides the figures, a few helpers turn run records into what the figures take: the stored test
+embeddings (:func:`stored_embeddings`), the test images they belong to (:func:`stored_test_images`),
+their UMAP (:func:`umap_of_record`) and a mean ± std table of results over seeds
+(:func:`results_table`).
+
+UMAP (McInnes, Healy & Melville 2018, "UMAP: Uniform Manifold Approximation and Projection for
+Dimension Reduction") is fitted in one place, :func:`umap_embedding`, on L2-normalised features:
+the evaluation compares embeddings by cosine similarity, and on unit vectors Euclidean distance is
+a monotone function of it (``|a - b|^2 = 2 - 2 cos(a, b)``), so UMAP sees the same neighbours.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from PIL import Image
+
+from . import data, evaluation, summary, training, views
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .records import RunRecord
+
+DPI = 90                 # dots per inch of every figure (and of save_png)
+CELL = 0.8               # side of one image in a grid, inches
+WRONG_COLOR = "#d62728"  # frame and label of a retrieved neighbour of another class
+RIGHT_COLOR = "#2ca02c"  # frame of a retrieved neighbour of the query's class
+BATTERY_METRICS: tuple[str, ...] = ("knn_top1", "linear_probe_top1", "recall@1", "recall@2", "recall@4",
+                                    "recall@8", "map@r", "nmi", "ari")  # the evaluation battery's scores
+CURVE_NAMES = {  # panel titles of the per-epoch metrics
+    "loss": "training loss",
+    "knn_top1": "kNN top-1 (test monitor)",
+    "contrastive_top1": "contrastive top-1\n(positive ranked first)",
+    "train_top1": "training top-1",
+    "test_top1": "classifier test top-1",
+}
+SCORE_NAMES = {  # axis labels of the evaluation battery's scores
+    "knn_top1": "kNN top-1", "linear_probe_top1": "linear probe top-1", "recall@1": "Recall@1",
+    "recall@2": "Recall@2", "recall@4": "Recall@4", "recall@8": "Recall@8", "map@r": "MAP@R", "nmi": "NMI",
+    "ari": "ARI", "test_top1": "classifier top-1",
+}
+_PROBABILITY_OF = {"flip": "flip_p", "color": "color_p", "gray": "gray_p", "blur": "blur_p"}
+
+
+# ================================================================================================
+# images
+# ================================================================================================
+
+def _display(image: Any) -> np.ndarray:
+    """One image ``(C, H, W)``, uint8 or float in [0, 1] (tensor or array) -> ``(H, W)`` or ``(H, W, 3)``
+    float in [0, 1] for ``imshow``."""
+    x = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if x.ndim != 3 or x.shape[0] not in (1, 3):
+        raise ValueError(f"an image must be (C, H, W) with C = 1 or 3; got shape {x.shape}")
+    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+    return x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0).clip(0.0, 1.0)
+
+
+def _show(ax, image: Any) -> None:
+    """Draw one image without ticks; 1-channel images in gray."""
+    ax.imshow(_display(image), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _image_axes(rows: int, cols: int, n: int | None = None, extra_height: float = 0.0):
+    """A figure of ``rows`` x ``cols`` image cells; cells past the first ``n`` are removed."""
+    fig = Figure(figsize=(cols * CELL, rows * CELL + extra_height), dpi=DPI, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    axes = np.asarray(fig.subplots(rows, cols, squeeze=False))
+    for ax in axes.flat[n if n is not None else rows * cols:]:
+        ax.remove()
+    return fig, axes
+
+
+def _labels(labels: Any) -> np.ndarray:
+    return labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+
+
+def examples_per_class(labels: Any, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``per_class`` random examples of every class, grouped by class (class 0 first).
+
+    A class with fewer examples contributes all it has.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1; got {per_class}")
+    y = _labels(labels)
+    rng = np.random.default_rng(seed)
+    picks = [np.sort(rng.permutation(np.flatnonzero(y == c))[:per_class]) for c in np.unique(y[y >= 0])]
+    return np.concatenate(picks)
+
+
+def image_grid(images: Any, labels: Any, classes: Sequence[str], ncols: int = 10,
+               title: str | None = None) -> Figure:
+    """A grid of images, ``ncols`` per row (one axes per image).
+
+    ``images`` ``(N, C, H, W)`` uint8 (or float in [0, 1]); ``labels`` ``(N,)`` class indices.
+    A row whose images share one class is named once, on its left (pick the images with
+    :func:`examples_per_class` and ``ncols`` = images per class for one row per class);
+    otherwise every image gets its class as a title.
+    """
+    n = len(images)
+    if n == 0 or len(labels) != n:
+        raise ValueError(f"images and labels must be non-empty and of equal length; got {n} and {len(labels)}")
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1; got {ncols}")
+    y = _labels(labels)
+    ncols = min(ncols, n)
+    rows = math.ceil(n / ncols)
+    fig, axes = _image_axes(rows, ncols, n, extra_height=0.4 if title else 0.0)
+    for r in range(rows):
+        row = y[r * ncols:(r + 1) * ncols]
+        one_class = len(set(row.tolist())) == 1
+        for c, label in enumerate(row):
+            ax = axes[r, c]
+            _show(ax, images[r * ncols + c])
+            if not one_class:
+                ax.set_title(classes[label], fontsize=7)
+        if one_class:
+            axes[r, 0].set_ylabel(classes[row[0]], fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _ops_title(ops: Sequence[str]) -> str:
+    return "\n".join(textwrap.wrap(" + ".join(ops), width=14)) if ops else "identity"
+
+
+def augmentation_gallery(images: Any, ops_list: Sequence[tuple[str, ...]], view_config: views.ViewConfig,
+                         generator: torch.Generator) -> Figure:
+    """Rows: images; columns: the original, then one column per entry of ``ops_list``.
+
+    A single operation is shown *applied* (its probability -- ``flip_p``, ``color_p``, ``gray_p``,
+    ``blur_p`` -- set to 1), so its column always shows what it does; a composed pipeline (two or
+    more operations) keeps ``view_config``'s probabilities, as in training. ``generator`` must be
+    on the images' device.
+    """
+    if not ops_list:
+        raise ValueError("ops_list must name at least one pipeline, e.g. [('crop',), views.SIMCLR_CIFAR]")
+    x = torch.as_tensor(images)
+    columns = [("original", x)]
+    for ops in ops_list:
+        config = view_config
+        if len(ops) == 1 and ops[0] in _PROBABILITY_OF:
+            config = replace(view_config, **{_PROBABILITY_OF[ops[0]]: 1.0})
+        columns.append((_ops_title(ops), views.ViewPipeline(ops, config)(x, generator)))
+    fig, axes = _image_axes(len(x), len(columns), extra_height=0.35)
+    for c, (name, batch) in enumerate(columns):
+        axes[0, c].set_title(name, fontsize=7)
+        for r in range(len(x)):
+            _show(axes[r, c], batch[r])
+    return fig
+
+
+def two_views(images: Any, pipeline1: views.ViewPipeline, pipeline2: views.ViewPipeline,
+              generator: torch.Generator, n: int = 8) -> Figure:
+    """The first ``n`` images (top row) above their two views (rows 2 and 3), as one training
+    step draws them (:func:`lib.views.two_views`)."""
+    x = torch.as_tensor(images)[:n]
+    v1, v2 = views.two_views(x, pipeline1, pipeline2, generator)
+    fig, axes = _image_axes(3, len(x))
+    for r, (name, batch) in enumerate((("image", x), ("view 1", v1), ("view 2", v2))):
+        axes[r, 0].set_ylabel(name, fontsize=8)
+        for c in range(len(x)):
+            _show(axes[r, c], batch[c])
+    return fig
+
+
+# ================================================================================================
+# training curves and metric tables
+# ================================================================================================
+
+def _as_list(runs: Any) -> list:
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+
+
+def _curve(record: RunRecord, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs and values of ``metric`` in a record's per-epoch log (epochs without it skipped)."""
+    points = [(e["epoch"], e[metric]) for e in record.epochs if e.get(metric) is not None]
+    if not points:
+        return np.zeros(0), np.zeros(0)
+    epochs, values = zip(*points)
+    return np.asarray(epochs, dtype=float), np.asarray(values, dtype=float)
+
+
+def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss", "knn_top1", "contrastive_top1"),
+                    title: str | None = None) -> Figure:
+    """One panel per metric (x: epoch, 0 = the random initialisation), one line per entry of ``records``.
+
+    ``records`` maps a label to a :class:`RunRecord` or to a list of them (seeds): a list is drawn
+    as its mean with the min-max range shaded. Metrics that no record logs get no panel.
+    """
+    groups = {label: _as_list(runs) for label, runs in records.items()}
+    shown = [m for m in metrics if any(len(_curve(r, m)[0]) for runs in groups.values() for r in runs)]
+    if not shown:
+        raise ValueError(f"none of the metrics {list(metrics)} is logged by the given records")
+    fig = Figure(figsize=(3.4 * len(shown), 2.8), dpi=DPI)
+    axes = np.atleast_1d(fig.subplots(1, len(shown)))
+    for ax, metric in zip(axes, shown):
+        for i, (label, runs) in enumerate(groups.items()):
+            curves = [_curve(r, metric) for r in runs]
+            curves = [c for c in curves if len(c[0])]
+            if not curves:
+                continue
+            length = min(len(c[0]) for c in curves)
+            epochs = curves[0][0][:length]
+            values = np.stack([c[1][:length] for c in curves])  # (seeds, epochs)
+            color = f"C{i}"
+            ax.plot(epochs, values.mean(0), color=color, label=label, marker="." if length < 12 else None)
+            if len(curves) > 1:
+                ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.2, linewidth=0)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(CURVE_NAMES.get(metric, metric), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def results_table(runs: Mapping[str, Any], metrics: Sequence[str] = BATTERY_METRICS, prefix: str = "h"):
+    """Mean ± std over seeds of the results ``<prefix>/<metric>``, one row per label of ``runs``
+    (label -> record or list of records, one per seed), with the columns named by ``metrics``.
+
+    :func:`lib.summary.aggregate` with the layer prefix taken off the column names (``prefix=""``
+    reads ``results[metric]`` itself): columns ``<metric>``, ``<metric>_std`` and ``seeds``.
+    Display it with :func:`lib.summary.format_mean_std`.
+    """
+    keys = [f"{prefix}/{m}" if prefix else m for m in metrics]
+    table = summary.aggregate({label: _as_list(group) for label, group in runs.items()}, keys)
+    strip = len(prefix) + 1 if prefix else 0
+    return table.rename(columns={c: c[strip:] for c in table.columns if c != "seeds"})
+
+
+def _score_name(key: str) -> str:
+    """``"map@r"`` -> ``"MAP@R"``; ``"z/map@r"`` -> ``"MAP@R (z)"``."""
+    layer, _, score = key.rpartition("/")
+    name = SCORE_NAMES.get(score, score)
+    return f"{name} ({layer})" if layer else name
+
+
+def _row_name(index: Any) -> str:
+    return " ".join(map(str, index)) if isinstance(index, tuple) else str(index)
+
+
+def metric_bars(table: pd.DataFrame, metrics: Sequence[str], title: str | None = None) -> Figure:
+    """Grouped bars: one group per metric, one bar per row of ``table`` (e.g. per method).
+
+    ``table`` as :func:`results_table` makes it; ``<metric>_std`` columns, when present, give
+    error bars (± one standard deviation over seeds), except for rows of one seed (``seeds`` = 1).
+    """
+    missing = [m for m in metrics if m not in table.columns]
+    if missing:
+        raise ValueError(f"metrics {missing} are not columns of the table; columns: {list(table.columns)}")
+    rows = len(table)
+    width = 0.8 / max(rows, 1)
+    x = np.arange(len(metrics))
+    fig = Figure(figsize=(max(4.0, 0.25 * rows * len(metrics) + 1.5), 3.0), dpi=DPI)
+    ax = fig.subplots()
+    for i, (index, row) in enumerate(table.iterrows()):
+        means = row[list(metrics)].to_numpy(dtype=float)
+        stds = np.array([row.get(f"{m}_std", np.nan) for m in metrics], dtype=float)
+        one_seed = row.get("seeds", 2) <= 1
+        err = None if one_seed or np.isnan(stds).all() else np.nan_to_num(stds)
+        ax.bar(x + (i - (rows - 1) / 2) * width, means, width, yerr=err, capsize=2, label=_row_name(index),
+               color=f"C{i}")
+    ax.set_xticks(x, [_score_name(m) for m in metrics], fontsize=8, rotation=30, ha="right")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ================================================================================================
+# embeddings
+# ================================================================================================
+
+def umap_embedding(features: Any, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """2-D UMAP of ``features`` ``(N, D)`` (rows L2-normalised first: cosine geometry). ``(N, 2)``.
+
+    ``n_neighbors`` is clipped to ``N - 1``. Seeded, hence single-threaded, and reproducible.
+    umap-learn is imported here, lazily: it takes seconds, and its first fit in a process compiles
+    numba code.
+    """
+    x = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+    x = x.astype(np.float32)
+    if x.ndim != 2 or x.shape[0] < 4:
+        raise ValueError(f"features must be (N, D) with N >= 4; got shape {x.shape}")
+    if n_neighbors < 2:
+        raise ValueError(f"n_neighbors must be >= 2; got {n_neighbors}")
+    x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(min=1e-12)
+    with warnings.catch_warnings():  # pynndescent imports tqdm.auto, which warns outside a widget frontend
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import umap  # slow to import (numba): only here
+
+    reducer = umap.UMAP(n_neighbors=min(n_neighbors, x.shape[0] - 1), n_components=2, min_dist=0.1,
+                        random_state=seed, n_jobs=1, init="spectral" if x.shape[0] > 16 else "random")
+    return reducer.fit_transform(x).astype(np.float32)
+
+
+def _class_colors(n: int) -> list:
+    cmap = colormaps["tab10" if n <= 10 else "tab20" if n <= 20 else "turbo"]
+    return [cmap(i if n <= 20 else i / max(n - 1, 1)) for i in range(n)]
+
+
+def _scatter(ax, points2d: np.ndarray, labels: Any, classes: Sequence[str], title: str) -> None:
+    y = _labels(labels)
+    colors = _class_colors(len(classes))
+    for c, name in enumerate(classes):
+        mask = y == c
+        if mask.any():
+            ax.scatter(points2d[mask, 0], points2d[mask, 1], s=7, color=colors[c], label=name, linewidths=0)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def embedding_scatter(points2d: np.ndarray, labels: Any, classes: Sequence[str], title: str = "") -> Figure:
+    """2-D points (e.g. from :func:`umap_embedding`) coloured by class, with a legend."""
+    fig = Figure(figsize=(4.8, 3.6), dpi=DPI)
+    ax = fig.subplots()
+    _scatter(ax, np.asarray(points2d), labels, classes, title)
+    ax.legend(fontsize=7, markerscale=2.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_panels(panels: Mapping[str, tuple[np.ndarray, Any]], classes: Sequence[str],
+                     ncols: int = 4) -> Figure:
+    """Several 2-D embeddings side by side (title -> ``(points2d, labels)``), one shared legend:
+    UMAP at several checkpoints of a run, or one panel per method."""
+    if not panels:
+        raise ValueError("panels must hold at least one (points2d, labels) pair")
+    n = len(panels)
+    ncols = min(ncols, n)
+    rows = math.ceil(n / ncols)
+    fig = Figure(figsize=(2.8 * ncols + 1.4, 2.8 * rows), dpi=DPI)
+    axes = np.asarray(fig.subplots(rows, ncols, squeeze=False))
+    for ax in axes.flat[n:]:
+        ax.remove()
+    for ax, (title, (points, labels)) in zip(axes.flat, panels.items()):
+        _scatter(ax, np.asarray(points), labels, classes, title)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 1 - 1.4 / (2.8 * ncols + 1.4), 1))
+    fig.legend(handles, names, fontsize=7, markerscale=2.5, loc="center right", frameon=False)
+    return fig
+
+
+# ================================================================================================
+# retrieval
+# ================================================================================================
+
+def _tag(ax, text: str, color: str) -> None:
+    """A class name written inside the bottom of an image, white on ``color``."""
+    ax.text(0.5, 0.03, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=6, color="white",
+            bbox={"facecolor": color, "edgecolor": "none", "pad": 1.0, "alpha": 0.85})
+
+
+def retrieval_grid(query_images: Any, neighbour_images: Any, query_labels: Any, neighbour_labels: Any,
+                   classes: Sequence[str], title: str | None = None) -> Figure:
+    """Each row: a query image (black frame, its class written in it), then its K nearest
+    neighbours, best first (columns numbered 1..K).
+
+    ``query_images`` ``(Q, C, H, W)``, ``neighbour_images`` ``(Q, K, C, H, W)``, labels ``(Q,)`` and
+    ``(Q, K)``. A neighbour of another class than its query gets a thick red frame and its class
+    written in it in red (its axes' ``gid`` is ``"wrong"``); the others a thin green frame
+    (``"right"``); the queries have ``gid`` ``"query"``.
+    """
+    q_y, n_y = _labels(query_labels), _labels(neighbour_labels)
+    q, k = n_y.shape
+    if len(query_images) != q or tuple(neighbour_images.shape[:2]) != (q, k) or q_y.shape != (q,):
+        raise ValueError(f"expected query_images (Q, C, H, W), neighbour_images (Q, K, C, H, W), query_labels "
+                         f"(Q,) and neighbour_labels (Q, K) with Q={q}, K={k}; got {len(query_images)}, "
+                         f"{tuple(neighbour_images.shape[:2])}, {q_y.shape}")
+    fig, axes = _image_axes(q, k + 1, extra_height=0.3 + (0.2 if title else 0.0))
+    for c, name in enumerate(["query"] + [str(i) for i in range(1, k + 1)]):
+        axes[0, c].set_title(name, fontsize=7)
+    for r in range(q):
+        ax = axes[r, 0]
+        _show(ax, query_images[r])
+        ax.set_gid("query")
+        for spine in ax.spines.values():
+            spine.set_linewidth(2.0)
+        _tag(ax, classes[q_y[r]], "black")
+        for c in range(k):
+            ax = axes[r, c + 1]
+            _show(ax, neighbour_images[r][c])
+            wrong = n_y[r, c] != q_y[r]
+            ax.set_gid("wrong" if wrong else "right")
+            for spine in ax.spines.values():
+                spine.set_edgecolor(WRONG_COLOR if wrong else RIGHT_COLOR)
+                spine.set_linewidth(2.5 if wrong else 1.0)
+            if wrong:
+                _tag(ax, classes[n_y[r, c]], WRONG_COLOR)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+# ================================================================================================
+# from run records to plot inputs
+# ================================================================================================
+
+def stored_embeddings(record: RunRecord, key: str = "h", n: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The test embeddings a record stores under ``key`` (``h``, ``z``, ``h_epoch5`` ...) as float32,
+    with their labels; ``n`` > 0 keeps a class-balanced subsample of ``n`` of them (chosen by ``seed``).
+    """
+    emb = record.embeddings()
+    if key not in emb:
+        raise ValueError(f"run {record.run_id} stores no embeddings {key!r}; it has {sorted(emb)}")
+    features, labels = emb[key].astype(np.float32), emb["labels"]
+    if 0 < n < len(labels):
+        idx = data.stratified_subset_indices(torch.from_numpy(labels), n, seed=seed).numpy()
+        features, labels = features[idx], labels[idx]
+    return features, labels
+
+
+def snapshot_keys(record: RunRecord, key: str = "h") -> list[tuple[int, str]]:
+    """``(epoch, name)`` of a record's embedding snapshots (``h_epoch0``, ``h_epoch5`` ...), by epoch."""
+    prefix = f"{key}_epoch"
+    found = [(int(name[len(prefix):]), name) for name in record.embeddings() if name.startswith(prefix)]
+    return sorted(found)
+
+
+def umap_of_record(record: RunRecord, key: str = "h", n: int = 0, seed: int = 0,
+                   n_neighbors: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """``(points2d, labels)``: the UMAP of a record's stored embeddings ``key`` (subsampled to ``n``)."""
+    features, labels = stored_embeddings(record, key, n, seed)
+    return umap_embedding(features, seed=seed, n_neighbors=n_neighbors), labels
+
+
+def stored_test_images(record: RunRecord) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The test images whose embeddings a record stores, in the same order: ``(images uint8
+    (N, C, H, W), labels (N,), classes)``.
+
+    The stored ``indices`` index the run's test split *after* its ``test_size`` subsetting, so the
+    split is rebuilt exactly as training built it (:func:`lib.training.prepare_data`); the labels
+    are checked against the stored ones.
+    """
+    emb = record.embeddings()
+    if "indices" not in emb:
+        raise ValueError(f"run {record.run_id} stores no test embeddings (save_embeddings=0?)")
+    test = training.prepare_data(record.config, torch.device("cpu")).test
+    idx = torch.from_numpy(emb["indices"]).long()
+    images, labels = test.images[idx].numpy(), test.labels[idx].numpy()
+    if not np.array_equal(labels, emb["labels"]):
+        raise ValueError(f"the test images rebuilt for run {record.run_id} do not match its stored labels: "
+                         f"has the data set ({record.config.dataset}) changed since the run?")
+    return images, labels, list(test.classes)
+
+
+def _pick_queries(labels: np.ndarray, n_queries: int, seed: int) -> np.ndarray:
+    """``n_queries`` rows, one from each of as many distinct classes as possible, chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    present = np.unique(labels)
+    chosen = np.sort(rng.choice(present, size=min(n_queries, len(present)), replace=False))
+    picks = [int(rng.choice(np.flatnonzero(labels == c))) for c in chosen]
+    rest = rng.permutation(np.setdiff1d(np.arange(len(labels)), picks))[:n_queries - len(picks)]
+    return np.array(picks + rest.tolist(), dtype=np.int64)
+
+
+def retrieval_from_record(record: RunRecord, k: int = 8, n_queries: int = 6, key: str = "h",
+                          seed: int = 0) -> Figure:
+    """:func:`retrieval_grid` of ``n_queries`` stored test images (from different classes) and their
+    ``k`` nearest neighbours by cosine similarity among the record's other stored test embeddings."""
+    features, labels = stored_embeddings(record, key)
+    images, _, classes = stored_test_images(record)
+    if not 1 <= n_queries <= len(labels) or not 1 <= k < len(labels):
+        raise ValueError(f"need 1 <= n_queries <= {len(labels)} and 1 <= k < {len(labels)} "
+                         f"(the stored embeddings); got n_queries={n_queries}, k={k}")
+    queries = _pick_queries(labels, n_queries, seed)
+    x = torch.from_numpy(features)
+    neighbours, _ = evaluation.nearest_neighbours(x[queries], x, k + 1)  # (Q, k+1): the query itself first
+    neighbours = np.stack([[j for j in row if j != q][:k] for row, q in zip(neighbours.tolist(), queries)])
+    right = int((labels[neighbours] == labels[queries][:, None]).sum())
+    title = (f"{key}: nearest neighbours among {len(labels)} stored test images "
+             f"({right}/{neighbours.size} of the query's class)")
+    return retrieval_grid(images[queries], images[neighbours], labels[queries], labels[neighbours], classes, title)
+
+
+# ================================================================================================
+# files
+# ================================================================================================
+
+def save_png(fig: Figure, path: str | Path, dpi: int = DPI, colors: int = 256) -> Path:
+    """Write ``fig`` as a compact PNG: rendered at ``dpi``, reduced to a ``colors``-colour palette
+    (plots use few colours, so this is near lossless at a fraction of the size), optimised."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(colors=colors).save(path, optimize=True)
+    return path

@@ -1,0 +1,236 @@
+"""Tests of lib/plots.py: every figure has the panels it promises, retrieval marks exactly the wrong
+neighbours, and the record helpers find the right test images."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import PolyCollection
+from matplotlib.container import BarContainer
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from PIL import Image
+
+from lib import data, plots, views
+from lib.config import Config
+from lib.records import RunRecord
+
+CLASSES = ["zero", "one", "two"]
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def uint8_images(n, c=1, side=12, seed=0):
+    return torch.randint(0, 256, (n, c, side, side), generator=gen(seed), dtype=torch.uint8)
+
+
+def fake_record(tmp_path, name="r", epochs=(), results=None, embeddings=None, **config):
+    directory = tmp_path / name
+    directory.mkdir()
+    if embeddings is not None:
+        np.savez(directory / "embeddings.npz", **embeddings)
+    return RunRecord(directory=directory, config=Config(**config), status="complete",
+                     results=results or {}, epochs=list(epochs))
+
+
+# ---- images -------------------------------------------------------------------------------------
+
+def test_image_grid_has_one_axes_per_image_and_names_uniform_rows():
+    labels = [0, 0, 0, 1, 2, 1, 2]
+    fig = plots.image_grid(uint8_images(7), labels, CLASSES, ncols=3, title="t")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 7  # the two empty cells of the last row are removed
+    assert fig.axes[0].get_ylabel() == "zero" and fig.axes[0].get_title() == ""  # row of one class
+    assert [ax.get_title() for ax in fig.axes[3:6]] == ["one", "two", "one"]    # mixed row
+
+
+def test_image_grid_shows_pixels_in_gray_and_colour():
+    gray = uint8_images(2, c=1)
+    fig = plots.image_grid(gray, [0, 1], CLASSES)
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), gray[1, 0].numpy() / 255.0, atol=1e-6)
+    assert fig.axes[1].images[0].get_cmap().name == "gray"
+    rgb = uint8_images(1, c=3)
+    shown = plots.image_grid(rgb, [2], CLASSES).axes[0].images[0].get_array()
+    np.testing.assert_allclose(shown, rgb[0].permute(1, 2, 0).numpy() / 255.0, atol=1e-6)
+
+
+def test_examples_per_class_groups_by_class():
+    labels = torch.tensor([2, 0, 1, 0, 2, 1, 0, 1, 2, 0])
+    idx = plots.examples_per_class(labels, per_class=2, seed=1)
+    assert labels[idx].tolist() == [0, 0, 1, 1, 2, 2]
+    assert len(set(idx.tolist())) == 6
+    assert plots.examples_per_class(labels, per_class=5).size == 10  # classes with fewer give all they have
+
+
+def test_augmentation_gallery_columns_and_forced_single_operations():
+    images = uint8_images(4, side=10)
+    ops_list = [("crop",), ("flip",), views.SIMCLR_CIFAR]
+    fig = plots.augmentation_gallery(images, ops_list, views.ViewConfig(size=10), gen())
+    assert len(fig.axes) == 4 * (1 + len(ops_list))
+    axes = np.array(fig.axes).reshape(4, 4)
+    assert axes[0, 0].get_title() == "original"
+    for r in range(4):  # the 'flip' column shows every image flipped although flip_p = 0.5
+        flipped = images[r, 0].flip(-1).numpy() / 255.0
+        np.testing.assert_allclose(axes[r, 2].images[0].get_array(), flipped, atol=1e-6)
+
+
+def test_two_views_is_image_over_its_two_views():
+    images = uint8_images(5, c=3, side=10)
+    pipeline = views.ViewPipeline(views.SIMCLR_CIFAR, views.ViewConfig(size=8))
+    fig = plots.two_views(images, pipeline, pipeline, gen(), n=3)
+    assert len(fig.axes) == 9
+    assert [fig.axes[i].get_ylabel() for i in (0, 3, 6)] == ["image", "view 1", "view 2"]
+    assert fig.axes[3].images[0].get_array().shape == (8, 8, 3)
+
+
+# ---- curves and tables --------------------------------------------------------------------------
+
+def test_training_curves_one_panel_per_logged_metric_and_epoch_zero(tmp_path):
+    log = [{"epoch": 0, "knn_top1": 0.2}, {"epoch": 1, "loss": 5.0, "knn_top1": 0.4, "contrastive_top1": 0.1},
+           {"epoch": 2, "loss": None, "knn_top1": 0.5, "contrastive_top1": 0.3}]  # NaN loss is stored as null
+    a = fake_record(tmp_path, "a", epochs=log)
+    b = fake_record(tmp_path, "b", epochs=[{"epoch": 0, "knn_top1": 0.3}, {"epoch": 1, "loss": 2.0, "knn_top1": 0.6}])
+    fig = plots.training_curves({"A": a, "B": b}, metrics=("loss", "knn_top1", "contrastive_top1", "absent"))
+    assert len(fig.axes) == 3  # 'absent' is logged by no record: no panel
+    knn = fig.axes[1].lines[0]
+    assert knn.get_xdata().tolist() == [0, 1, 2] and knn.get_ydata().tolist() == [0.2, 0.4, 0.5]
+    assert fig.axes[0].lines[0].get_xdata().tolist() == [1]  # the null loss is skipped
+    assert len(fig.axes[2].lines) == 1  # B logs no contrastive accuracy
+    with pytest.raises(ValueError, match="none of the metrics"):
+        plots.training_curves({"A": a}, metrics=("absent",))
+
+
+def test_training_curves_average_seeds_with_a_band(tmp_path):
+    seeds = [fake_record(tmp_path, f"s{i}", epochs=[{"epoch": 0, "knn_top1": v}, {"epoch": 1, "knn_top1": 2 * v}])
+             for i, v in enumerate((0.1, 0.3))]
+    fig = plots.training_curves({"SimCLR": seeds}, metrics=("knn_top1",))
+    assert np.allclose(fig.axes[0].lines[0].get_ydata(), [0.2, 0.4])
+    assert any(isinstance(c, PolyCollection) for c in fig.axes[0].collections)
+
+
+def test_results_table_mean_std_and_missing(tmp_path):
+    runs = {"A": [fake_record(tmp_path, "a0", results={"h/knn_top1": 0.5, "h/nmi": 0.2}),
+                  fake_record(tmp_path, "a1", results={"h/knn_top1": 0.7, "h/nmi": 0.4})],
+            "B": fake_record(tmp_path, "b", results={"h/knn_top1": 0.9, "z/knn_top1": 0.8})}
+    table = plots.results_table(runs, ["knn_top1", "nmi"])
+    assert set(table.columns) == {"knn_top1", "nmi", "knn_top1_std", "nmi_std", "seeds"}
+    assert table.loc["A", "knn_top1"] == pytest.approx(0.6)
+    assert table.loc["A", "knn_top1_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert np.isnan(table.loc["B", "nmi"]) and table.loc["B", "seeds"] == 1
+    z = plots.results_table(runs, ["knn_top1"], prefix="z")
+    assert z.loc["B", "knn_top1"] == pytest.approx(0.8) and np.isnan(z.loc["A", "knn_top1"])
+
+
+def test_metric_bars_one_bar_per_row_and_metric_with_error_bars(tmp_path):
+    runs = {m: [fake_record(tmp_path, f"{m}{s}", results={"h/knn_top1": 0.5 + 0.1 * s, "h/nmi": 0.3})
+                for s in range(2)] for m in ("A", "B", "C")}
+    table = plots.results_table(runs, ["knn_top1", "nmi"])
+    fig = plots.metric_bars(table, ["knn_top1", "nmi"])
+    assert len(fig.axes) == 1
+    assert len(fig.axes[0].patches) == 3 * 2
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["kNN top-1", "NMI"]
+    bars = [c for c in fig.axes[0].containers if isinstance(c, BarContainer)]
+    assert len(bars) == 3 and all(c.errorbar is not None for c in bars)
+    with pytest.raises(ValueError, match="not columns"):
+        plots.metric_bars(table, ["map@r"])
+    single = plots.results_table({m: runs[m][0] for m in runs}, ["knn_top1"])  # one seed: no error bars
+    assert all(c.errorbar is None for c in plots.metric_bars(single, ["knn_top1"]).axes[0].containers
+               if isinstance(c, BarContainer))
+
+
+# ---- embeddings ---------------------------------------------------------------------------------
+
+def test_embedding_scatter_and_panels():
+    rng = np.random.default_rng(0)
+    points, labels = rng.normal(size=(30, 2)), np.arange(30) % 3
+    fig = plots.embedding_scatter(points, labels, CLASSES, "title")
+    assert len(fig.axes) == 1 and len(fig.axes[0].collections) == 3  # one scatter per class
+    fig = plots.embedding_panels({f"epoch {e}": (points, labels) for e in (0, 5, 10)}, CLASSES)
+    assert len(fig.axes) == 3 and len(fig.legends) == 1
+    fig = plots.embedding_panels({f"p{i}": (points, labels) for i in range(5)}, CLASSES, ncols=3)
+    assert len(fig.axes) == 5
+
+
+@pytest.mark.slow
+def test_umap_embedding_is_finite_and_reproducible():
+    features = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float16)
+    a = plots.umap_embedding(features, seed=0, n_neighbors=5)
+    assert a.shape == (40, 2) and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, plots.umap_embedding(features, seed=0, n_neighbors=5))
+    with pytest.raises(ValueError, match="features must be"):
+        plots.umap_embedding(np.zeros(5))
+
+
+# ---- retrieval ----------------------------------------------------------------------------------
+
+def test_retrieval_grid_marks_exactly_the_wrong_neighbours():
+    q, k = 3, 4
+    query_labels = np.array([0, 1, 2])
+    neighbour_labels = np.array([[0, 0, 1, 0], [2, 1, 1, 0], [2, 2, 2, 2]])
+    fig = plots.retrieval_grid(uint8_images(q), uint8_images(q * k).view(q, k, 1, 12, 12),
+                               query_labels, neighbour_labels, CLASSES)
+    axes = np.array(fig.axes).reshape(q, k + 1)
+    assert all(ax.get_gid() == "query" for ax in axes[:, 0])
+    wrong = np.array([[ax.get_gid() == "wrong" for ax in row] for row in axes[:, 1:]])
+    np.testing.assert_array_equal(wrong, neighbour_labels != query_labels[:, None])
+    red = to_rgba(plots.WRONG_COLOR)
+    for ax, is_wrong in zip(axes[:, 1:].flat, wrong.flat):
+        assert (ax.spines["left"].get_edgecolor() == red) == is_wrong
+        assert len(ax.texts) == int(is_wrong)  # the wrong class is named inside the image
+    assert axes[1, 1].texts[0].get_text() == "two"
+    assert [ax.texts[0].get_text() for ax in axes[:, 0]] == ["zero", "one", "two"]  # the queries' classes
+    assert [ax.get_title() for ax in axes[0]] == ["query", "1", "2", "3", "4"]
+
+
+def sample_record(tmp_path, shuffle_labels=False):
+    """A record of the embedded sample with test_size=60 whose stored embeddings are one-hot labels."""
+    test = data.load_dataset("sample", "test")
+    subset = data.stratified_subset_indices(test.labels, 60, seed=0)
+    subset_labels = test.labels[subset].numpy()
+    indices = np.sort(np.concatenate([np.flatnonzero(subset_labels == c)[:3] for c in range(10)]))  # 3 per class
+    labels = subset_labels[indices]
+    features = np.eye(10, dtype=np.float16)[labels] + 0.01 * np.arange(30)[:, None].astype(np.float16)
+    stored = labels[::-1].copy() if shuffle_labels else labels
+    return fake_record(tmp_path, embeddings={"h": features, "labels": stored, "indices": indices,
+                                             "h_epoch10": features, "h_epoch2": features, "h_epoch0": features},
+                       dataset="sample", test_size=60), test.images[subset][indices].numpy(), labels
+
+
+def test_stored_test_images_rebuild_the_subset(tmp_path):
+    record, images, labels = sample_record(tmp_path)
+    got, got_labels, classes = plots.stored_test_images(record)
+    np.testing.assert_array_equal(got, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    assert len(classes) == 10
+    features, sub_labels = plots.stored_embeddings(record, "h", n=10)
+    assert features.dtype == np.float32 and features.shape == (10, 10) and sorted(sub_labels) == list(range(10))
+    assert plots.snapshot_keys(record) == [(0, "h_epoch0"), (2, "h_epoch2"), (10, "h_epoch10")]
+    with pytest.raises(ValueError, match="stores no embeddings 'z'"):
+        plots.stored_embeddings(record, "z")
+
+
+def test_stored_test_images_refuse_mismatched_labels(tmp_path):
+    record, _, _ = sample_record(tmp_path, shuffle_labels=True)
+    with pytest.raises(ValueError, match="do not match"):
+        plots.stored_test_images(record)
+
+
+def test_retrieval_from_record_finds_same_class_neighbours(tmp_path):
+    record, _, labels = sample_record(tmp_path)  # 3 stored images per class, one-hot features
+    fig = plots.retrieval_from_record(record, k=2, n_queries=4)
+    gids = [ax.get_gid() for ax in fig.axes]
+    assert gids.count("query") == 4 and gids.count("right") == 8 and "wrong" not in gids
+    fig = plots.retrieval_from_record(record, k=5, n_queries=4)  # only 2 others share the class
+    assert [ax.get_gid() for ax in fig.axes].count("wrong") == 4 * 3
+
+
+def test_save_png_writes_a_small_palette_png(tmp_path):
+    fig = plots.embedding_scatter(np.random.default_rng(0).normal(size=(50, 2)), np.arange(50) % 3, CLASSES)
+    path = plots.save_png(fig, tmp_path / "sub" / "scatter.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "P"
+        assert image.size[0] == pytest.approx(4.8 * plots.DPI, rel=0.2)
+    plain = tmp_path / "plain.png"
+    fig.savefig(plain, dpi=plots.DPI, bbox_inches="tight")
+    assert path.stat().st_size < plain.stat().st_size
