@@ -76,7 +76,10 @@ def test_unknown_name_and_split_raise_value_error(tmp_path):
 
 def test_default_data_dir_reads_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("THESIS_DATA_DIR", raising=False)
-    assert default_data_dir() == Path("data")
+    from lib.config import repo_path
+
+    assert default_data_dir() == repo_path("data")  # the repository's data/, wherever the process runs
+    assert default_data_dir().is_absolute()
     monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path))
     assert default_data_dir() == tmp_path
 
