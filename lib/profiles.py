@@ -19,7 +19,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "dataset": "sample", "train_size": 600, "test_size": 200, "arch": "small_cnn", "width": 0.5,
             "batch_size": 128, "epochs": 1, "seeds": 1, "umap_points": 150, "monitor_size": 200, "knn_k": 20,
         },
-        "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1},
+        "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_epochs": 2},
     },
     "quick": {
         "COMMON": {
@@ -27,7 +27,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "batch_size": 256, "epochs": 10, "seeds": 1, "umap_points": 300, "monitor_size": 1000, "knn_k": 200,
         },
         "02_simclr": {"epochs": 20},
-        "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10},
+        "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_epochs": 30},
     },
     "full": {
         "COMMON": {
