@@ -627,16 +627,17 @@ def apply_transformation(images: torch.Tensor, targets: torch.Tensor, transform:
     return torch.where(targets.view(-1, 1, 1, 1).bool(), changed, x)
 
 
-def predict_transformation(feature_fns: Mapping[str, Callable[[torch.Tensor], torch.Tensor]],
+def predict_transformation(features: Callable[[torch.Tensor], Mapping[str, torch.Tensor]],
                            train_images: torch.Tensor, test_images: torch.Tensor, transform: str,
-                           seed: int = 0, eval_transform: Callable | None = None) -> dict[str, float]:
-    """Accuracy of a linear probe predicting ``transform``'s target from each feature function.
+                           seed: int = 0) -> dict[str, float]:
+    """Accuracy of a linear probe predicting ``transform``'s target from each kind of feature.
 
     Every image gets a random target (:func:`transformation_targets`) and is transformed
-    accordingly; the features of the transformed training images fit a linear probe
-    (:func:`lib.evaluation.linear_probe`, weight decay chosen on a validation split) that is scored
-    on the transformed test images. Also returns ``chance``: the majority class's share of the
-    test targets. SimCLR's Table 3 trains an MLP instead of a linear classifier.
+    accordingly; ``features`` maps the transformed images (float in [0, 1]) to named ``(N, D)``
+    features (e.g. ``{"h": ..., "z": ...}``). For each name a linear probe
+    (:func:`lib.evaluation.linear_probe`, weight decay chosen on a validation split) is fitted on
+    the training images' features and scored on the test images'. Also returns ``chance``: the
+    majority class's share of the test targets. SimCLR's Table 3 trains an MLP instead.
     """
     g = torch.Generator(device=train_images.device).manual_seed(seed)
     classes = TRANSFORMS.get(transform)
@@ -644,13 +645,11 @@ def predict_transformation(feature_fns: Mapping[str, Callable[[torch.Tensor], to
         raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}; got {transform!r}")
     t_train = transformation_targets(len(train_images), transform, g)
     t_test = transformation_targets(len(test_images), transform, g)
-    x_train = apply_transformation(train_images, t_train, transform, g)
-    x_test = apply_transformation(test_images, t_test, transform, g)
+    f_train = features(apply_transformation(train_images, t_train, transform, g))   # name -> (N, D)
+    f_test = features(apply_transformation(test_images, t_test, transform, g))      # name -> (M, D)
     out = {"chance": float(torch.bincount(t_test, minlength=classes).max()) / len(t_test)}
-    for name, fn in feature_fns.items():
-        f_train = evaluation.embed(fn, x_train, transform=eval_transform)     # (N, D)
-        f_test = evaluation.embed(fn, x_test, transform=eval_transform)       # (M, D)
-        probe = evaluation.linear_probe(f_train, t_train, f_test, t_test, classes, seed=seed)
+    for name in f_train:
+        probe = evaluation.linear_probe(f_train[name], t_train, f_test[name], t_test, classes, seed=seed)
         out[name] = probe["test_accuracy"]
     return out
 
@@ -686,16 +685,20 @@ def transformation_prediction(record: RunRecord, transform: str = "rotate", n_tr
     train = d.train.images[stratified_subset_indices(d.train.labels, min(n_train, len(d.train)), seed=seed)]
     test = d.test.images[stratified_subset_indices(d.test.labels, min(n_test, len(d.test)), seed=seed)]
     amp = training.autocast(dev, config.precision)
+    resize = training.eval_transform(d.size, d.train.image_size)
 
-    def features(fn):
-        def call(x):
-            with amp:
-                return fn(x).float()
-        return call
+    def encode(x):
+        with amp:
+            return model.encoder(x).float()
 
-    fns = {"h": features(model.encoder), "z": features(lambda x: model(x)[1])}
-    scores = predict_transformation(fns, train, test, transform, seed=seed,
-                                    eval_transform=training.eval_transform(d.size, d.train.image_size))
+    @torch.no_grad()
+    def features(images):
+        h = evaluation.embed(encode, images, transform=resize)              # (N, D_h)
+        with amp:
+            z = model.head(h).float()                                        # (N, D_z): z = g(h), eval mode
+        return {"h": h, "z": z}
+
+    scores = predict_transformation(features, train, test, transform, seed=seed)
     out = {"run_id": record.run_id, "transform": transform, "n_train": len(train), "n_test": len(test),
            "seed": seed, **scores}
     atomic_write_json(path, out)

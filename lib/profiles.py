@@ -20,6 +20,16 @@ PROFILES: dict[str, dict[str, Any]] = {
             "batch_size": 128, "epochs": 1, "seeds": 1, "umap_points": 150, "monitor_size": 200, "knn_k": 20,
         },
         "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_epochs": 2},
+        "05_simclr_augmentations": {"grid_ops": "crop,rotate", "grid_pairs": "crop", "grid_train_size": 300,
+                                    "grid_epochs": 1, "color_strengths": "1.0", "color_train_size": 300,
+                                    "color_epochs": 1, "supervised_epochs": 1},
+        "06_projection_head": {"head_dims": "32", "head_train_size": 300, "head_epochs": 1, "probe_dim": 32,
+                               "probe_transforms": "rotate", "probe_train": 200, "probe_test": 100},
+        "07_batch_temperature": {"batch_sizes": "64", "bt_epochs": "1", "bt_train_size": 300,
+                                 "temperatures": "0.5", "lr_batch_sizes": "64"},
+        "08_simclr_v2_claims": {"depths": "2,3", "finetune_from": "0,1", "label_fractions": "0.1",
+                                "v2_train_size": 300, "pretrain_epochs": 1, "finetune_epochs": 1,
+                                "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 1},
     },
     "quick": {
         "COMMON": {

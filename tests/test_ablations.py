@@ -224,14 +224,16 @@ def test_probe_finds_rotation_in_pixels_but_not_in_a_rotation_invariant_feature(
     train[:, :, :4, :4] += 1.0  # a bright corner: its position gives the rotation away
     test[:, :, :4, :4] += 1.0
     train, test = train / 2, test / 2
-    pixels = lambda x: x.flatten(1)  # noqa: E731
-    invariant = lambda x: sum(torch.rot90(x, k, dims=(-2, -1)) for k in range(4)).flatten(1)  # noqa: E731
-    out = ablations.predict_transformation({"pixels": pixels, "invariant": invariant}, train, test, "rotate")
+    def features(x):  # raw pixels, and their sum over the four rotations (rotation-invariant)
+        return {"pixels": x.flatten(1), "invariant": sum(torch.rot90(x, k, dims=(-2, -1)) for k in range(4)).flatten(1)}
+
+    out = ablations.predict_transformation(features, train, test, "rotate")
     assert out["pixels"] > 0.95
     assert out["invariant"] < out["chance"] + 0.15
     assert 0.25 <= out["chance"] < 0.4
 
 
+@pytest.mark.slow
 def test_transformation_prediction_on_a_tiny_run_is_cached(tmp_path):
     config = Config(dataset="sample", train_size=200, test_size=100, arch="small_cnn", width=0.25, batch_size=64,
                     epochs=1, monitor_size=0, final_eval=False, save_embeddings=0, device="cpu",
