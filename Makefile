@@ -1,13 +1,14 @@
 # Two commands do everything (see README "Getting started"):
 #   make report   set up the environment, then run the quick report (notebooks -> reports/*.html)
 #   make test     set up the environment, then run the test suite
+#   make readme   rewrite the README's result tables from runs/ and benchmarks/results/
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test report benchmark clean-venv
+.PHONY: setup test report readme benchmark clean-venv
 
 setup: $(STAMP)
 
@@ -22,6 +23,9 @@ test: setup
 
 report: setup
 	$(PY) -m lib.report --profile $(PROFILE)
+
+readme: setup
+	$(PY) scripts/update_readme.py
 
 benchmark: setup
 	$(PY) benchmarks/throughput.py

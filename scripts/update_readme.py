@@ -1,0 +1,355 @@
+"""Regenerate the README's result tables from the run records, between HTML comment markers.
+
+    python scripts/update_readme.py            # rewrite the generated blocks of README.md
+    python scripts/update_readme.py --check    # exit 1, printing a diff, if README.md is out of date
+
+A generated block sits between two markers, and everything outside them is left as it is::
+
+    <!-- results:iteration1:start -->
+    (generated: a table and its provenance)
+    <!-- results:iteration1:end -->
+
+The blocks:
+
+    iteration1   notebooks/01_supervised.ipynb: cross-entropy, SupCon, triplet; kNN, linear probe,
+                 Recall@1, MAP@R and NMI of the encoder output h
+    iteration2   notebooks/02_simclr.ipynb: SimCLR; kNN, linear probe, Recall@1 and MAP@R on h and on z
+    iteration3   notebooks/03_simclr_v2.ipynb: SimCLRv2; test accuracy by label fraction of fine-tuning
+                 from head layer 1 and from h, of the distilled students and of training from scratch
+    performance  benchmarks/results/: the throughput-*.json tables and the newest gpu_check-*.json
+
+Which runs: each training notebook ends by writing a manifest (``lib.summary.write_manifest``)
+naming the run ids behind every row it reports, ``runs/_manifests/<notebook>-<profile>.json``;
+notebook 04 reads the same manifests. A block uses the manifest of the first profile of
+``full``, ``quick`` that has one (``--profile`` picks one), and the records it names. Without a
+manifest, or with a named record missing or incomplete, the block says so ("pending: run
+``make report``") instead of showing numbers. Every block states its provenance: profile, run
+ids, commits, devices, dates and wall time, with links to the manifest and the HTML report.
+The output depends on the records only (no date of its own), so ``--check`` is stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib import summary  # noqa: E402
+from lib.config import repo_path  # noqa: E402
+from lib.profiles import PROFILES  # noqa: E402
+from lib.records import RunRecord  # noqa: E402
+
+MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
+PROFILE_ORDER = ("full", "quick")  # the README shows the largest profile that has results; smoke never unless asked
+NAMES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
+         "nmi": "NMI"}
+SUPERVISED_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
+SIMCLR_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r")
+
+
+class Sources(NamedTuple):
+    """Where a block's inputs are, and the folder links are made relative to (the README's)."""
+
+    runs_dir: Path
+    results_dir: Path
+    readme_dir: Path
+    profile: str | None = None  # None: the first of PROFILE_ORDER with a manifest
+
+
+# ---- markers -----------------------------------------------------------------------------------
+
+def find_blocks(text: str) -> dict[str, tuple[int, int]]:
+    """``name -> (start, end)`` offsets of each block's content (between its two markers).
+
+    Raises ValueError, naming the line, on an unknown block, an end without a start, a block
+    opened twice or never closed.
+    """
+    blocks: dict[str, tuple[int, int]] = {}
+    open_name, open_at = None, 0
+    for m in MARKER.finditer(text):
+        name, kind = m.groups()
+        line = text.count("\n", 0, m.start()) + 1
+        if name not in BLOCKS:
+            raise ValueError(f"line {line}: unknown result block {name!r}; known blocks: {', '.join(BLOCKS)}")
+        if kind == "start":
+            if open_name is not None:
+                raise ValueError(f"line {line}: block {name!r} starts inside block {open_name!r}")
+            if name in blocks:
+                raise ValueError(f"line {line}: block {name!r} appears twice")
+            open_name, open_at = name, m.end()
+        else:
+            if open_name != name:
+                raise ValueError(f"line {line}: end of block {name!r} without its start")
+            blocks[name] = (open_at, m.start())
+            open_name = None
+    if open_name is not None:
+        raise ValueError(f"block {open_name!r} is never closed (<!-- results:{open_name}:end --> missing)")
+    return blocks
+
+
+def replace_blocks(text: str, contents: Mapping[str, str]) -> str:
+    """``text`` with the content of each block named in ``contents`` replaced; the markers and
+    everything outside them are kept byte for byte."""
+    out, last = [], 0
+    for name, (start, end) in sorted(find_blocks(text).items(), key=lambda item: item[1]):
+        if name in contents:
+            out += [text[last:start], "\n" + contents[name].strip("\n") + "\n\n"]  # blank line: ends a table
+            last = end
+    return "".join(out) + text[last:]
+
+
+def update_text(text: str, sources: Sources) -> str:
+    """The README with every block it holds regenerated from ``sources``."""
+    return replace_blocks(text, {name: render(name, sources) for name in find_blocks(text)})
+
+
+# ---- markdown ----------------------------------------------------------------------------------
+
+def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
+    """A GitHub table; the first column left-aligned, the others (numbers) right-aligned."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] + ["---:"] * (len(header) - 1))] + [line(r) for r in rows])
+
+
+def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``, with forward slashes (``..`` when it lies outside)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
+
+
+def link(path: Path, base: Path, text: str | None = None) -> str:
+    """A markdown link to ``path`` relative to ``base``; plain code when it lies outside ``base``."""
+    rel = relative(path, base)
+    label = f"`{text or rel}`"
+    return label if rel.startswith("..") else f"[{label}]({rel})"
+
+
+def pending(reason: str) -> str:
+    return f"*Pending: run `make report`.* {reason}"
+
+
+# ---- the iteration blocks ----------------------------------------------------------------------
+
+def choose_manifest(notebook: str, runs_dir: Path, profile: str | None) -> tuple[str, Path] | None:
+    """``(profile, path)`` of the manifest a block uses: ``profile`` if given, else the first of
+    :data:`PROFILE_ORDER` that exists; None when there is none."""
+    for p in [profile] if profile else PROFILE_ORDER:
+        path = summary.manifest_path(notebook, p, runs_dir)
+        if path.is_file():
+            return p, path
+    return None
+
+
+def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
+    keys = [f"h/{m}" for m in SUPERVISED_METRICS]
+    text = summary.format_mean_std(summary.aggregate(records, keys), keys)
+    rows = [[label] + [text.loc[label, k] for k in keys] for label in text.index]
+    return (markdown_table(["method"] + [NAMES[m] for m in SUPERVISED_METRICS], rows),
+            "Encoder output h on the test split, in %: weighted kNN top-1, linear probe top-1, Recall@1, "
+            "MAP@R, and NMI of k-means.")
+
+
+def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
+    keys = [f"{layer}/{m}" for layer in ("h", "z") for m in SIMCLR_METRICS]
+    layers = summary.split_layers(summary.aggregate(records, keys), list(SIMCLR_METRICS))
+    text = summary.format_mean_std(layers, list(SIMCLR_METRICS))
+    rows = [[label] + [text.loc[label, m] for m in SIMCLR_METRICS] for label in text.index]
+    return (markdown_table(["representation"] + [NAMES[m] for m in SIMCLR_METRICS], rows),
+            "Test split, in %: h is the encoder output, z the projection head's output (what the loss sees).")
+
+
+def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
+    eff = summary.label_efficiency_table(records)
+    if not len(eff):
+        return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
+    fractions = sorted(set(eff["label_fraction"]))
+    cells = summary.format_mean_std(eff, ["test_top1"]).set_index(["method", "label_fraction"])["test_top1"]
+    rows = [[method] + [cells.get((method, f), "–") for f in fractions] for method in dict.fromkeys(eff["method"])]
+    return (markdown_table(["method"] + [f"{100 * f:g} % labels" for f in fractions], rows),
+            "Test accuracy (top-1, %) against the fraction of training labels used.")
+
+
+class Iteration(NamedTuple):
+    notebook: str                                                          # stem in notebooks/ and reports/
+    table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
+
+
+ITERATIONS = {
+    "iteration1": Iteration("01_supervised", supervised_table),
+    "iteration2": Iteration("02_simclr", simclr_table),
+    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown),
+}
+
+
+def render_iteration(name: str, src: Sources) -> str:
+    """A table from the records of the notebook's manifest, with its provenance; or why not."""
+    notebook, table = ITERATIONS[name]
+    chosen = choose_manifest(notebook, src.runs_dir, src.profile)
+    if chosen is None:
+        profiles = src.profile or " or ".join(PROFILE_ORDER)
+        return pending(f"No manifest of `notebooks/{notebook}.ipynb` at profile {profiles} in "
+                       f"`{relative(src.runs_dir / summary.MANIFEST_DIR, src.readme_dir)}/`.")
+    profile, path = chosen
+    manifest = json.loads(path.read_text())
+    records, missing = summary.manifest_records(manifest, src.runs_dir)
+    missing += [r.run_id for recs in records.values() for r in recs if not r.complete]
+    if missing:
+        return pending(f"{len(missing)} run(s) named by {link(path, src.readme_dir)} have no complete record: "
+                       + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
+    text, caption = table(records)
+    runs = list({r.run_id: r for recs in records.values() for r in recs}.values())
+    return "\n\n".join([text, caption + " Mean ± std over seeds where there are several.",
+                        provenance(runs, profile, path, notebook, src)])
+
+
+def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: str, src: Sources) -> str:
+    """Profile, data, commits, devices, dates, wall time, links; then every run id, linked."""
+    def distinct(values: Iterable[Any]) -> list[str]:
+        return sorted({str(v) for v in values if v not in (None, "")})
+
+    commits = distinct(f"`{(r.provenance.get('commit') or 'unknown')[:7]}`"
+                       + (" (dirty tree)" if r.provenance.get("dirty") else "") for r in runs)
+    dates = distinct((r.provenance.get("finished") or "")[:10] for r in runs)
+    wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
+    facts = [f"profile `{profile}`",
+             "data " + ", ".join(f"`{d}`" for d in distinct(r.config.dataset for r in runs)),
+             "encoder " + ", ".join(f"`{a}`" for a in distinct(f"{r.config.arch} ×{r.config.width:g}" for r in runs)),
+             "commit " + ", ".join(commits),
+             "device " + "; ".join(distinct(r.provenance.get("device") for r in runs)),
+             "finished " + (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"),
+             f"{format_duration(wall)} of wall time over {len(runs)} run(s)",
+             f"manifest {link(manifest, src.readme_dir)}",
+             f"report {link(src.readme_dir / 'reports' / f'{notebook}.html', src.readme_dir)}"]
+    ids = ", ".join(link(r.directory / "record.json", src.readme_dir, r.run_id) for r in runs)
+    return "Provenance: " + " · ".join(facts) + ".\n\nRuns: " + ids + "."
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# ---- the performance block ---------------------------------------------------------------------
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–" if value is None else str(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"benchmark result {path} is unreadable: {e}") from None
+
+
+def render_performance(src: Sources) -> str:
+    """The committed throughput tables (newest first) and the newest full GPU check's targets."""
+    throughput = sorted(((p, _load(p)) for p in src.results_dir.glob("throughput*.json")),
+                        key=lambda item: (item[1].get("provenance", {}).get("date", ""), item[0].name), reverse=True)
+    checks = sorted(((p, _load(p)) for p in src.results_dir.glob("gpu_check*.json")),
+                    key=lambda item: (item[1].get("provenance", {}).get("date", ""), item[0].name), reverse=True)
+    checks = [(p, r) for p, r in checks if not r.get("tiny")]  # a --tiny check is a smoke test, not a figure
+    if not throughput and not checks:
+        return ("No measurement is committed yet: `make benchmark` (CPU) and `benchmarks/gpu_check.py` (GPU, see "
+                "`benchmarks/README.md`) write theirs, with provenance, to "
+                f"{link(src.results_dir, src.readme_dir)}.")
+    parts = []
+    if throughput:
+        rows = []
+        for path, r in throughput:
+            p, res = r.get("provenance", {}), r.get("results", {})
+            aug, train = res.get("augment_views_per_s", {}), res.get("train_views_per_s", {})
+            rows.append([link(path, src.readme_dir, path.name), p.get("device", "–"),
+                         f"{r.get('arch', '–')}, batch {r.get('batch_size', '–')}", _number(r.get("threads")),
+                         f"{_number(aug.get('ours'))} / {_number(aug.get('peer'))}",
+                         f"{_number(train.get('ours'))} / {_number(train.get('peer'))}",
+                         f"{_number(train.get('speedup'))}×", (p.get("date") or "–")[:10],
+                         f"`{(p.get('commit') or 'unknown')[:7]}`" + (" (dirty)" if p.get("dirty") else "")])
+        parts.append(markdown_table(["result", "device", "model", "threads", "augmentation views/s, ours / PIL",
+                                     "training views/s, ours / PIL", "training speed-up", "date", "commit"], rows))
+        parts.append("Views per second of our on-device augmentation and of the full SimCLR training step, against "
+                     "torchvision's PIL transforms with a DataLoader (`benchmarks/README.md` defines each figure).")
+    if checks:
+        path, r = checks[0]
+        p = r.get("provenance", {})
+        targets = "; ".join(
+            f"{key} {_number(v.get('measured', v.get('measured_minutes')))} (target {_number(v.get('target'))}): "
+            + ("met" if v.get("met") else "**not met**") for key, v in (r.get("targets") or {}).items())
+        parts.append(f"GPU check {link(path, src.readme_dir, path.name)}: {p.get('device', '–')}, "
+                     f"{(p.get('date') or '–')[:10]}, commit `{(p.get('commit') or 'unknown')[:7]}`, status "
+                     f"{r.get('status', '–')}, {format_duration(r.get('wall_seconds') or 0.0)}. "
+                     f"Targets: {targets or 'none recorded'}.")
+    return "\n\n".join(parts)
+
+
+BLOCKS: dict[str, Callable[[str, Sources], str]] = {
+    **{name: render_iteration for name in ITERATIONS},
+    "performance": lambda name, src: render_performance(src),
+}
+
+
+def render(name: str, sources: Sources) -> str:
+    """The generated content of block ``name`` (without the markers)."""
+    return ("<!-- generated by scripts/update_readme.py from the run records; edit the records, not this -->\n\n"
+            + BLOCKS[name](name, sources))
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python scripts/update_readme.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 with a diff when the README's blocks differ from the records")
+    parser.add_argument("--readme", default=str(repo_path("README.md")), help="the file to update (default README.md)")
+    parser.add_argument("--runs-dir", default=str(repo_path("runs")),
+                        help="run records and their _manifests/ (default the repository's runs/)")
+    parser.add_argument("--results-dir", default=str(repo_path("benchmarks/results")),
+                        help="benchmark results (default benchmarks/results/)")
+    parser.add_argument("--profile", default=None, choices=list(PROFILES),
+                        help=f"use this profile's manifests (default: the first of {', '.join(PROFILE_ORDER)} present)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    readme = Path(args.readme)
+    text = readme.read_text(encoding="utf-8")
+    sources = Sources(Path(args.runs_dir), Path(args.results_dir), readme.parent, args.profile)
+    try:
+        if not find_blocks(text):
+            raise ValueError(f"{readme} has no result blocks (<!-- results:NAME:start --> ... "
+                             f"<!-- results:NAME:end -->; NAME one of {', '.join(BLOCKS)})")
+        new = update_text(text, sources)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.check:
+        if new == text:
+            print(f"{readme}: the result blocks match the records")
+            return 0
+        sys.stdout.writelines(difflib.unified_diff(text.splitlines(keepends=True), new.splitlines(keepends=True),
+                                                   f"{readme.name} (committed)", f"{readme.name} (from the records)"))
+        print(f"{readme} is out of date: run `python scripts/update_readme.py`", file=sys.stderr)
+        return 1
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    print(f"{readme}: {'updated' if new != text else 'already up to date'} ({', '.join(find_blocks(new))})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""scripts/update_readme.py: the README's result blocks come from the run records, and only them."""
+
+import importlib.util
+import json
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from lib import summary
+from lib.config import Config, repo_path
+from lib.records import RecordWriter
+
+
+def load_script():
+    path = repo_path("scripts/update_readme.py")
+    spec = importlib.util.spec_from_file_location("update_readme", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and NamedTuples look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+ur = load_script()
+
+TEMPLATE = """# Thesis
+
+Prose before, with a number 12.3 that is not generated.
+
+<!-- results:iteration1:start -->
+stale content
+<!-- results:iteration1:end -->
+
+Prose between.
+
+<!-- results:iteration2:start -->
+<!-- results:iteration2:end -->
+<!-- results:iteration3:start -->
+<!-- results:iteration3:end -->
+
+## Performance
+
+<!-- results:performance:start -->
+old figures
+<!-- results:performance:end -->
+Prose after.
+"""
+
+
+def fake_record(runs, results, wall=60.0, **config):
+    """A complete record written the way training writes it (no training)."""
+    writer = RecordWriter(Config(runs_dir=str(runs), **config))
+    writer.start("cpu")
+    writer.log_epoch({"epoch": 1, "loss": 1.0})
+    return writer.finish(results, wall_time_s=wall)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A README, runs with the manifests of 01-03 at the quick profile, and no benchmark results."""
+    root = tmp_path_factory.mktemp("repo")
+    runs, results = root / "runs", root / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    battery = lambda knn, layer="h": {f"{layer}/knn_top1": knn, f"{layer}/linear_probe_top1": 0.9,  # noqa: E731
+                                      f"{layer}/recall@1": 0.7, f"{layer}/map@r": 0.25, f"{layer}/nmi": 0.5}
+    ce = [fake_record(runs, battery(v), task="supervised", loss="ce", seed=s) for s, v in enumerate((0.80, 0.84))]
+    supcon = [fake_record(runs, {**battery(0.9), "h/nmi": None}, task="supervised", loss="supcon")]
+    summary.write_manifest("01_supervised", "quick", {"cross-entropy": [r.run_id for r in ce],
+                                                      "SupCon": supcon[0].run_id}, runs_dir=runs)
+    simclr = fake_record(runs, {**battery(0.61), **battery(0.55, "z")}, task="pretrain", wall=600.0)
+    summary.write_manifest("02_simclr", "quick", {"SimCLR": simclr.run_id}, runs_dir=runs)
+    ft = {f: fake_record(runs, {"test_top1": acc}, task="finetune", pretrained=simclr.run_id, finetune_layer=1,
+                         label_fraction=f) for f, acc in ((0.01, 0.5), (0.1, 0.75))}
+    scratch = {f: fake_record(runs, {"test_top1": acc}, task="supervised", label_fraction=f, epochs=7)
+               for f, acc in ((0.01, 0.3), (0.1, 0.6))}
+    summary.write_manifest("03_simclr_v2", "quick", {"pretrained, 3-layer head": simclr.run_id,
+                                                     "fine-tuned from head layer 1": [r.run_id for r in ft.values()],
+                                                     "from scratch, same steps": [r.run_id for r in scratch.values()]},
+                           runs_dir=runs)
+    (root / "README.md").write_text(TEMPLATE)
+    return {"root": root, "runs": runs, "results": results, "ce": ce, "supcon": supcon, "simclr": simclr}
+
+
+def args(repo, *extra):
+    return ["--readme", str(repo["root"] / "README.md"), "--runs-dir", str(repo["runs"]),
+            "--results-dir", str(repo["results"]), *extra]
+
+
+def sources(repo, profile=None):
+    return ur.Sources(repo["runs"], repo["results"], repo["root"], profile)
+
+
+def row(text: str, label: str) -> list[str]:
+    """The cells of the table row starting with ``label``."""
+    line = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+    return [c.strip() for c in line.strip("|").split("|")][1:]
+
+
+def outside(text: str) -> list[str]:
+    """The text outside the generated blocks, markers included."""
+    return re.split(r"(?s)<!-- results:\w+:start -->.*?<!-- results:\w+:end -->", text)
+
+
+def test_tables_hold_the_records_numbers(repo):
+    text = ur.update_text(TEMPLATE, sources(repo))
+    # iteration 1: mean ± sample std over the two cross-entropy seeds, a single seed without spread, null as "–"
+    assert row(text, "cross-entropy") == [f"82.0 ± {100 * np.std([0.80, 0.84], ddof=1):.1f}", "90.0 ± 0.0",
+                                          "70.0 ± 0.0", "25.0 ± 0.0", "50.0 ± 0.0"]
+    assert row(text, "SupCon") == ["90.0", "90.0", "70.0", "25.0", "–"]
+    assert "| method | kNN | linear probe | Recall@1 | MAP@R | NMI |" in text
+    # iteration 2: h and z side by side
+    assert row(text, "SimCLR (h)") == ["61.0", "90.0", "70.0", "25.0"]
+    assert row(text, "SimCLR (z)") == ["55.0", "90.0", "70.0", "25.0"]
+    # iteration 3: by label fraction; the pretraining run has no test accuracy and no row
+    assert "| method | 1 % labels | 10 % labels |" in text
+    assert row(text, "fine-tuned from head layer 1") == ["50.0", "75.0"]
+    assert row(text, "from scratch, same steps") == ["30.0", "60.0"]
+    assert "| pretrained, 3-layer head |" not in text
+    # provenance: run ids (linked to their records), commit, device, date, wall time, manifest, report
+    block1 = text.split("<!-- results:iteration1:start -->")[1].split("<!-- results:iteration1:end -->")[0]
+    for r in repo["ce"] + repo["supcon"]:
+        assert f"[`{r.run_id}`](runs/{r.run_id}/record.json)" in block1
+    ce = repo["ce"][0]
+    assert f"`{ce.provenance['commit'][:7]}`" in block1 and ce.provenance["device"] in block1
+    assert ce.provenance["finished"][:10] in block1 and "3.0 min of wall time over 3 run(s)" in block1
+    assert "[`reports/01_supervised.html`](reports/01_supervised.html)" in block1
+    assert "[`runs/_manifests/01_supervised-quick.json`](runs/_manifests/01_supervised-quick.json)" in block1
+    assert "profile `quick`" in block1 and "stale content" not in text
+
+
+def test_prose_outside_the_markers_is_unchanged_and_the_update_is_idempotent(repo):
+    text = ur.update_text(TEMPLATE, sources(repo))
+    assert outside(text) == outside(TEMPLATE)
+    assert text.endswith("<!-- results:performance:end -->\nProse after.\n")
+    assert ur.update_text(text, sources(repo)) == text
+
+
+def test_check_passes_when_up_to_date_and_fails_with_a_diff_on_a_changed_number(repo, capsys):
+    readme = repo["root"] / "README.md"
+    readme.write_text(TEMPLATE)
+    assert ur.main(args(repo, "--check")) == 1  # stale blocks
+    assert readme.read_text() == TEMPLATE       # --check changes nothing
+    assert ur.main(args(repo)) == 0
+    assert ur.main(args(repo, "--check")) == 0
+    capsys.readouterr()
+    readme.write_text(readme.read_text().replace("| SimCLR (h) | 61.0 |", "| SimCLR (h) | 63.0 |"))
+    assert ur.main(args(repo, "--check")) == 1
+    out = capsys.readouterr()
+    assert "-| SimCLR (h) | 63.0 |" in out.out and "+| SimCLR (h) | 61.0 |" in out.out
+    assert "out of date" in out.err
+    readme.write_text(TEMPLATE)
+
+
+def test_missing_manifest_or_record_gives_pending_not_numbers(repo, tmp_path):
+    empty = ur.Sources(tmp_path / "runs", tmp_path / "results", tmp_path)
+    text = ur.render("iteration1", empty)
+    assert "Pending: run `make report`" in text and "notebooks/01_supervised.ipynb" in text
+    assert "|" not in text
+    # a manifest naming a record that is gone
+    runs = tmp_path / "runs"
+    kept = fake_record(runs, {"h/knn_top1": 0.5}, task="pretrain")
+    summary.write_manifest("02_simclr", "quick", {"SimCLR": [kept.run_id, "pretrain-000000000000"]}, runs_dir=runs)
+    text = ur.render("iteration2", ur.Sources(runs, tmp_path, tmp_path))
+    assert "Pending: run `make report`" in text and "`pretrain-000000000000`" in text and "|" not in text
+    # an incomplete record counts as missing
+    record = json.loads((kept.directory / "record.json").read_text())
+    (kept.directory / "record.json").write_text(json.dumps({**record, "status": "running"}))
+    summary.write_manifest("02_simclr", "quick", {"SimCLR": kept.run_id}, runs_dir=runs)
+    assert f"`{kept.run_id}`" in ur.render("iteration2", ur.Sources(runs, tmp_path, tmp_path))
+
+
+def test_full_profile_is_preferred_and_profile_picks_one(repo):
+    runs = repo["runs"]
+    full = fake_record(runs, {"h/knn_top1": 0.99, "z/knn_top1": 0.98}, task="pretrain", epochs=500)
+    path = summary.write_manifest("02_simclr", "full", {"SimCLR": full.run_id}, runs_dir=runs)
+    try:
+        assert row(ur.render("iteration2", sources(repo)), "SimCLR (h)")[0] == "99.0"
+        assert row(ur.render("iteration2", sources(repo, "quick")), "SimCLR (h)")[0] == "61.0"
+        assert "Pending" in ur.render("iteration1", sources(repo, "smoke"))
+    finally:
+        path.unlink()
+
+
+def test_performance_block_from_benchmark_results(tmp_path):
+    src = ur.Sources(tmp_path / "runs", tmp_path / "results", tmp_path)
+    (tmp_path / "results").mkdir()
+    assert "No measurement is committed yet" in ur.render("performance", src)
+    provenance = {"device": "NVIDIA H100", "date": "2026-12-01T10:00:00+00:00", "commit": "abcdef0123", "dirty": False}
+    (tmp_path / "results" / "throughput-cuda-resnet18.json").write_text(json.dumps({
+        "arch": "resnet18", "batch_size": 512, "threads": 16, "provenance": provenance,
+        "results": {"augment_views_per_s": {"ours": 900000.0, "peer": 30000.0},
+                    "train_views_per_s": {"ours": 52000.0, "peer": 9000.0, "speedup": 5.78}}}))
+    (tmp_path / "results" / "gpu_check-20261201-1000.json").write_text(json.dumps({
+        "status": "complete", "wall_seconds": 500.0, "provenance": provenance,
+        "targets": {"train_views_per_s": {"target": 50000, "measured": 52000.0, "met": True},
+                    "speedup_vs_pil": {"target": 5.0, "measured": 5.78, "met": True}}}))
+    (tmp_path / "results" / "gpu_check-tiny-20261202-1000.json").write_text(json.dumps({
+        "tiny": True, "provenance": {**provenance, "date": "2026-12-02T10:00:00+00:00"}}))
+    text = ur.render("performance", src)
+    assert row(text, "[`throughput-cuda-resnet18.json`](results/throughput-cuda-resnet18.json)") == [
+        "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "2026-12-01",
+        "`abcdef0`"]
+    assert "gpu_check-20261201-1000.json" in text and "tiny" not in text
+    assert "train_views_per_s 52,000 (target 50,000): met" in text and "8.3 min" in text
+
+
+def test_marker_errors_are_reported(repo, tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown result block 'iteration9'"):
+        ur.find_blocks("<!-- results:iteration9:start -->\n<!-- results:iteration9:end -->")
+    with pytest.raises(ValueError, match="never closed"):
+        ur.find_blocks("<!-- results:iteration1:start -->\n")
+    with pytest.raises(ValueError, match="without its start"):
+        ur.find_blocks("<!-- results:iteration1:end -->\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    assert ur.main(["--readme", str(readme), "--check"]) == 2
+    assert "no result blocks" in capsys.readouterr().err
+
+
+def test_the_committed_readme_matches_the_records(capsys):
+    """README numbers match the records: `python scripts/update_readme.py` after new results."""
+    readme = repo_path("README.md")
+    if not ur.MARKER.search(readme.read_text(encoding="utf-8")):
+        pytest.skip("README.md has no result markers yet")
+    code = ur.main(["--check"])
+    assert code == 0, "README.md's result blocks are out of date; run `python scripts/update_readme.py`:\n" \
+                      + capsys.readouterr().out
