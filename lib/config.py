@@ -87,6 +87,9 @@ class Config:
                 "(ntxent for pretrain, ce for supervised)"})
     temperature: float = field(default=0.5, metadata={
         "help": "temperature of NT-Xent / supervised contrastive (SimCLR CIFAR-10: 0.5)"})
+    ntxent_normalize: bool = field(default=True, metadata={
+        "help": "pretrain: l2-normalise z in NT-Xent (cosine similarity, as in SimCLR); false: raw dot "
+                "product over the temperature (SimCLR Table 5)", "added": True})
     triplet_margin: float = field(default=0.2, metadata={"help": "margin of the triplet loss"})
     triplet_mining: str = field(default="batch_hard", metadata={"help": f"triplet mining: {', '.join(TRIPLET_MINING)}"})
 
@@ -189,8 +192,13 @@ class Config:
         return dataclasses.asdict(self)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that determine the run's result (runtime fields left out)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("runtime")}
+        """The fields that determine the run's result (runtime fields left out).
+
+        A field added after records existed (metadata ``added``) enters only when it differs from
+        its default, so the run ids of earlier records stay valid."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if not f.metadata.get("runtime")
+                and not (f.metadata.get("added") and getattr(self, f.name) == f.default)}
 
     def config_hash(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
@@ -377,6 +385,8 @@ def _value_errors(c: Config):
         yield f"finetune_layer must be in [0, head_layers]; got {c.finetune_layer}"
     if c.finetune_layer < 0:
         yield f"finetune_layer must be >= 0; got {c.finetune_layer}"
+    if not c.ntxent_normalize and c.task != "pretrain":
+        yield f"ntxent_normalize=false applies to pretraining (NT-Xent) only; task is {c.task!r}"
     if c.task == "finetune" and not c.pretrained:
         yield "task 'finetune' needs pretrained=<id of a pretraining run>"
     if c.task == "distill" and not c.teacher:

@@ -308,13 +308,14 @@ def supervised_contrastive(
 
 
 @torch.no_grad()
-def contrastive_accuracy(z1: Tensor, z2: Tensor) -> Tensor:
+def contrastive_accuracy(z1: Tensor, z2: Tensor, normalize: bool = True) -> Tensor:
     """Top-1 accuracy of SimCLR's pretext task on this batch (a metric; no gradient).
 
     "Given a set {x_k} including a positive pair of examples x_i and x_j, the contrastive
     prediction task aims to identify x_j in {x_k}_{k != i} for a given x_i" (Chen et al.
     2020): the fraction of the 2N anchors whose most cosine-similar other sample is their
-    other view. Local batch only; ties go to the lower index.
+    other view (with ``normalize=False``, the largest raw dot product, as the unnormalised
+    loss scores them). Local batch only; ties go to the lower index.
 
     Returns:
         0-dim float tensor in [0, 1] on the inputs' device (call ``.item()`` to log it).
@@ -325,7 +326,8 @@ def contrastive_accuracy(z1: Tensor, z2: Tensor) -> Tensor:
         raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
     with _full_precision(z1):
         n = z1.shape[0]
-        z = F.normalize(_upcast(torch.cat([z1, z2])), dim=1)  # (2N, D)
+        z = _upcast(torch.cat([z1, z2]))  # (2N, D)
+        z = F.normalize(z, dim=1) if normalize else z
         sim = z @ z.T  # (2N, 2N)
         sim.fill_diagonal_(float("-inf"))
         idx = torch.arange(n, device=z.device)

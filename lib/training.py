@@ -310,10 +310,10 @@ def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[]
             _, z = fast(x)
         z1, z2 = z.float().chunk(2)
         if gather is None:
-            loss = losses.nt_xent(z1, z2, config.temperature)
+            loss = losses.nt_xent(z1, z2, config.temperature, normalize=config.ntxent_normalize)
         else:  # the negatives of every process
-            loss = losses.nt_xent(z1, z2, config.temperature, gather=gather)
-        return loss, {"contrastive_top1": losses.contrastive_accuracy(z1, z2)}
+            loss = losses.nt_xent(z1, z2, config.temperature, gather=gather, normalize=config.ntxent_normalize)
+        return loss, {"contrastive_top1": losses.contrastive_accuracy(z1, z2, config.ntxent_normalize)}
 
     def monitor():
         return _knn_monitor(model.encoder, d, config, transform, amp)

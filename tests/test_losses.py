@@ -428,3 +428,16 @@ def test_bad_triplet_arguments_raise():
         triplet_loss(z, labels, margin=-0.1)
     with pytest.raises(ValueError, match="embeddings must have at least 2 rows"):
         triplet_loss(z[:1], labels[:1])
+
+
+def test_contrastive_accuracy_without_normalisation_uses_the_raw_dot_product():
+    # anchor 0's partner is collinear but short; a long vector at a wider angle wins the raw dot product
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z2 = torch.tensor([[0.1, 0.0], [3.0, 2.0]])
+    cosine = contrastive_accuracy(z1, z2).item()
+    raw = contrastive_accuracy(z1, z2, normalize=False).item()
+    sims = torch.cat([z1, z2]) @ torch.cat([z1, z2]).T
+    sims.fill_diagonal_(float("-inf"))
+    expected = (sims.argmax(1) == torch.tensor([2, 3, 0, 1])).float().mean().item()
+    assert raw == pytest.approx(expected)
+    assert raw != cosine

@@ -50,6 +50,21 @@ def test_loss_falls_on_the_embedded_sample(tiny):
     assert loss[-1] < loss[0], loss
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+def test_pretraining_passes_the_l2_normalisation_switch_to_nt_xent(tiny, monkeypatch, normalize):
+    seen = []
+    real = training.losses.nt_xent
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("normalize", True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training.losses, "nt_xent", spy)
+    record = training.run(tiny.replace(final_eval=False, ntxent_normalize=normalize, temperature=0.5 if normalize else 10.0))
+    assert seen and set(seen) == {normalize}
+    assert all(torch.isfinite(torch.tensor(e["loss"])) for e in record.epochs[1:])
+
+
 def test_a_finished_run_is_loaded_not_retrained(tiny, monkeypatch):
     first = training.run(tiny.replace(final_eval=False))
 
