@@ -565,11 +565,6 @@ def grid_table(values: Mapping[tuple[Any, Any], Sequence[float]], rows: Sequence
     return pd.DataFrame([[cell((r, c)) for c in cols] for r in rows], index=list(rows), columns=list(cols))
 
 
-def stats_by(groups: Mapping[Any, Sequence[RunRecord]], key: str) -> dict[Any, tuple[float, float, int]]:
-    """Mean, std and seed count of ``results[key]`` for every group of runs (one run per seed)."""
-    return {label: mean_std(result_values(records, key)) for label, records in groups.items()}
-
-
 def side_by_side(ours: Mapping[str, tuple[float, float, int]], paper: Mapping[str, float],
                  scale: float = 100.0):
     """One table with the paper's number beside ours, row by row (labels matched by name).
