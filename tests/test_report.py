@@ -302,3 +302,13 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
             assert math.isfinite(value), f"{path.parent.name}: {key} = {value}"
             if any(tag in key.lower() for tag in ACCURACY_LIKE):
                 assert 0.0 <= value <= 1.0, f"{path.parent.name}: {key} = {value}"
+
+
+def test_notebook_defaults_are_the_quick_profile():
+    """Opened in JupyterLab and run as they are, the notebooks reproduce `make report` (and reuse its records)."""
+    from lib.notebook_params import read_parameters
+    from lib.profiles import profile_values
+    for path in sorted(repo_path("notebooks").glob("[0-9][0-9]_*.ipynb")):
+        declared = {k: getattr(v, "value", v) for k, v in read_parameters(path).items()}
+        quick = profile_values("quick", path.stem, declared)
+        assert {k: declared[k] for k in quick} == quick, path.stem
