@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import re
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
@@ -519,3 +521,33 @@ def save_png(fig: Figure, path: str | Path, dpi: int = DPI, colors: int = 256) -
     with Image.open(buffer) as image:
         image.convert("RGB").quantize(colors=colors).save(path, optimize=True)
     return path
+
+
+README_PROFILES = ("quick", "full")  # profiles whose figures the README may show (never the smoke tests')
+
+
+def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
+    """``images/<notebook>-<profile>-<name>.png``: where :func:`export_figure` puts a figure and
+    where ``scripts/update_readme.py`` looks for it."""
+    from .config import repo_path
+
+    for label, value in (("notebook", notebook), ("name", name), ("profile", profile)):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(value)):
+            raise ValueError(f"{label} must be a plain name (letters, digits, '_', '-', '.'); got {value!r}")
+    return Path(images_dir or repo_path("images")) / f"{notebook}-{profile}-{name}.png"
+
+
+def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Figure:
+    """Copy a report figure into ``images/`` for the README, and return it (so a cell still shows it).
+
+    Only the ``quick`` and ``full`` profiles export (the README shows their numbers); any other
+    profile, such as the tests' ``smoke``, returns the figure untouched and writes nothing. The
+    file is written whole or not at all (a temporary file, then a rename).
+    """
+    if profile not in README_PROFILES:
+        return fig
+    path = readme_figure_path(notebook, name, profile, images_dir)
+    tmp = path.with_name(f".tmp-{path.name}")
+    save_png(fig, tmp)
+    os.replace(tmp, path)
+    return fig

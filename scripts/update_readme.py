@@ -16,11 +16,17 @@ The blocks:
     iteration2   notebooks/02_simclr.ipynb: SimCLR; kNN, linear probe, Recall@1 and MAP@R on h and on z
     iteration3   notebooks/03_simclr_v2.ipynb: SimCLRv2; test accuracy by label fraction of fine-tuning
                  from head layer 1 and from h, of the distilled students and of training from scratch
+    related      notebooks/05-08: every reproduced claim of SimCLR and SimCLRv2 with our verdict, from
+                 the verdicts each notebook wrote into its manifest, and each notebook's key figure
     performance  benchmarks/results/: the throughput-*.json tables and the newest gpu_check-*.json
+
+Figures: a notebook run at the quick or full profile copies its key figure to
+``images/<notebook>-<profile>-<name>.png`` (``lib.plots.export_figure``); a block shows the
+figure of the profile its numbers come from, when that file exists.
 
 Which runs: each training notebook ends by writing a manifest (``lib.summary.write_manifest``)
 naming the run ids behind every row it reports, ``runs/_manifests/<notebook>-<profile>.json``;
-notebook 04 reads the same manifests. A block uses the manifest of the first profile of
+the summary notebook (09) reads the same manifests. A block uses the manifest of the first profile of
 ``full``, ``quick`` that has one (``--profile`` picks one), and the records it names. Without a
 manifest, or with a named record missing or incomplete, the block says so ("pending: run
 ``make report``") instead of showing numbers. Every block states its provenance: profile, run
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import summary  # noqa: E402
+from lib import ablations, plots, summary  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.profiles import PROFILES  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
@@ -180,18 +186,43 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
 class Iteration(NamedTuple):
     notebook: str                                                          # stem in notebooks/ and reports/
     table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
+    figure: str = ""                                                       # name given to plots.export_figure
+    figure_caption: str = ""
 
 
 ITERATIONS = {
-    "iteration1": Iteration("01_supervised", supervised_table),
-    "iteration2": Iteration("02_simclr", simclr_table),
-    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown),
+    "iteration1": Iteration("01_supervised", supervised_table, "battery",
+                            "The evaluation battery on h for each supervised loss."),
+    "iteration2": Iteration("02_simclr", simclr_table, "curves",
+                            "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch (epoch 0: random init)."),
+    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown, "label_efficiency",
+                            "Test accuracy against the fraction of labels; dashed: training from scratch."),
 }
+
+# the related-work notebooks and the figure each exports for the README
+RELATED_FIGURES = {
+    "05_simclr_augmentations": ("heatmap", "Linear probe by pair of augmentations (crop first), ours beside "
+                                           "SimCLR Figure 5."),
+    "06_projection_head": ("head", "Linear probe on h by projection head (none, linear, nonlinear) and "
+                                   "output dimension (SimCLR Figure 8)."),
+    "07_batch_temperature": ("batch_epochs", "Linear probe by batch size and training length (SimCLR Figure 9)."),
+    "08_simclr_v2_claims": ("head_depth", "Fine-tuned accuracy by head depth and fine-tuning layer (SimCLRv2)."),
+}
+
+
+def figure_markdown(notebook: str, name: str, profile: str, caption: str, src: Sources) -> str:
+    """The exported figure of ``notebook`` at ``profile`` as a Markdown image, or "" if none was exported."""
+    if not name:
+        return ""
+    path = plots.readme_figure_path(notebook, name, profile, src.readme_dir / "images")
+    if not path.is_file():
+        return ""
+    return f"![{caption}]({relative(path, src.readme_dir)})\n\n*{caption}*"
 
 
 def render_iteration(name: str, src: Sources) -> str:
     """A table from the records of the notebook's manifest, with its provenance; or why not."""
-    notebook, table = ITERATIONS[name]
+    notebook, table = ITERATIONS[name][:2]
     chosen = choose_manifest(notebook, src.runs_dir, src.profile)
     if chosen is None:
         profiles = src.profile or " or ".join(PROFILE_ORDER)
@@ -206,8 +237,45 @@ def render_iteration(name: str, src: Sources) -> str:
                        + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
     text, caption = table(records)
     runs = list({r.run_id: r for recs in records.values() for r in recs}.values())
-    return "\n\n".join([text, caption + " Mean ± std over seeds where there are several.",
+    spec = ITERATIONS[name]
+    figure = figure_markdown(notebook, spec.figure, profile, spec.figure_caption, src)
+    return "\n\n".join([text, caption + " Mean ± std over seeds where there are several.", *([figure] if figure else []),
                         provenance(runs, profile, path, notebook, src)])
+
+
+def render_related(src: Sources) -> str:
+    """One table of every reproduced claim with our verdict, then each notebook's figure and provenance."""
+    chosen = {nb: choose_manifest(nb, src.runs_dir, src.profile) for nb in ablations.RELATED_NOTEBOOKS}
+    manifests = {nb: json.loads(c[1].read_text()) for nb, c in chosen.items() if c is not None}
+    if not manifests:
+        profiles = src.profile or " or ".join(PROFILE_ORDER)
+        return pending(f"No manifest of the related-work notebooks (05-08) at profile {profiles}.")
+    table = ablations.related_work_table(manifests)
+    rows = []
+    for _, row in table.iterrows():
+        c = chosen[row["notebook"]]
+        where = (link(src.readme_dir / "reports" / f"{row['notebook']}.html", src.readme_dir, row["notebook"])
+                 + (f" ({c[0]})" if c else ""))
+        rows.append([where, row["paper"], row["claim"], row["verdict"]])
+    parts = [markdown_table(["notebook (profile)", "paper", "claim", "ours: verdict; effect vs the paper's"], rows),
+             "Verdicts as each notebook wrote them into its manifest: whether our effect has the paper's sign, "
+             "and our effect beside the paper's in points; with one seed there is no spread to judge noise by."]
+    for nb, c in chosen.items():
+        if c is None:
+            continue
+        profile, path = c
+        name, caption = RELATED_FIGURES.get(nb, ("", ""))
+        figure = figure_markdown(nb, name, profile, caption, src)
+        records, missing = summary.manifest_records(manifests[nb], src.runs_dir)
+        runs = list({r.run_id: r for recs in records.values() for r in recs}.values())
+        commits = sorted({(r.provenance.get("commit") or "unknown")[:7] + ("+dirty" if r.provenance.get("dirty") else "")
+                          for r in runs})
+        wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
+        facts = (f"{nb}: profile `{profile}`, {len(runs)} run(s), {format_duration(wall)} of wall time, commit "
+                 + ", ".join(f"`{x}`" for x in commits) + f", manifest {link(path, src.readme_dir)}"
+                 + (f"; {len(missing)} named run(s) missing" if missing else "") + ".")
+        parts += ([figure] if figure else []) + [facts]
+    return "\n\n".join(parts)
 
 
 def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: str, src: Sources) -> str:
@@ -248,6 +316,10 @@ def _number(value: Any) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f} %" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -276,12 +348,15 @@ def render_performance(src: Sources) -> str:
                          f"{r.get('arch', '–')}, batch {r.get('batch_size', '–')}", _number(r.get("threads")),
                          f"{_number(aug.get('ours'))} / {_number(aug.get('peer'))}",
                          f"{_number(train.get('ours'))} / {_number(train.get('peer'))}",
-                         f"{_number(train.get('speedup'))}×", (p.get("date") or "–")[:10],
+                         f"{_number(train.get('speedup'))}×", _percent(res.get("flops", {}).get("fraction_of_peak")),
+                         (p.get("date") or "–")[:10],
                          f"`{(p.get('commit') or 'unknown')[:7]}`" + (" (dirty)" if p.get("dirty") else "")])
         parts.append(markdown_table(["result", "device", "model", "threads", "augmentation views/s, ours / PIL",
-                                     "training views/s, ours / PIL", "training speed-up", "date", "commit"], rows))
+                                     "training views/s, ours / PIL", "training speed-up", "of peak", "date", "commit"], rows))
         parts.append("Views per second of our on-device augmentation and of the full SimCLR training step, against "
-                     "torchvision's PIL transforms with a DataLoader (`benchmarks/README.md` defines each figure).")
+                     "torchvision's PIL transforms with a DataLoader, in one process on one machine; *of peak*: the "
+                     "training step's FLOP rate over a matmul loop measured in the same run (bf16 on the GPU, fp32 on "
+                     "the CPU). `benchmarks/README.md` defines each figure.")
     if checks:
         path, r = checks[0]
         p = r.get("provenance", {})
@@ -292,11 +367,22 @@ def render_performance(src: Sources) -> str:
                      f"{(p.get('date') or '–')[:10]}, commit `{(p.get('commit') or 'unknown')[:7]}`, status "
                      f"{r.get('status', '–')}, {format_duration(r.get('wall_seconds') or 0.0)}. "
                      f"Targets: {targets or 'none recorded'}.")
+        tta = r.get("time_to_accuracy") or {}
+        curve = [pt for pt in tta.get("curve", []) if pt.get("knn_top1") is not None]
+        if curve:
+            cfg, last = tta.get("config", {}), curve[-1]
+            parts.append(f"Time to accuracy (run `{tta.get('run_id', '–')}`, {cfg.get('arch', '–')}, batch "
+                         f"{cfg.get('batch_size', '–')}, {cfg.get('epochs', '–')} epochs, temperature "
+                         f"{cfg.get('temperature', '–')}): kNN top-1 {_percent(curve[0]['knn_top1'])} at the random "
+                         f"initialisation, {_percent(tta.get('best_knn_top1'))} best, after "
+                         f"{format_duration(last.get('wall_seconds') or 0.0)} of wall time "
+                         f"({_number((tta.get('sizing') or {}).get('epoch_train_seconds'))} s of training per epoch).")
     return "\n\n".join(parts)
 
 
 BLOCKS: dict[str, Callable[[str, Sources], str]] = {
     **{name: render_iteration for name in ITERATIONS},
+    "related": lambda name, src: render_related(src),
     "performance": lambda name, src: render_performance(src),
 }
 

@@ -234,3 +234,21 @@ def test_save_png_writes_a_small_palette_png(tmp_path):
     plain = tmp_path / "plain.png"
     fig.savefig(plain, dpi=plots.DPI, bbox_inches="tight")
     assert path.stat().st_size < plain.stat().st_size
+
+
+def test_export_figure_writes_quick_and_full_figures_only(tmp_path):
+    import matplotlib.pyplot as plt
+    from lib.plots import export_figure, readme_figure_path
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    assert export_figure(fig, "02_simclr", "curves", "smoke", images_dir=tmp_path) is fig
+    assert not list(tmp_path.iterdir())
+    assert export_figure(fig, "02_simclr", "curves", "quick", images_dir=tmp_path) is fig
+    path = readme_figure_path("02_simclr", "curves", "quick", tmp_path)
+    assert path.name == "02_simclr-quick-curves.png"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="name"):
+        readme_figure_path("02_simclr", "../x", "quick", tmp_path)
+    plt.close(fig)

@@ -190,19 +190,27 @@ def test_performance_block_from_benchmark_results(tmp_path):
     (tmp_path / "results" / "throughput-cuda-resnet18.json").write_text(json.dumps({
         "arch": "resnet18", "batch_size": 512, "threads": 16, "provenance": provenance,
         "results": {"augment_views_per_s": {"ours": 900000.0, "peer": 30000.0},
-                    "train_views_per_s": {"ours": 52000.0, "peer": 9000.0, "speedup": 5.78}}}))
+                    "train_views_per_s": {"ours": 52000.0, "peer": 9000.0, "speedup": 5.78},
+                    "flops": {"fraction_of_peak": 0.25}}}))
+    curve = [{"epoch": 0, "wall_seconds": 1.0, "knn_top1": 0.3}, {"epoch": 5, "wall_seconds": 120.0, "knn_top1": None},
+             {"epoch": 10, "wall_seconds": 240.0, "knn_top1": 0.82}]
     (tmp_path / "results" / "gpu_check-20261201-1000.json").write_text(json.dumps({
         "status": "complete", "wall_seconds": 500.0, "provenance": provenance,
+        "time_to_accuracy": {"run_id": "pretrain-0123456789ab", "best_knn_top1": 0.82, "curve": curve,
+                             "config": {"arch": "resnet18", "batch_size": 512, "epochs": 10, "temperature": 0.2},
+                             "sizing": {"epoch_train_seconds": 2.5}},
         "targets": {"train_views_per_s": {"target": 50000, "measured": 52000.0, "met": True},
                     "speedup_vs_pil": {"target": 5.0, "measured": 5.78, "met": True}}}))
     (tmp_path / "results" / "gpu_check-tiny-20261202-1000.json").write_text(json.dumps({
         "tiny": True, "provenance": {**provenance, "date": "2026-12-02T10:00:00+00:00"}}))
     text = ur.render("performance", src)
     assert row(text, "[`throughput-cuda-resnet18.json`](results/throughput-cuda-resnet18.json)") == [
-        "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "2026-12-01",
+        "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "25.0 %", "2026-12-01",
         "`abcdef0`"]
     assert "gpu_check-20261201-1000.json" in text and "tiny" not in text
     assert "train_views_per_s 52,000 (target 50,000): met" in text and "8.3 min" in text
+    assert ("kNN top-1 30.0 % at the random initialisation, 82.0 % best, after 4.0 min of wall time "
+            "(2.5 s of training per epoch)") in text
 
 
 def test_marker_errors_are_reported(repo, tmp_path, capsys):
@@ -226,3 +234,40 @@ def test_the_committed_readme_matches_the_records(capsys):
     code = ur.main(["--check"])
     assert code == 0, "README.md's result blocks are out of date; run `python scripts/update_readme.py`:\n" \
                       + capsys.readouterr().out
+
+
+def test_blocks_show_the_exported_figure_of_their_profile(repo, tmp_path):
+    import matplotlib.pyplot as plt
+    from lib import plots
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    images = repo["root"] / "images"
+    try:
+        plots.export_figure(fig, "02_simclr", "curves", "quick", images_dir=images)
+        text = ur.update_text(TEMPLATE, sources(repo))
+        block2 = text.split("<!-- results:iteration2:start -->")[1].split("<!-- results:iteration2:end -->")[0]
+        assert "](images/02_simclr-quick-curves.png)" in block2
+        block1 = text.split("<!-- results:iteration1:start -->")[1].split("<!-- results:iteration1:end -->")[0]
+        assert "images/" not in block1  # 01 exported nothing: no figure, no broken link
+    finally:
+        plt.close(fig)
+        for p in images.glob("*.png"):
+            p.unlink()
+
+
+def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
+    runs = tmp_path / "runs"
+    rec = fake_record(runs, {"h/linear_probe_top1": 0.5}, task="pretrain")
+    summary.write_manifest("06_projection_head", "quick", {"head nonlinear": rec.run_id},
+                           headline={"verdict: nonlinear head beats none": "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points"},
+                           runs_dir=runs)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:related:start -->\n<!-- results:related:end -->\n")
+    text = ur.update_text(readme.read_text(), ur.Sources(runs, tmp_path / "none", tmp_path, None))
+    assert "| [`06_projection_head`](reports/06_projection_head.html) (quick) |" in text
+    assert "nonlinear head beats none" in text and "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points" in text
+    assert "not run at this profile" in text  # 05, 07, 08 have no manifest
+    assert f"06_projection_head: profile `quick`, 1 run(s)" in text
+    empty = ur.update_text(readme.read_text(), ur.Sources(tmp_path / "nothing", tmp_path / "none", tmp_path, None))
+    assert "Pending" in empty
