@@ -82,7 +82,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="DataLoader workers of the PIL peers (also timed with 0)")
     # the time-to-accuracy recipe: SimCLR on CIFAR-10 with few epochs (solo-learn's CIFAR recipe)
     p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=0.4, help="base learning rate, x batch/256 (linear scaling)")
+    p.add_argument("--lr", type=float, default=0.4, help="base learning rate, scaled by --lr-scaling")
+    p.add_argument("--lr-scaling", default="linear", choices=("linear", "sqrt"),
+                   help="learning rate = lr x batch/256 (linear) or lr x sqrt(batch) (sqrt; SimCLR Appendix B.1)")
     p.add_argument("--temperature", type=float, default=0.2)
     p.add_argument("--weight-decay", type=float, default=1e-5)
     p.add_argument("--warmup-fraction", type=float, default=0.05, help="linear warm-up, as a fraction of the epochs")
@@ -249,7 +251,7 @@ def run_config(args: argparse.Namespace, dataset: str, epochs: int, eval_every: 
     temperature and a 2048-wide projection head (solo-learn's CIFAR settings, which reach kNN
     accuracy fastest per epoch among the recipes we know), kNN on the whole test split."""
     common = dict(task="pretrain", dataset=dataset, epochs=epochs, eval_every=eval_every, optimizer="lars",
-                  lr_scaling="linear", warmup_epochs=round(max(0.0, args.warmup_fraction * epochs), 2),
+                  lr_scaling=args.lr_scaling, warmup_epochs=round(max(0.0, args.warmup_fraction * epochs), 2),
                   final_eval=False, runs_dir=str(runs_dir), progress=True, wandb="disabled", seed=0)
     if args.tiny:
         return Config(**common, arch="small_cnn", width=0.5, train_size=TINY_TRAIN, test_size=200, monitor_size=200,
