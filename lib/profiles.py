@@ -5,7 +5,8 @@ keys its ``parameters`` cell declares (``COMMON`` first, then the notebook's own
 ``profile`` itself. Any single parameter can still be overridden on the command line.
 
 - ``smoke``: each notebook end to end in about a minute on 2 CPU cores (the test suite);
-- ``quick``: the whole report on a laptop CPU in at most 20 minutes, on the embedded sample;
+- ``quick``: the default, on the embedded sample and a laptop CPU: the three iterations (00-03) in at
+  most 20 minutes, the whole report with the related-work notebooks (05-08) in at most 30;
 - ``full``: a GPU; CIFAR-10 with ResNet-18 at the budgets of the literature, several seeds.
 """
 
