@@ -48,6 +48,20 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "02_simclr": {"epochs": 500},
         "03_simclr_v2": {"epochs": 500, "finetune_epochs": 60, "distill_epochs": 100},
+        # the related-work ablations: many runs each, so on 10,000 training images and tens of epochs, sized for
+        # about two hours on one H100 together (notebook 05-08 print their plan before training)
+        "05_simclr_augmentations": {"grid_ops": "crop,cutout,color,sobel,noise,blur,rotate", "grid_pairs": "crop",
+                                    "grid_train_size": 10000, "grid_epochs": 20,
+                                    "color_strengths": "0.125,0.25,0.5,1.0", "color_blur": True,
+                                    "color_train_size": 10000, "color_epochs": 20, "supervised_epochs": 30},
+        "06_projection_head": {"head_dims": "32,128,512,2048", "head_train_size": 10000, "head_epochs": 30,
+                               "probe_dim": 128, "probe_train": 5000, "probe_test": 2000},
+        "07_batch_temperature": {"batch_sizes": "256,512,1024,2048", "bt_epochs": "20,80", "bt_train_size": 10000,
+                                 "temperatures": "0.05,0.1,0.5,1.0", "raw_temperatures": "10,100",
+                                 "lr_batch_sizes": "256,2048"},
+        "08_simclr_v2_claims": {"depths": "2,3,4", "finetune_from": "all", "v2_train_size": 10000,
+                                "pretrain_epochs": 50, "finetune_epochs": 30, "width_multipliers": "0.5,2",
+                                "distill_fractions": "0.01,0.1", "distill_epochs": 20, "distill_batch_size": 256},
     },
 }
 
