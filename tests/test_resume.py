@@ -72,9 +72,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     real = training.losses.nt_xent
     calls = {"n": 0}
 
-    def nan_in_epoch_2(z1, z2, t):  # 512 images / batch 128 = 4 steps per epoch
+    def nan_in_epoch_2(z1, z2, t, **kwargs):  # 512 images / batch 128 = 4 steps per epoch
         calls["n"] += 1
-        loss = real(z1, z2, t)
+        loss = real(z1, z2, t, **kwargs)
         return loss * float("nan") if calls["n"] > 4 else loss
 
     monkeypatch.setattr(training.losses, "nt_xent", nan_in_epoch_2)

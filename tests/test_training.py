@@ -137,7 +137,7 @@ def test_finetune_refuses_a_missing_or_mismatched_pretrained_run(tiny):
 
 
 def test_non_finite_loss_stops_the_run_naming_the_epoch(tiny, monkeypatch):
-    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t: (z1.sum() + z2.sum()) * float("nan"))
+    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
     with pytest.raises(training.NonFiniteLossError, match="loss became nan in epoch 1"):
         training.run(tiny)
 
