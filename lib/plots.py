@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import re
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
@@ -532,8 +531,7 @@ def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str |
     from .config import repo_path
 
     for label, value in (("notebook", notebook), ("name", name), ("profile", profile)):
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(value)):
-            raise ValueError(f"{label} must be a plain name (letters, digits, '_', '-', '.'); got {value!r}")
+        summary.check_name(label, value)
     return Path(images_dir or repo_path("images")) / f"{notebook}-{profile}-{name}.png"
 
 

@@ -28,11 +28,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # ---- manifests ---------------------------------------------------------------------------------
 
+def check_name(label: str, value: Any) -> None:
+    """Refuse ``value`` unless it is a plain file-name part (letters, digits, '_', '-', '.')."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(f"{label} must be a plain name (letters, digits, '_', '-', '.'); got {value!r}")
+
+
 def manifest_path(notebook: str, profile: str, runs_dir: str | Path = "") -> Path:
     """Where the manifest of ``notebook`` run at ``profile`` lives."""
-    for name, value in (("notebook", notebook), ("profile", profile)):
-        if not isinstance(value, str) or not _NAME.match(value):
-            raise ValueError(f"{name} must be a plain name (letters, digits, '_', '-', '.'); got {value!r}")
+    check_name("notebook", notebook)
+    check_name("profile", profile)
     base = Path(runs_dir) if runs_dir else default_runs_dir()
     return base / MANIFEST_DIR / f"{notebook}-{profile}.json"
 

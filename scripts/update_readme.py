@@ -236,7 +236,7 @@ def render_iteration(name: str, src: Sources) -> str:
         return pending(f"{len(missing)} run(s) named by {link(path, src.readme_dir)} have no complete record: "
                        + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
     text, caption = table(records)
-    runs = list({r.run_id: r for recs in records.values() for r in recs}.values())
+    runs = unique_runs(records)
     spec = ITERATIONS[name]
     figure = figure_markdown(notebook, spec.figure, profile, spec.figure_caption, src)
     return "\n\n".join([text, caption + " Mean ± std over seeds where there are several.", *([figure] if figure else []),
@@ -267,15 +267,24 @@ def render_related(src: Sources) -> str:
         name, caption = RELATED_FIGURES.get(nb, ("", ""))
         figure = figure_markdown(nb, name, profile, caption, src)
         records, missing = summary.manifest_records(manifests[nb], src.runs_dir)
-        runs = list({r.run_id: r for recs in records.values() for r in recs}.values())
-        commits = sorted({(r.provenance.get("commit") or "unknown")[:7] + ("+dirty" if r.provenance.get("dirty") else "")
-                          for r in runs})
+        runs = unique_runs(records)
+        commits = sorted({commit_label(r.provenance) for r in runs})
         wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
         facts = (f"{nb}: profile `{profile}`, {len(runs)} run(s), {format_duration(wall)} of wall time, commit "
-                 + ", ".join(f"`{x}`" for x in commits) + f", manifest {link(path, src.readme_dir)}"
+                 + ", ".join(commits) + f", manifest {link(path, src.readme_dir)}"
                  + (f"; {len(missing)} named run(s) missing" if missing else "") + ".")
         parts += ([figure] if figure else []) + [facts]
     return "\n\n".join(parts)
+
+
+def commit_label(prov: Mapping[str, Any]) -> str:
+    """``abc1234`` (in backticks) of a record's or a result file's provenance, marked when the tree was dirty."""
+    return f"`{(prov.get('commit') or 'unknown')[:7]}`" + (" (dirty tree)" if prov.get("dirty") else "")
+
+
+def unique_runs(records: Mapping[str, list[RunRecord]]) -> list[RunRecord]:
+    """The records of a manifest, each once (a run may stand behind several labels)."""
+    return list({r.run_id: r for recs in records.values() for r in recs}.values())
 
 
 def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: str, src: Sources) -> str:
@@ -283,8 +292,7 @@ def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: st
     def distinct(values: Iterable[Any]) -> list[str]:
         return sorted({str(v) for v in values if v not in (None, "")})
 
-    commits = distinct(f"`{(r.provenance.get('commit') or 'unknown')[:7]}`"
-                       + (" (dirty tree)" if r.provenance.get("dirty") else "") for r in runs)
+    commits = distinct(commit_label(r.provenance) for r in runs)
     dates = distinct((r.provenance.get("finished") or "")[:10] for r in runs)
     wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
     facts = [f"profile `{profile}`",
@@ -350,7 +358,7 @@ def render_performance(src: Sources) -> str:
                          f"{_number(train.get('ours'))} / {_number(train.get('peer'))}",
                          f"{_number(train.get('speedup'))}×", _percent(res.get("flops", {}).get("fraction_of_peak")),
                          (p.get("date") or "–")[:10],
-                         f"`{(p.get('commit') or 'unknown')[:7]}`" + (" (dirty)" if p.get("dirty") else "")])
+                         commit_label(p)])
         parts.append(markdown_table(["result", "device", "model", "threads", "augmentation views/s, ours / PIL",
                                      "training views/s, ours / PIL", "training speed-up", "of peak", "date", "commit"], rows))
         parts.append("Views per second of our on-device augmentation and of the full SimCLR training step, against "
@@ -364,7 +372,7 @@ def render_performance(src: Sources) -> str:
             f"{key} {_number(v.get('measured', v.get('measured_minutes')))} (target {_number(v.get('target'))}): "
             + ("met" if v.get("met") else "**not met**") for key, v in (r.get("targets") or {}).items())
         parts.append(f"GPU check {link(path, src.readme_dir, path.name)}: {p.get('device', '–')}, "
-                     f"{(p.get('date') or '–')[:10]}, commit `{(p.get('commit') or 'unknown')[:7]}`, status "
+                     f"{(p.get('date') or '–')[:10]}, commit {commit_label(p)}, status "
                      f"{r.get('status', '–')}, {format_duration(r.get('wall_seconds') or 0.0)}. "
                      f"Targets: {targets or 'none recorded'}.")
         tta = r.get("time_to_accuracy") or {}
