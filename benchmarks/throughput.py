@@ -280,6 +280,19 @@ def views_per_second(next_views: Callable[[], tuple[torch.Tensor, torch.Tensor]]
     return views_made / (time.perf_counter() - t0), t0 - t_start
 
 
+def speedup_ceiling(model_s_per_view: float, ours_augment_s_per_view: float,
+                    peer_augment_s_per_view: float) -> float:
+    """Amdahl's bound on the training speed-up of ours over the PIL pipeline for a given model step.
+
+    On a machine whose cores are all busy with the model step, the peer's per-view PIL work
+    (``peer_augment_s_per_view``, measured in one process) cannot be hidden, and ours adds its own
+    augmentation: the best possible ratio is (m + a_peer) / (m + a_ours). It falls as the model
+    step m grows, so a heavy backbone caps the speed-up however fast the augmentation is."""
+    if min(model_s_per_view, ours_augment_s_per_view, peer_augment_s_per_view) < 0:
+        raise ValueError("times per view must be non-negative")
+    return (model_s_per_view + peer_augment_s_per_view) / (model_s_per_view + ours_augment_s_per_view)
+
+
 def best_over_workers(time_one: Callable[[int], float], workers: int) -> dict:
     """``time_one(w)`` for w = 0 and ``workers``; the best rate with its worker count."""
     rates = {w: time_one(w) for w in sorted({0, workers})}
@@ -450,6 +463,19 @@ def _run_benchmark(args: argparse.Namespace) -> dict:
              "peak_tflops": peak["tflops"], "peak_measured_with": f"{peak['dtype']} matmul {peak['n']}^3",
              "fraction_of_peak": ours_rate * per_view / 1e12 / peak["tflops"]}
 
+    # Amdahl: how far can the input pipeline alone move the training rate, with this model step as
+    # measured and with the same step at the measured matmul peak (the fastest it could ever run here)?
+    a_ours, a_peer = 1 / augment["ours"], (1 / augment["peer_by_workers"][0] if "peer_by_workers" in augment
+                                            else None)
+    if a_peer is not None:
+        model_measured = max(1 / ours_rate - a_ours, 0.0)
+        model_at_peak = per_view / (peak["tflops"] * 1e12)
+        train_rates["ceiling"] = {
+            "model_ms_per_view": 1e3 * model_measured, "model_at_peak_ms_per_view": 1e3 * model_at_peak,
+            "ours_augment_ms_per_view": 1e3 * a_ours, "peer_augment_ms_per_view_one_process": 1e3 * a_peer,
+            "speedup_at_measured_step": speedup_ceiling(model_measured, a_ours, a_peer),
+            "speedup_at_peak_step": speedup_ceiling(model_at_peak, a_ours, a_peer)}
+
     result = {"benchmark": "throughput", "dataset": dataset, "train_images": len(train), "test_images": len(test),
               "image_size": size, "channels": channels, "arch": args.arch, "width": args.width,
               "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup, "compile": args.compile,
@@ -490,6 +516,13 @@ def format_table(result: dict) -> str:
             f"per step; achieved {fl['achieved_tflops']:.3g} TFLOP/s (peer {fl['peer_achieved_tflops']:.3g}) = "
             f"{100 * fl['fraction_of_peak']:.1f} % of the measured peak {fl['peak_tflops']:.3g} TFLOP/s "
             f"({fl['peak_measured_with']})"]
+    if "ceiling" in tr:
+        c = tr["ceiling"]
+        rows.append(f"Amdahl ceiling of the training speed-up: model step {c['model_ms_per_view']:.3f} ms/view "
+                    f"({c['model_at_peak_ms_per_view']:.3f} at the measured peak), augmentation "
+                    f"{c['ours_augment_ms_per_view']:.3f} (ours) vs {c['peer_augment_ms_per_view_one_process']:.3f} "
+                    f"(PIL, one process) ms/view: at most {c['speedup_at_measured_step']:.2f}x with this step, "
+                    f"{c['speedup_at_peak_step']:.2f}x even at peak")
     if "epoch" in r:
         ep, ev = r["epoch"], r["evaluation"]
         rows.append(f"epoch: {ep['ours_seconds']:.2f} s for {ep['images']:,} images ({ep['steps']} steps); "

@@ -147,6 +147,10 @@ class Config:
     checkpoint_every: int = field(default=1, metadata={
         "help": "epochs between checkpoints (the last epoch is always saved); a resumed run redoes "
                 "the epochs since the last one", "runtime": True})
+    checkpoint_seconds: float = field(default=0.0, metadata={
+        "help": "if > 0, checkpoint an epoch only when this many seconds of wall time have passed since the "
+                "last checkpoint, instead of every checkpoint_every epochs (the last epoch is always saved): "
+                "bounds the work an interruption loses while short GPU epochs skip most writes", "runtime": True})
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -405,6 +409,8 @@ def _value_errors(c: Config):
         yield f"blur_p must be in [0, 1]; got {c.blur_p}"
     if c.checkpoint_every < 1:
         yield f"checkpoint_every must be >= 1; got {c.checkpoint_every}"
+    if not (c.checkpoint_seconds >= 0 and math.isfinite(c.checkpoint_seconds)):
+        yield f"checkpoint_seconds must be a finite number >= 0; got {c.checkpoint_seconds}"
     if c.eval_every < 1:
         yield f"eval_every must be >= 1; got {c.eval_every}"
     try:

@@ -127,6 +127,17 @@ class Job:
     flops_per_view: int = 0                                 # forward FLOPs of one view (for TFLOP/s)
 
 
+def checkpoint_due(epoch: int, epochs: int, every: int, interval_s: float, since_last_s: float) -> bool:
+    """Whether the end of ``epoch`` (1-based) is checkpointed: always the last epoch; otherwise every
+    ``every`` epochs, or, when ``interval_s`` > 0, once ``since_last_s`` seconds have passed since the
+    last checkpoint (or the start)."""
+    if epoch == epochs:
+        return True
+    if interval_s > 0:
+        return since_last_s >= interval_s
+    return epoch % every == 0
+
+
 def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
          generator: torch.Generator, augment: torch.Generator | None = None,
          ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
@@ -140,7 +151,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
 
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
-    t_fit = time.perf_counter()
+    t_fit = t_saved = time.perf_counter()
     rank, world = distributed.rank(), distributed.world_size()
     main = rank == 0
     if main and writer is None:
@@ -228,7 +239,9 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                 if tracker is not None:
                     tracker.log(record, step=epoch + 1)
                 progress.epoch_end({k: v for k, v in record.items() if k != "train_seconds"})
-                if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+                if checkpoint_due(epoch + 1, config.epochs, config.checkpoint_every, config.checkpoint_seconds,
+                                  time.perf_counter() - t_saved):
+                    t_saved = time.perf_counter()
                     checkpoints.save_epoch(ckpt_dir, epoch + 1, {
                         "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
                         "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),

@@ -119,6 +119,14 @@ def test_throughput_runs_as_a_script_with_dataloader_workers(tmp_path):
     aug = result["results"]["augment_views_per_s"]
     assert set(aug["peer_by_workers"]) == {"0", "1"} and "lightly" not in aug and "kornia" not in aug
     assert result["threads"] == 1
+    ceiling = result["results"]["train_views_per_s"]["ceiling"]
+    assert "Amdahl ceiling" in proc.stdout
+    assert 0 < ceiling["model_at_peak_ms_per_view"] and 0 < ceiling["ours_augment_ms_per_view"]
+    a_ours, a_peer = ceiling["ours_augment_ms_per_view"], ceiling["peer_augment_ms_per_view_one_process"]
+    assert a_peer == pytest.approx(1e3 / aug["peer_by_workers"]["0"])
+    for step_key, ceiling_key in (("model_ms_per_view", "speedup_at_measured_step"),
+                                  ("model_at_peak_ms_per_view", "speedup_at_peak_step")):
+        assert ceiling[ceiling_key] == pytest.approx(throughput.speedup_ceiling(ceiling[step_key], a_ours, a_peer))
 
 
 def test_throughput_rejects_bad_options():
@@ -128,6 +136,29 @@ def test_throughput_rejects_bad_options():
         throughput.parse_args(["--steps", "0"])
     with pytest.raises(SystemExit):
         gpu_check.parse_args(["--skip-bench"])  # nothing to size the run's epochs from
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--skip-bench", "--recipe", "epochs=5 lr=1", "--recipe", "lr=2"])  # one unsized
+    assert gpu_check.parse_args(["--skip-bench", "--recipe", "epochs=5 lr=1"]).recipes == [{"epochs": 5, "lr": 1.0}]
+    for bad in ("lr=fast", "learning_rate=1", "dataset=cifar10", ""):
+        with pytest.raises(SystemExit):
+            gpu_check.parse_args(["--recipe", bad])
+
+
+def test_gpu_check_compares_recipes_in_one_call(tmp_path, capsys):
+    result = gpu_check.main(["--tiny", "--skip-bench", "--out", str(tmp_path), "--recipe", "epochs=1 lr=0.5",
+                             "--recipe", "epochs=2 optimizer=sgd lr=0.06 lr_scaling=linear temperature=0.5"])
+    recipes = result["recipes"]
+    assert [r["config"]["epochs"] for r in recipes] == [1, 2]
+    assert recipes[1]["config"]["optimizer"] == "sgd" and recipes[1]["config"]["temperature"] == 0.5
+    assert recipes[0]["config"]["lr"] == 0.5 and recipes[0]["recipe"] == "lr=0.5"
+    assert result["time_to_accuracy"]["best_knn_top1"] == max(r["best_knn_top1"] for r in recipes)
+    with tarfile.open(tmp_path / next(p.name for p in tmp_path.glob("*-runs.tar.gz"))) as tar:
+        names = tar.getnames()
+    assert {n.split("/")[0] for n in names if "/" in n} == {f"{result['name']}-run0", f"{result['name']}-run1"}
+    assert not [n for n in names if n.endswith(".pt")]  # checkpoints are never packed
+    assert "final kNN" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="optimizer"):  # an invalid recipe fails before any compute
+        gpu_check.main(["--tiny", "--skip-bench", "--out", str(tmp_path), "--recipe", "epochs=1 optimizer=adam"])
 
 
 def test_step_flops_is_three_forward_passes_per_view():
@@ -138,6 +169,17 @@ def test_step_flops_is_three_forward_passes_per_view():
                 + 8 * 8 * 128 * 128)
     assert forward == 2 * macs
     assert throughput.step_flops(forward, 512) == 3 * forward * 512
+
+
+def test_speedup_ceiling_is_amdahls_bound():
+    # free model step: the ratio of the two augmentation costs; free augmentation of ours: 1 + a_peer / m
+    assert throughput.speedup_ceiling(0.0, 0.1, 0.5) == pytest.approx(5.0)
+    assert throughput.speedup_ceiling(1.0, 0.0, 0.5) == pytest.approx(1.5)
+    # heavier model steps lower the ceiling, and identical pipelines give exactly 1
+    assert throughput.speedup_ceiling(2.0, 0.05, 0.5) < throughput.speedup_ceiling(1.0, 0.05, 0.5)
+    assert throughput.speedup_ceiling(0.7, 0.3, 0.3) == 1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        throughput.speedup_ceiling(-1.0, 0.1, 0.5)
 
 
 def test_epochs_for_budget():

@@ -104,6 +104,28 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny, monkeypatch):
         assert torch.equal(ref_state[key], new_state[key]), key
 
 
+def test_checkpoint_due_by_epochs_or_by_wall_time():
+    due = training.checkpoint_due
+    assert [e for e in range(1, 8) if due(e, 7, 3, 0.0, 0.0)] == [3, 6, 7]       # every 3 epochs, and the last
+    assert [e for e in range(1, 8) if due(e, 7, 1, 60.0, 10.0)] == [7]           # 10 s since the last: too soon
+    assert due(2, 7, 1, 60.0, 60.0) and due(2, 7, 5, 60.0, 61.0)                 # time rules, not epochs
+
+
+def test_checkpoint_seconds_skips_epoch_checkpoints_but_keeps_the_last(tiny, monkeypatch):
+    saved = []
+    real = training.checkpoints.save_epoch
+    monkeypatch.setattr(training.checkpoints, "save_epoch",
+                        lambda d, epoch, state, **kw: saved.append(epoch) or real(d, epoch, state, **kw))
+    training.run(tiny.replace(epochs=3, final_eval=False, save_embeddings=0, checkpoint_seconds=3600.0))
+    assert saved == [3]
+    saved.clear()
+    training.run(tiny.replace(epochs=3, final_eval=False, save_embeddings=0, checkpoint_every=2,
+                              runs_dir=str(tiny.resolved_runs_dir() / "b")))
+    assert saved == [2, 3]
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        tiny.replace(checkpoint_seconds=-1.0)
+
+
 @pytest.mark.parametrize("loss", ["ce", "supcon", "triplet"])
 def test_supervised_losses_train(tiny, loss):
     record = training.run(tiny.replace(task="supervised", loss=loss, optimizer="sgd", lr=0.1, label_fraction=0.5,
