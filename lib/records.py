@@ -84,14 +84,21 @@ def _jsonable(obj: Any) -> Any:
 
 # ---- provenance --------------------------------------------------------------------------------
 
+# What the project itself writes: results, not code. A change there does not make the code "dirty"
+# (otherwise every run after the first record of a report would say so).
+OUTPUT_PATHS = ("runs", "reports", "images", "benchmarks/results")
+
+
 def git_state(path: Path | None = None) -> dict[str, Any]:
-    """Commit of the code and whether the working tree had uncommitted changes."""
+    """Commit of the code and whether the working tree had uncommitted changes to tracked files
+    outside the project's outputs (:data:`OUTPUT_PATHS`)."""
     cwd = Path(path) if path else Path(__file__).resolve().parent
+    excludes = [f":(top,exclude){p}" for p in OUTPUT_PATHS]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, timeout=10).stdout
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                                 *excludes], cwd=cwd, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit or None, "dirty": bool(status.strip()) if commit else None}

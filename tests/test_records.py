@@ -106,3 +106,31 @@ def test_a_new_writer_removes_temporaries_of_a_killed_process(tmp_path):
     keep.write_bytes(b"x")
     RecordWriter(config)
     assert not any(p.exists() for p in stale) and keep.exists()
+
+
+def test_git_state_calls_code_changes_dirty_but_not_the_projects_outputs(tmp_path):
+    import subprocess
+
+    from lib.records import OUTPUT_PATHS, git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "code.py").write_text("x = 1\n")
+    for out in OUTPUT_PATHS:
+        (tmp_path / out).mkdir(parents=True)
+        (tmp_path / out / "result.json").write_text("{}\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    state = git_state(tmp_path / "lib")
+    assert len(state["commit"]) == 40 and state["dirty"] is False
+    for out in OUTPUT_PATHS:  # results rewritten or deleted by a run: still the committed code
+        (tmp_path / out / "result.json").write_text('{"new": 1}\n')
+    (tmp_path / "runs" / "result.json").unlink()
+    (tmp_path / "lib" / "untracked.py").write_text("")
+    assert git_state(tmp_path / "lib")["dirty"] is False
+    (tmp_path / "lib" / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path / "lib")["dirty"] is True
+    assert git_state(tmp_path)["dirty"] is True  # from any folder of the repository
