@@ -335,6 +335,13 @@ def _load(path: Path) -> dict[str, Any]:
         raise ValueError(f"benchmark result {path} is unreadable: {e}") from None
 
 
+def _ceiling(c: dict | None) -> str:
+    """Amdahl's ceiling of a throughput file: with the measured step / with the step at the peak."""
+    if not c:
+        return "–"
+    return f"{_number(c.get('speedup_at_measured_step'))}× / {_number(c.get('speedup_at_peak_step'))}×"
+
+
 def render_performance(src: Sources) -> str:
     """The committed throughput tables (newest first) and the newest full GPU check's targets."""
     throughput = sorted(((p, _load(p)) for p in src.results_dir.glob("throughput*.json")),
@@ -356,15 +363,20 @@ def render_performance(src: Sources) -> str:
                          f"{r.get('arch', '–')}, batch {r.get('batch_size', '–')}", _number(r.get("threads")),
                          f"{_number(aug.get('ours'))} / {_number(aug.get('peer'))}",
                          f"{_number(train.get('ours'))} / {_number(train.get('peer'))}",
-                         f"{_number(train.get('speedup'))}×", _percent(res.get("flops", {}).get("fraction_of_peak")),
+                         f"{_number(train.get('speedup'))}×", _ceiling(train.get("ceiling")),
+                         _percent(res.get("flops", {}).get("fraction_of_peak")),
                          (p.get("date") or "–")[:10],
                          commit_label(p)])
         parts.append(markdown_table(["result", "device", "model", "threads", "augmentation views/s, ours / PIL",
-                                     "training views/s, ours / PIL", "training speed-up", "of peak", "date", "commit"], rows))
+                                     "training views/s, ours / PIL", "training speed-up", "ceiling", "of peak", "date",
+                                     "commit"], rows))
         parts.append("Views per second of our on-device augmentation and of the full SimCLR training step, against "
                      "torchvision's PIL transforms with a DataLoader, in one process on one machine; *of peak*: the "
                      "training step's FLOP rate over a matmul loop measured in the same run (bf16 on the GPU, fp32 on "
-                     "the CPU). `benchmarks/README.md` defines each figure.")
+                     "the CPU); *ceiling*: Amdahl's bound on the training speed-up that any input pipeline could give with "
+                     "this backbone, with its step as measured / at that peak (PIL's single-process work per view "
+                     "cannot hide behind a step that keeps every core busy). `benchmarks/README.md` defines each "
+                     "figure.")
     if checks:
         path, r = checks[0]
         p = r.get("provenance", {})

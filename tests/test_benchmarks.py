@@ -275,3 +275,20 @@ def test_simclr_step_trains_the_model_it_counts():
     loss = step(x1, x2)
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert any(not torch.equal(b, p) for b, p in zip(before, step.model.parameters()))
+
+
+def test_every_benchmark_command_in_the_benchmarks_readme_parses():
+    import re
+    import shlex
+
+    text = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    lines = [line.replace("2>&1", "") for block in blocks for line in block.replace("\\\n", " ").splitlines()]
+    found = {"gpu_check": 0, "throughput": 0}
+    for line in lines:
+        for script, args in re.findall(r"benchmarks/(gpu_check|throughput)\.py([^|;&#]*)", line):
+            argv = [a.replace("$OUT", "/tmp/out") for a in shlex.split(args)]
+            module = gpu_check if script == "gpu_check" else throughput
+            module.parse_args(argv)  # SystemExit (a failed test) on an unknown or invalid option
+            found[script] += 1
+    assert found["gpu_check"] >= 4 and found["throughput"] >= 3, found

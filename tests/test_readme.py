@@ -190,7 +190,8 @@ def test_performance_block_from_benchmark_results(tmp_path):
     (tmp_path / "results" / "throughput-cuda-resnet18.json").write_text(json.dumps({
         "arch": "resnet18", "batch_size": 512, "threads": 16, "provenance": provenance,
         "results": {"augment_views_per_s": {"ours": 900000.0, "peer": 30000.0},
-                    "train_views_per_s": {"ours": 52000.0, "peer": 9000.0, "speedup": 5.78},
+                    "train_views_per_s": {"ours": 52000.0, "peer": 9000.0, "speedup": 5.78,
+                                          "ceiling": {"speedup_at_measured_step": 6.5, "speedup_at_peak_step": 9.25}},
                     "flops": {"fraction_of_peak": 0.25}}}))
     curve = [{"epoch": 0, "wall_seconds": 1.0, "knn_top1": 0.3}, {"epoch": 5, "wall_seconds": 120.0, "knn_top1": None},
              {"epoch": 10, "wall_seconds": 240.0, "knn_top1": 0.82}]
@@ -205,7 +206,7 @@ def test_performance_block_from_benchmark_results(tmp_path):
         "tiny": True, "provenance": {**provenance, "date": "2026-12-02T10:00:00+00:00"}}))
     text = ur.render("performance", src)
     assert row(text, "[`throughput-cuda-resnet18.json`](results/throughput-cuda-resnet18.json)") == [
-        "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "25.0 %", "2026-12-01",
+        "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "6.5× / 9.25×", "25.0 %", "2026-12-01",
         "`abcdef0`"]
     assert "gpu_check-20261201-1000.json" in text and "tiny" not in text
     assert "train_views_per_s 52,000 (target 50,000): met" in text and "8.3 min" in text
