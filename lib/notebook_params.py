@@ -17,12 +17,11 @@ from __future__ import annotations
 import ast
 import difflib
 import io
+import json
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
-
-import nbformat
 
 from .profiles import PROFILES, profile_values
 
@@ -46,13 +45,41 @@ class Parameter:
     line: int
 
 
+class Node(dict):
+    """A dict with attribute access, like nbformat's NotebookNode (which is one too)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def read_notebook(path: str | Path) -> Node:
+    """A version-4 notebook read as plain JSON, cell sources joined into strings: what the
+    parameters and the plain runner need, without Jupyter's packages (a GPU machine may lack them)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ParameterError(f"{path}: not a readable notebook ({e})") from None
+    if not isinstance(raw, dict) or raw.get("nbformat") != 4 or not isinstance(raw.get("cells"), list):
+        raise ParameterError(f"{path}: not a version-4 notebook (nbformat {raw.get('nbformat') if isinstance(raw, dict) else '?'})")
+    cells = []
+    for cell in raw["cells"]:
+        source = cell.get("source", "")
+        cells.append(Node(cell, source="".join(source) if isinstance(source, list) else source,
+                          metadata=cell.get("metadata", {})))
+    return Node(raw, cells=cells)
+
+
 def read_parameters(path: str | Path) -> dict[str, Parameter]:
     """The parameters declared by the notebook at ``path``, in cell order."""
     path = Path(path)
-    return parameters_of(nbformat.read(path, as_version=4), path.stem)
+    return parameters_of(read_notebook(path), path.stem)
 
 
-def parameters_cell(nb: nbformat.NotebookNode, notebook: str) -> nbformat.NotebookNode:
+def parameters_cell(nb: Mapping, notebook: str) -> Node:
     """The notebook's one cell tagged ``parameters`` (it must be a code cell)."""
     tagged = [(i, c) for i, c in enumerate(nb.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
@@ -66,7 +93,7 @@ def parameters_cell(nb: nbformat.NotebookNode, notebook: str) -> nbformat.Notebo
     return cell
 
 
-def parameters_of(nb: nbformat.NotebookNode, notebook: str) -> dict[str, Parameter]:
+def parameters_of(nb: Mapping, notebook: str) -> dict[str, Parameter]:
     """Parse the parameters cell of an in-memory notebook; ``notebook`` names it in errors."""
     params: dict[str, Parameter] = {}
     for number, line in enumerate(parameters_cell(nb, notebook).source.splitlines(), start=1):

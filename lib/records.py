@@ -84,6 +84,8 @@ def _jsonable(obj: Any) -> Any:
 
 # ---- provenance --------------------------------------------------------------------------------
 
+REQUIRE_RECORDS_ENV = "THESIS_REQUIRE_RECORDS"  # set (not "0"): a run without a record fails instead of training
+
 # What the project itself writes: results, not code. A change there does not make the code "dirty"
 # (otherwise every run after the first record of a report would say so).
 OUTPUT_PATHS = ("runs", "reports", "images", "benchmarks/results")

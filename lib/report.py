@@ -3,6 +3,8 @@
     python -m lib.report --profile quick                 # all notebooks -> reports/*.html
     python -m lib.report --profile smoke --only 01,02_simclr -p epochs 2
     python -m lib.report --list                          # parameters and the profile's values
+    python -m lib.report --engine plain --profile full --only 06   # train without Jupyter (a GPU machine)
+    python -m lib.report --profile full --only 06 --require-records  # render from records, never train
 
 Each notebook in ``notebooks/`` (sorted by name) runs with papermill in a fresh kernel, receives
 its profile's values (:mod:`lib.profiles`) and the ``-p`` overrides, and is rendered with
@@ -12,6 +14,11 @@ under a red banner saying so; the others still run, and the exit code is 1. ``in
 (and ``index.json``) list every report with its status, profile, date, commit, device and wall
 time; ``--only`` updates its entries in place. Exit codes: 0 all ok, 1 a notebook failed,
 2 invalid arguments (nothing executed).
+
+``--engine plain`` (:mod:`lib.plain_runner`) runs the code cells in this process instead, for a
+machine without Jupyter's packages: the run records are written, no page is rendered and the index
+is left alone. ``--require-records`` sets ``THESIS_REQUIRE_RECORDS`` for the notebooks, so a run
+without a record fails (naming it) instead of training.
 """
 
 from __future__ import annotations
@@ -27,13 +34,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import nbformat
-
 from .config import repo_path
-from .notebook_params import (ParameterError, Parameter, check_overrides_known, read_parameters,
+from .notebook_params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
-from .records import device_description, git_state, now_iso
+from .records import REQUIRE_RECORDS_ENV, device_description, git_state, now_iso
 
 KERNEL = "contrastive-thesis"
 CELL_TIMEOUT_S = 3600
@@ -113,7 +118,7 @@ def check_kernel(kernel: str) -> None:
 
 # ---- executing and rendering -------------------------------------------------------------------
 
-def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
+def notebook_title(nb: Mapping, default: str) -> str:
     """The first markdown heading of the notebook (``# Title``), else ``default``."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -149,6 +154,7 @@ def status_line(result: NotebookResult) -> str:
 def render(result: NotebookResult, source: Path) -> None:
     """Put the status line on top of the executed notebook (or the source, if none was written)
     and render it to HTML with images embedded."""
+    import nbformat
     from nbconvert import HTMLExporter
 
     ipynb = Path(result.ipynb)
@@ -197,7 +203,7 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
         error = describe_error(exc)
     wall = time.perf_counter() - start
     result = NotebookResult(
-        stem=stem, title=notebook_title(nbformat.read(source, as_version=4), stem),
+        stem=stem, title=notebook_title(read_notebook(source), stem),
         status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
         html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), **context)
     try:
@@ -234,6 +240,25 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
                  + (f" - {result.error}" if result.error else ""), flush=True)
             results.append(result)
     write_index(output, results, replace_all=not only)
+    return results
+
+
+def run_plain(profile: str = "quick", only: Iterable[str] | None = None,
+              overrides: Mapping[str, Any] | None = None, notebooks_dir: str | Path | None = None,
+              echo=print) -> list:
+    """Validate, then run the selected notebooks' code cells in this process (:mod:`lib.plain_runner`):
+    their run records are written, no page is rendered and the index is left alone."""
+    from .plain_runner import execute_plain
+
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_path("notebooks")
+    jobs = plan(notebooks_dir, profile, only, overrides)
+    results = []
+    for i, (source, _, values) in enumerate(jobs, start=1):
+        echo(f"[{i}/{len(jobs)}] {source.stem} (plain) ...", flush=True)
+        result = execute_plain(source, values, echo=echo)
+        echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s)"
+             + (f" - {result.error}" if result.error else ""), flush=True)
+        results.append(result)
     return results
 
 
@@ -317,13 +342,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S,
                         help=f"seconds one cell may run before the notebook fails (default {CELL_TIMEOUT_S})")
     parser.add_argument("--list", action="store_true", help="print the notebooks and their parameters; run nothing")
+    parser.add_argument("--engine", choices=("papermill", "plain"), default="papermill",
+                        help="papermill (default): execute in a Jupyter kernel and render HTML; plain: run the code "
+                             "cells in this process without Jupyter and render nothing (a GPU machine without "
+                             "Jupyter's packages: it writes the run records, the pages are rendered later)")
+    parser.add_argument("--require-records", action="store_true",
+                        help="fail a notebook instead of training when one of its runs has no record "
+                             f"({REQUIRE_RECORDS_ENV}=1): render on a CPU what a GPU machine trained")
     return parser
 
 
 def print_listing(jobs, profile: str, overrides: Mapping[str, Any]) -> None:
     """Each notebook's parameters: type, default, the value this run gives it and from where."""
     for source, declared, values in jobs:
-        print(f"{source.stem}: {notebook_title(nbformat.read(source, as_version=4), source.stem)}")
+        print(f"{source.stem}: {notebook_title(read_notebook(source), source.stem)}")
         from_profile = profile_values(profile, source.stem, {n: p.value for n, p in declared.items()})
         rows = [(name, p.type.__name__, repr(p.value), repr(values.get(name, p.value)),
                  "-p" if name in overrides else "profile" if name in from_profile else "default", p.comment)
@@ -352,12 +384,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_listing(plan(notebooks_dir, args.profile, args.only, overrides), args.profile, overrides)
             return 0
-        results = run_reports(args.profile, args.only, overrides, output, args.kernel, args.cell_timeout,
-                              notebooks_dir)
+        if args.require_records:
+            os.environ[REQUIRE_RECORDS_ENV] = "1"  # inherited by the kernels (and by this process: plain)
+        if args.engine == "plain":
+            results = run_plain(args.profile, args.only, overrides, notebooks_dir)
+        else:
+            results = run_reports(args.profile, args.only, overrides, output, args.kernel, args.cell_timeout,
+                                  notebooks_dir)
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_summary(results, output)
+    if args.engine == "papermill":
+        print_summary(results, output)  # (run_plain printed each notebook's status as it finished)
     failed = [r.stem for r in results if r.status != "ok"]
     if failed:
         print(f"FAILED: {', '.join(failed)}")

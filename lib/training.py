@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,15 @@ import torch.nn.functional as F
 from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
 from .config import Config
 from .progress import Progress
-from .records import CHECKPOINT_DIR, RecordWriter, RunRecord, existing_record, find_record
+from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
+                      find_record)
 from .tracking import Tracker
 
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
+
+
+class MissingRecordError(RuntimeError):
+    """A run was asked for without a record while training was forbidden (``THESIS_REQUIRE_RECORDS``)."""
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -572,6 +578,11 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
         done = distributed.broadcast_object(existing_record(config) if main else None)
         if done is not None:
             return done
+    if os.environ.get(REQUIRE_RECORDS_ENV, "") not in ("", "0"):
+        raise MissingRecordError(
+            f"run {config.run_id()} ({config.task}, {config.arch}, {config.epochs} epochs) has no complete record in "
+            f"{config.resolved_runs_dir()} and {REQUIRE_RECORDS_ENV} forbids training it here; train it where it "
+            f"belongs (for the full profile: a GPU, see benchmarks/README.md) and copy its record here")
     nproc = distributed.requested_processes()
     if nproc > 1 and not distributed.is_initialized():  # THESIS_NPROC: start torchrun for this run
         return distributed.launch(config, nproc, force=force)

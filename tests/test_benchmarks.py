@@ -284,11 +284,12 @@ def test_every_benchmark_command_in_the_benchmarks_readme_parses():
     text = (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
     lines = [line.replace("2>&1", "") for block in blocks for line in block.replace("\\\n", " ").splitlines()]
-    found = {"gpu_check": 0, "throughput": 0}
+    found = {"gpu_check": 0, "throughput": 0, "gpu_report": 0}
+    gpu_report = _load("gpu_report")
     for line in lines:
-        for script, args in re.findall(r"benchmarks/(gpu_check|throughput)\.py([^|;&#]*)", line):
+        for script, args in re.findall(r"benchmarks/(gpu_check|throughput|gpu_report)\.py([^|;&#]*)", line):
             argv = [a.replace("$OUT", "/tmp/out") for a in shlex.split(args)]
-            module = gpu_check if script == "gpu_check" else throughput
+            module = {"gpu_check": gpu_check, "throughput": throughput, "gpu_report": gpu_report}[script]
             module.parse_args(argv)  # SystemExit (a failed test) on an unknown or invalid option
             found[script] += 1
-    assert found["gpu_check"] >= 4 and found["throughput"] >= 3, found
+    assert found["gpu_check"] >= 4 and found["throughput"] >= 3 and found["gpu_report"] >= 1, found

@@ -1,0 +1,180 @@
+"""Train a notebook's full-profile runs on a lent GPU within one device call, and bring the records back.
+
+The full profile of the related-work notebooks (05-08) is hours of GPU time; a lent machine gives
+minutes at a time, without Jupyter's packages and with at most eight files coming back. This
+script:
+
+1. unpacks the CIFAR-10 JPEG tarball carried with the call (as ``gpu_check.py`` does) into
+   ``data/cifar10-jpeg``, the relative path every machine uses, so run ids agree everywhere;
+2. runs ``python -m lib.report --engine plain --profile full --only <notebooks> -p dataset
+   imagefolder:data/cifar10-jpeg``: the notebooks' code cells, which train (or load) their runs and
+   write records into ``runs/``;
+3. every ``--pack-every`` seconds, and at the end, packs every complete run whose files changed
+   during the call (record, metrics, embeddings, cached evaluations; never checkpoints) and the
+   notebooks' manifests into ``<out>/<name>-runs.tar.gz``, rewritten atomically, so that a call
+   stopped by its time limit still returns every run it finished;
+4. stops the notebooks at ``--deadline-minutes`` and writes ``<out>/<name>.json`` (runs packed,
+   status, provenance) beside ``<out>/<name>.log``.
+
+Runs resume: the next call trains only what is missing (records of earlier calls are committed in
+``runs/``, so they are loaded, not retrained). When every run of a notebook is there, render its
+page on any CPU with ``python -m lib.report --profile full --only <notebook> -p dataset
+imagefolder:data/cifar10-jpeg --require-records``.
+
+    python3 benchmarks/gpu_report.py --only 06 --data data/cifar10-jpeg.tar.gz --out "$OUT"   # GPU machine
+    tar -xzf <files_at>/gpu_report-*-runs.tar.gz -C runs/                                       # here
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))          # gpu_check.py beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # lib
+
+from gpu_check import resolve_data  # noqa: E402
+from lib.config import repo_path  # noqa: E402
+from lib.records import (CHECKPOINT_DIR, RECORD_FILE, atomic_write_json, git_state, now_iso)  # noqa: E402
+
+DATA_FOLDER = "data/cifar10-jpeg"  # relative to the repository root: the same run ids on every machine
+MANIFESTS = "_manifests"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", required=True, help="notebooks to run, as for lib.report (e.g. 06 or 05,06)")
+    p.add_argument("--profile", default="full", help="the profile (default full)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="a further notebook parameter, as for lib.report (dataset is set by this script)")
+    p.add_argument("--data", default="", help="CIFAR-10 image folder or its .tar.gz (as gpu_check.py); "
+                                              "'sample' trains on the embedded sample instead (tests)")
+    p.add_argument("--runs-dir", default="", help="where records go (default: runs/ of the repository)")
+    p.add_argument("--out", required=True, help="folder for the log, the summary and the tarball of records")
+    p.add_argument("--deadline-minutes", type=float, default=8.5, help="the notebooks are stopped after this long")
+    p.add_argument("--pack-every", type=float, default=30.0, help="seconds between packings of finished runs")
+    args = p.parse_args(argv)
+    if any(name == "dataset" for name, _ in args.parameter):
+        p.error("-p dataset is set by this script (--data)")
+    if args.deadline_minutes <= 0 or args.pack_every <= 0:
+        p.error("--deadline-minutes and --pack-every must be > 0")
+    return args
+
+
+def changed_runs(runs_dir: Path, since: float) -> list[Path]:
+    """Complete runs in ``runs_dir`` with a file (outside checkpoints/) modified at or after ``since``."""
+    found = []
+    for run in sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name != MANIFESTS):
+        record = run / RECORD_FILE
+        try:
+            complete = json.loads(record.read_text()).get("status") == "complete"
+        except (OSError, json.JSONDecodeError):
+            continue  # still running, or being written
+        if complete and any(f.stat().st_mtime >= since for f in run.rglob("*")
+                            if f.is_file() and CHECKPOINT_DIR not in f.relative_to(run).parts):
+            found.append(run)
+    return found
+
+
+def pack(runs_dir: Path, since: float, tarball: Path) -> list[str]:
+    """Pack the runs changed since ``since`` (no checkpoints) and the manifests changed since then
+    into ``tarball`` (paths relative to ``runs_dir``), atomically; returns the run ids."""
+    runs = changed_runs(runs_dir, since)
+    manifests = [m for m in sorted((runs_dir / MANIFESTS).glob("*.json")) if m.stat().st_mtime >= since] \
+        if (runs_dir / MANIFESTS).is_dir() else []
+    tmp = tarball.with_name(f".{tarball.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for run in runs:
+            for f in sorted(run.rglob("*")):
+                if f.is_file() and CHECKPOINT_DIR not in f.relative_to(run).parts and not f.name.startswith("."):
+                    tar.add(f, arcname=str(f.relative_to(runs_dir)))
+        for m in manifests:
+            tar.add(m, arcname=str(m.relative_to(runs_dir)))
+    os.replace(tmp, tarball)
+    return [r.name for r in runs]
+
+
+def report_command(args: argparse.Namespace, dataset: str) -> list[str]:
+    cmd = [sys.executable, "-m", "lib.report", "--engine", "plain", "--profile", args.profile, "--only", args.only,
+           "-p", "dataset", dataset]
+    for name, value in args.parameter:
+        cmd += ["-p", name, value]
+    return cmd
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    t_start, since = time.perf_counter(), time.time()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"gpu_report-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M')}"
+    runs_dir = Path(args.runs_dir).resolve() if args.runs_dir else repo_path("runs")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    if args.data == "sample":
+        dataset = "sample"
+    else:
+        folder = resolve_data(args.data, repo_path(DATA_FOLDER))
+        if folder.resolve() != repo_path(DATA_FOLDER).resolve():
+            raise SystemExit(f"the image folder must be {DATA_FOLDER} of the repository (run ids name it); "
+                             f"got {folder}: pass the tarball, or move the folder there")
+        dataset = f"imagefolder:{DATA_FOLDER}"
+    cmd = report_command(args, dataset)
+    summary: dict = {"benchmark": "gpu_report", "name": name, "command": cmd, "status": "running",
+                     "provenance": {"date": now_iso(), **git_state()}, "runs": []}
+    tarball, log_path = out / f"{name}-runs.tar.gz", out / f"{name}.log"
+
+    def write(status: str) -> None:
+        summary.update(status=status, wall_seconds=round(time.perf_counter() - t_start, 1),
+                       runs=pack(runs_dir, since, tarball))
+        atomic_write_json(out / f"{name}.json", summary)
+
+    env = {**os.environ, "THESIS_RUNS_DIR": str(runs_dir), "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    print(" ".join(cmd), flush=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=repo_path("."), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+
+        def relay() -> None:  # the notebooks' output, to the console and the log
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+                log.flush()
+
+        reader = threading.Thread(target=relay, daemon=True)
+        reader.start()
+        deadline = t_start + 60 * args.deadline_minutes
+        stopped = False
+        while proc.poll() is None:
+            try:
+                proc.wait(timeout=min(args.pack_every, max(0.1, deadline - time.perf_counter())))
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.poll() is None and time.perf_counter() >= deadline:
+                stopped = True
+                os.killpg(proc.pid, signal.SIGTERM)  # the run in progress is resumed by the next call
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            write("stopped at the deadline" if stopped else "running")
+        reader.join(timeout=10)
+    status = "stopped at the deadline" if stopped else ("complete" if proc.returncode == 0 else "failed")
+    summary["returncode"] = proc.returncode
+    write(status)
+    print(f"{status}: {len(summary['runs'])} run(s) packed into {tarball} after {summary['wall_seconds']:.0f} s",
+          flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
