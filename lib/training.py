@@ -323,8 +323,8 @@ def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[]
     images = d.train.images
 
     def step(idx):
-        x1, x2 = views.two_views(images[idx], v1, v2, generator)
-        x = _layout(torch.cat([x1, x2]), device)  # (2B, C, S, S): one forward, BN over both views
+        # (2B, C, S, S): both views, one forward pass, batch norm over both
+        x = _layout(views.paired_views(images[idx], v1, v2, generator), device)
         with amp:
             _, z = fast(x)
         z1, z2 = z.float().chunk(2)
@@ -380,9 +380,9 @@ def _supervised(config, d: Data, device, amp, generator):
         gather = _gather()
 
         def step(idx):
-            x1, x2 = views.two_views(images[idx], v1, v2, generator)
+            x = _layout(views.paired_views(images[idx], v1, v2, generator), device)  # (2B, C, S, S)
             with amp:
-                _, z = fast(_layout(torch.cat([x1, x2]), device))
+                _, z = fast(x)
             z = z.float()
             y = labels[idx].repeat(2)
             if loss_name == "supcon" and gather is None:

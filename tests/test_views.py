@@ -66,6 +66,28 @@ def test_two_views_differ_and_keep_shape():
     assert ((v1 - v2).flatten(1).abs().amax(dim=1) > 1e-3).all()
 
 
+def test_paired_views_of_one_pipeline_draw_every_sample_independently():
+    x = images(b=4)
+    pipe = ViewPipeline(SIMCLR_CIFAR, ViewConfig(size=16))
+    both = views.paired_views(x, pipe, pipe, gen(7))
+    assert both.shape == (8, 3, 16, 16)
+    # one pass over the doubled batch is exactly the pipeline applied to [x; x] with the same stream
+    assert torch.equal(both, pipe(torch.cat([x, x]), gen(7)))
+    assert torch.equal(both, views.paired_views(x, pipe, pipe, gen(7)))           # same seed, same views
+    assert ((both[:4] - both[4:]).flatten(1).abs().amax(dim=1) > 1e-3).all()    # views of an image differ
+    v1, v2 = views.two_views(x, pipe, pipe, gen(7))
+    assert torch.equal(v1, both[:4]) and torch.equal(v2, both[4:])
+
+
+def test_paired_views_of_two_pipelines_apply_each_to_its_branch():
+    x = images(b=3)
+    first, second = ViewPipeline(("crop",), ViewConfig(size=16)), ViewPipeline((), ViewConfig(size=16))
+    both = views.paired_views(x, first, second, gen(3))
+    g = gen(3)
+    assert torch.equal(both, torch.cat([first(x, g), second(x, g)]))
+    assert torch.equal(both[3:], second(x, gen()))                                # the identity branch
+
+
 def test_without_crop_images_are_resized_or_kept():
     x = images(h=16, w=16)
     torch.testing.assert_close(ViewPipeline((), ViewConfig(size=16))(x, gen()), x, rtol=0, atol=0)
