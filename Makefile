@@ -12,10 +12,10 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e ".[report,dev]"
-	$(PY) -m ipykernel install --user --name contrastive-thesis --display-name "Python (contrastive-thesis)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name contrastive-thesis --display-name "Python (contrastive-thesis)" >/dev/null
 	touch $(STAMP)
 
 test: setup

@@ -106,14 +106,28 @@ def plan(notebooks_dir: str | Path, profile: str, only: Iterable[str] | None = N
 
 
 def check_kernel(kernel: str) -> None:
+    """The kernel exists; the project's own kernel must run this environment's Python.
+
+    A kernel registered for the user (not inside the environment) is shared by every checkout: a
+    report started in one clone would then run another clone's code and write into its ``runs/``.
+    ``make setup`` installs the kernel into the environment (``--sys-prefix``), which Jupyter
+    searches first there."""
     from jupyter_client.kernelspec import KernelSpecManager
 
-    installed = KernelSpecManager().find_kernel_specs()
+    install = (f"run `make setup`, or `{sys.executable} -m ipykernel install --sys-prefix --name {kernel} "
+               f"--display-name \"Python ({kernel})\"`")
+    manager = KernelSpecManager()
+    installed = manager.find_kernel_specs()
     if kernel not in installed:
-        raise ParameterError(
-            f"Jupyter kernel {kernel!r} is not installed (installed: {', '.join(sorted(installed)) or 'none'}); "
-            f"run `make setup`, or `{sys.executable} -m ipykernel install --user --name {kernel} "
-            f"--display-name \"Python ({kernel})\"`")
+        raise ParameterError(f"Jupyter kernel {kernel!r} is not installed (installed: "
+                             f"{', '.join(sorted(installed)) or 'none'}); {install}")
+    if kernel == KERNEL:
+        python = Path(os.path.abspath(manager.get_kernel_spec(kernel).argv[0]))
+        prefix = Path(os.path.abspath(sys.prefix))
+        if python.is_absolute() and prefix not in python.parents:
+            raise ParameterError(f"Jupyter kernel {kernel!r} ({installed[kernel]}) runs {python}, which is not "
+                                 f"this environment's Python ({sys.executable}): the notebooks would run other "
+                                 f"code and write into another checkout's runs/; {install}")
 
 
 # ---- executing and rendering -------------------------------------------------------------------

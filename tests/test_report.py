@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import json
 import math
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -312,3 +314,19 @@ def test_notebook_defaults_are_the_quick_profile():
         declared = {k: getattr(v, "value", v) for k, v in read_parameters(path).items()}
         quick = profile_values("quick", path.stem, declared)
         assert {k: declared[k] for k in quick} == quick, path.stem
+
+
+def test_the_project_kernel_must_run_this_environments_python(tmp_path, monkeypatch):
+    kernels = tmp_path / "kernels" / report.KERNEL
+    kernels.mkdir(parents=True)
+    spec = {"argv": ["/elsewhere/clone/.venv/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python (another checkout)", "language": "python"}
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))  # searched before every other kernel folder
+    with pytest.raises(ParameterError, match="/elsewhere/clone/.venv/bin/python.*another checkout's runs/"):
+        report.check_kernel(report.KERNEL)
+    spec["argv"][0] = str(Path(sys.prefix) / "bin" / "python")
+    (kernels / "kernel.json").write_text(json.dumps(spec))
+    report.check_kernel(report.KERNEL)  # this environment's: fine
+    with pytest.raises(ParameterError, match="not installed"):
+        report.check_kernel("no-such-kernel")
