@@ -116,3 +116,30 @@ def test_gpu_report_rejects_bad_options():
                  ["--only", "06", "--out", "x", "--deadline-minutes", "0"]):
         with pytest.raises(SystemExit):
             gpu_report.parse_args(argv)
+
+
+DEVICE_LACKS = ("nbformat", "papermill", "ipykernel", "IPython", "nbconvert", "jupyter_client", "wandb", "umap",
+                "lightly", "kornia")  # not on the lent GPU machines (their package list: .library/device/KINDS.md)
+BLOCKER = """
+import importlib.abc, runpy, sys
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {lacks!r}:
+            raise ImportError("not on the GPU machine: " + name)
+sys.meta_path.insert(0, Blocker())
+sys.argv = ["lib.report", "--engine", "plain", "--profile", "smoke", "--only", "06"]
+runpy.run_module("lib.report", run_name="__main__")
+"""
+
+
+def test_the_plain_engine_runs_without_the_packages_a_gpu_machine_lacks(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", BLOCKER.format(lacks=set(DEVICE_LACKS))], cwd=ROOT,
+                          env={**os.environ, "THESIS_RUNS_DIR": str(tmp_path)}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "06_projection_head: ok" in proc.stdout
+    assert len(list(tmp_path.glob("pretrain-*/record.json"))) == 3
