@@ -309,11 +309,6 @@ def checkpoint_seconds(config: Config) -> float:
         return time.perf_counter() - t0
 
 
-def config_batch(args: argparse.Namespace) -> int:
-    """The batch size of the default recipe (the benchmark's)."""
-    return 64 if args.tiny else args.batch_size
-
-
 def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None, budget_s: float,
                      run_copy: Path, overrides: dict | None = None) -> dict:
     """Size, run and summarise one time-to-accuracy run (the default recipe changed by
@@ -337,10 +332,11 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
                                                max_epochs)
         sizing = {"budget_seconds": budget_s, "epoch_train_seconds": train_s, "epoch_checkpoint_seconds": save_s,
                   "evaluation_seconds": eval_s, "overhead_seconds": overhead_s, "max_epochs": max_epochs}
-        if overrides.get("batch_size", config_batch(args)) != config_batch(args):
-            sizing["epoch_time_measured_at_batch"] = config_batch(args)
     runs_dir = Path(tempfile.mkdtemp(prefix="gpu_check_runs_"))
-    config = run_config(args, dataset, epochs, eval_every, runs_dir).replace(**overrides)
+    default = run_config(args, dataset, epochs, eval_every, runs_dir)
+    config = default.replace(**overrides)
+    if not given and config.batch_size != default.batch_size:
+        sizing["epoch_time_measured_at_batch"] = default.batch_size
     print(f"time to accuracy [{recipe_label(overrides)}]: {config.arch}, {epochs} epochs of batch "
           f"{config.batch_size}, lr {config.scaled_lr:.3g}, kNN every {eval_every} epochs "
           f"({json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in sizing.items()})})",
@@ -375,14 +371,20 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
         shutil.rmtree(runs_dir, ignore_errors=True)  # checkpoints are large and never kept
 
 
-def pack_dir(folder: Path, tarball: Path) -> None:
-    """``folder``'s contents as a .tar.gz, written atomically (a reader never sees half a file)."""
+def write_tarball(members, tarball: Path) -> None:
+    """``(path, name in the archive)`` pairs as a .tar.gz, written atomically (a reader, or a device
+    call cut off by its time limit, never sees half a file)."""
     tmp = tarball.with_name(f".{tarball.name}.tmp")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tmp, "w:gz") as tar:
-        for path in sorted(folder.iterdir()):
-            tar.add(path, arcname=path.name)
+        for path, name in members:
+            tar.add(path, arcname=name)
     os.replace(tmp, tarball)
+
+
+def pack_dir(folder: Path, tarball: Path) -> None:
+    """``folder``'s contents as a .tar.gz, atomically."""
+    write_tarball(((path, path.name) for path in sorted(folder.iterdir())), tarball)
 
 
 def print_recipes(runs: list[dict]) -> None:

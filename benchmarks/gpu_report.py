@@ -33,7 +33,6 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -42,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # gpu_check.py beside this file
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # lib
 
-from gpu_check import resolve_data  # noqa: E402
+from gpu_check import resolve_data, write_tarball  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.records import (CHECKPOINT_DIR, RECORD_FILE, atomic_write_json, git_state, now_iso)  # noqa: E402
 
@@ -70,18 +69,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def changed_runs(runs_dir: Path, since: float) -> list[Path]:
-    """Complete runs in ``runs_dir`` with a file (outside checkpoints/) modified at or after ``since``."""
-    found = []
+def record_files(run: Path) -> list[Path]:
+    """The files of a run that travel: everything but checkpoints and temporary files."""
+    return [f for f in sorted(run.rglob("*")) if f.is_file() and not f.name.startswith(".")
+            and CHECKPOINT_DIR not in f.relative_to(run).parts]
+
+
+def changed_runs(runs_dir: Path, since: float) -> dict[Path, list[Path]]:
+    """Complete runs in ``runs_dir`` with a travelling file modified at or after ``since``: run -> files."""
+    found = {}
     for run in sorted(p for p in runs_dir.iterdir() if p.is_dir() and p.name != MANIFESTS):
-        record = run / RECORD_FILE
         try:
-            complete = json.loads(record.read_text()).get("status") == "complete"
+            complete = json.loads((run / RECORD_FILE).read_text()).get("status") == "complete"
         except (OSError, json.JSONDecodeError):
             continue  # still running, or being written
-        if complete and any(f.stat().st_mtime >= since for f in run.rglob("*")
-                            if f.is_file() and CHECKPOINT_DIR not in f.relative_to(run).parts):
-            found.append(run)
+        files = record_files(run) if complete else []
+        if any(f.stat().st_mtime >= since for f in files):
+            found[run] = files
     return found
 
 
@@ -91,16 +95,9 @@ def pack(runs_dir: Path, since: float, tarball: Path) -> list[str]:
     runs = changed_runs(runs_dir, since)
     manifests = [m for m in sorted((runs_dir / MANIFESTS).glob("*.json")) if m.stat().st_mtime >= since] \
         if (runs_dir / MANIFESTS).is_dir() else []
-    tmp = tarball.with_name(f".{tarball.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for run in runs:
-            for f in sorted(run.rglob("*")):
-                if f.is_file() and CHECKPOINT_DIR not in f.relative_to(run).parts and not f.name.startswith("."):
-                    tar.add(f, arcname=str(f.relative_to(runs_dir)))
-        for m in manifests:
-            tar.add(m, arcname=str(m.relative_to(runs_dir)))
-    os.replace(tmp, tarball)
-    return [r.name for r in runs]
+    files = [f for run_files in runs.values() for f in run_files] + manifests
+    write_tarball(((f, str(f.relative_to(runs_dir))) for f in files), tarball)
+    return [run.name for run in runs]
 
 
 def report_command(args: argparse.Namespace, dataset: str) -> list[str]:
