@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))          # throughput.p
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # lib
 
 import throughput  # noqa: E402
-from lib import checkpoints, training  # noqa: E402
+from lib import checkpoints, recipes, training  # noqa: E402
 from lib.config import Config, parse_override  # noqa: E402
 from lib.records import (CONFIG_FILE, EMBEDDINGS_FILE, METRICS_FILE, RECORD_FILE, atomic_write_bytes,  # noqa: E402
                          atomic_write_json, device_description, git_state, library_versions, now_iso)
@@ -83,30 +83,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="run the table without lightly or kornia when they are not installed")
     p.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1),
                    help="DataLoader workers of the PIL peers (also timed with 0)")
-    # the time-to-accuracy recipe: SimCLR on CIFAR-10 with few epochs. The learning rate is the one
-    # notebooks 02/03 use, SimCLR's square-root rule for its LARS (trust coefficient 0.001): 1.70 at
-    # batch 512. The first check (2026-11-28) ran solo-learn's 0.4 x batch/256 = 0.8, which is tuned
-    # for solo-learn's LARS (trust coefficient 0.02, clipped) and is below the grid SimCLR searched for
-    # CIFAR-10 (Appendix B.9: 0.5-1.5 x batch/256); on the quick profile the square-root rule gave kNN
-    # 70.0 against 67.5 for 0.3 x batch/256.
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=0.075, help="base learning rate, scaled by --lr-scaling")
-    p.add_argument("--lr-scaling", default="sqrt", choices=("linear", "sqrt"),
-                   help="learning rate = lr x batch/256 (linear) or lr x sqrt(batch) (sqrt; SimCLR Appendix B.1)")
-    p.add_argument("--temperature", type=float, default=0.2)
-    p.add_argument("--weight-decay", type=float, default=1e-5)
-    p.add_argument("--warmup-fraction", type=float, default=0.05, help="linear warm-up, as a fraction of the epochs")
+    # the time-to-accuracy recipe: a reference recipe file (configs/recipes/), by default the official SimCLR
+    # code's CIFAR-10 command (LARS, trust coefficient 0.001, lr 1.0 x batch/256, weight decay 1e-4,
+    # temperature 0.5, a 3-layer head). The first check (2026-11-28) ran solo-learn's rate 0.4 x batch/256
+    # with the official LARS, whose trust coefficient is 20x smaller than solo-learn's (see benchmarks/README.md).
+    p.add_argument("--base", default=recipes.DEFAULT,
+                   help=f"the recipe every run starts from: a name in configs/recipes ({', '.join(recipes.names())}) or "
+                        "a .toml file; its optimiser, loss, views and head are used, its warm-up as a fraction of the run")
+    p.add_argument("--batch-size", type=int, default=0, help="batch size (0 = the recipe's)")
     p.add_argument("--evals", type=int, default=15, help="about this many kNN evaluations along the run")
-    p.add_argument("--recipe", action="append", default=[], metavar="'KEY=VALUE ...'",
-                   help="a recipe to compare: config overrides of the time-to-accuracy run, separated by spaces "
-                        "(e.g. 'optimizer=sgd lr=0.06 lr_scaling=linear weight_decay=5e-4 temperature=0.5'); "
+    p.add_argument("--recipe", action="append", default=[], metavar="'[RECIPE] [KEY=VALUE ...]'",
+                   help="a recipe to compare: optionally a recipe name or file (instead of --base), then config "
+                        "overrides separated by spaces (e.g. 'dkobak_cifar10 lr=0.06' or 'temperature=0.2'); "
                         "repeat it to run several, one after the other, each in an equal share of the budget "
                         "(or its own epochs=N) and each with a full learning-rate schedule")
     args = p.parse_args(argv)
     try:
         args.recipes = [parse_recipe(text) for text in args.recipe] or [{}]
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         p.error(f"--recipe: {e}")
+    try:
+        args.batch_size = args.batch_size or recipes.load(args.base).batch_size
+    except (ValueError, FileNotFoundError) as e:
+        p.error(f"--base: {e}")
     if args.skip_bench and not args.skip_run and args.epochs < 1 and any("epochs" not in r for r in args.recipes):
         p.error("--skip-bench leaves no measured epoch time to size the run: give --epochs (or epochs=N in "
                 "every --recipe)")
@@ -135,18 +134,25 @@ def epochs_for_budget(budget_s: float, overhead_s: float, epoch_s: float, eval_s
 
 
 def parse_recipe(text: str) -> dict:
-    """``'key=value key=value'`` -> the typed config overrides; every key must be a config parameter."""
-    pairs = [parse_override(item) for item in text.split()]
-    if not pairs:
+    """``'[recipe] key=value key=value'`` -> the typed config overrides, with the recipe (a name in
+    configs/recipes or a file) under the key ``"recipe"``; every other key must be a config parameter."""
+    items = text.split()
+    if not items:
         raise ValueError(f"empty recipe {text!r}")
+    out: dict = {}
+    if "=" not in items[0]:
+        out["recipe"] = str(recipes.path(items[0]))  # an unknown recipe fails here
+        items = items[1:]
+    pairs = [parse_override(item) for item in items]
     fixed = [k for k, _ in pairs if k in RECIPE_FIXED]
     if fixed:
         raise ValueError(f"a recipe may not change {', '.join(fixed)} (the check measures one task and data set)")
-    return dict(pairs)
+    return {**out, **dict(pairs)}
 
 
 def recipe_label(overrides: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in overrides.items()) or "default"
+    parts = [Path(v).stem if k == "recipe" else f"{k}={v}" for k, v in overrides.items()]
+    return " ".join(parts) or "default"
 
 
 def first_reaching(curve: list[dict], key: str, target: float) -> dict | None:
@@ -279,27 +285,27 @@ def bench_argv(args: argparse.Namespace, dataset: str, out: Path) -> list[str]:
             "--out", str(out)] + peers
 
 
-def run_config(args: argparse.Namespace, dataset: str, epochs: int, eval_every: int, runs_dir: Path) -> Config:
-    """The time-to-accuracy run: SimCLR, ResNet-18 with the CIFAR stem, LARS, NT-Xent at a low
-    temperature and a 2048-wide projection head, kNN on the whole test split. Epoch checkpoints are
-    written once a minute (``checkpoint_seconds``), not after every two-second epoch."""
-    common = dict(task="pretrain", dataset=dataset, epochs=epochs, eval_every=eval_every, optimizer="lars",
-                  lr_scaling=args.lr_scaling, warmup_epochs=round(max(0.0, args.warmup_fraction * epochs), 2),
-                  final_eval=False, runs_dir=str(runs_dir), progress=True, wandb="disabled", seed=0,
-                  checkpoint_seconds=CHECKPOINT_SECONDS)
+def run_config(args: argparse.Namespace, dataset: str, epochs: int, eval_every: int, runs_dir: Path,
+               recipe: str | None = None) -> Config:
+    """The time-to-accuracy run: SimCLR with ``recipe`` (default ``--base``) on ResNet-18 with the CIFAR
+    stem, kNN (k=200, t=0.1) on the whole test split. Epoch checkpoints are written once a minute
+    (``checkpoint_seconds``), not after every two-second epoch."""
+    common = dict(task="pretrain", dataset=dataset, epochs=epochs, eval_every=eval_every, final_eval=False,
+                  runs_dir=str(runs_dir), progress=True, wandb="disabled", seed=0, checkpoint_seconds=CHECKPOINT_SECONDS)
     if args.tiny:
-        return Config(**common, arch="small_cnn", width=0.5, train_size=TINY_TRAIN, test_size=200, monitor_size=200,
-                      batch_size=64, lr=1.0, temperature=0.2, knn_k=20, save_embeddings=50, device="cpu")
-    return Config(**common, arch="resnet18", batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
-                  weight_decay=args.weight_decay, head_hidden_dim=2048, proj_dim=128, monitor_size=10000,
-                  device="cuda", compile=True)
+        config = Config(**common, arch="small_cnn", width=0.5, train_size=TINY_TRAIN, test_size=200, monitor_size=200,
+                        batch_size=64, knn_k=20, save_embeddings=50, device="cpu")
+    else:
+        config = Config(**common, arch="resnet18", stem="cifar", batch_size=args.batch_size,
+                        monitor_size=10000, device="cuda", compile=True)
+    return recipes.apply(config, recipe or args.base)
 
 
 def checkpoint_seconds(config: Config) -> float:
     """Seconds to write one epoch checkpoint of ``config``'s model as the training loop does
     (weights and one momentum buffer per parameter, from the device), the second of two writes."""
     device = training.resolve_device(config.device)
-    model = training.build_contrastive_model(config, 3, (0.5,) * 3, (0.25,) * 3).to(device)
+    model = training.build_contrastive_model(config, 3, 32, (0.5,) * 3, (0.25,) * 3).to(device)
     state = {"model": model.state_dict(),
              "optimizer": {"momentum_buffer": [torch.zeros_like(p) for p in model.parameters()]}}
     with tempfile.TemporaryDirectory(prefix="gpu_check_ckpt_") as tmp:
@@ -314,14 +320,16 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
     """Size, run and summarise one time-to-accuracy run (the default recipe changed by
     ``overrides``); copies its record to ``run_copy``."""
     overrides = dict(overrides or {})
+    recipe = overrides.pop("recipe", None)
     given = overrides.pop("epochs", 0) or args.epochs
+    label = recipe_label({"recipe": recipe or args.base, **overrides})
     if given:
         epochs, eval_every = given, max(1, given // args.evals)
         sizing = {"epochs_given": given}
     else:
         r = bench["results"]
         train_s = r["epoch"]["ours_seconds"]  # the benchmark's epoch: the run's images, backbone and batch size
-        save_s = checkpoint_seconds(run_config(args, dataset, 1, 1, Path(tempfile.gettempdir())))
+        save_s = checkpoint_seconds(run_config(args, dataset, 1, 1, Path(tempfile.gettempdir()), recipe))
         eval_s = r["evaluation"]["seconds"]
         # data, compilation (its cache is warm after the benchmark), the epoch-0 evaluation
         overhead_s = 15.0 + 1.5 * r["train_views_per_s"]["ours_warmup_seconds"] + eval_s
@@ -333,11 +341,11 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
         sizing = {"budget_seconds": budget_s, "epoch_train_seconds": train_s, "epoch_checkpoint_seconds": save_s,
                   "evaluation_seconds": eval_s, "overhead_seconds": overhead_s, "max_epochs": max_epochs}
     runs_dir = Path(tempfile.mkdtemp(prefix="gpu_check_runs_"))
-    default = run_config(args, dataset, epochs, eval_every, runs_dir)
+    default = run_config(args, dataset, epochs, eval_every, runs_dir, recipe)
     config = default.replace(**overrides)
     if not given and config.batch_size != default.batch_size:
         sizing["epoch_time_measured_at_batch"] = default.batch_size
-    print(f"time to accuracy [{recipe_label(overrides)}]: {config.arch}, {epochs} epochs of batch "
+    print(f"time to accuracy [{label}]: {config.arch}, {epochs} epochs of batch "
           f"{config.batch_size}, lr {config.scaled_lr:.3g}, kNN every {eval_every} epochs "
           f"({json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in sizing.items()})})",
           flush=True)
@@ -363,7 +371,7 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
             if (record.directory / name).is_file():
                 shutil.copy2(record.directory / name, run_copy / name)
         knn = [pt["knn_top1"] for pt in curve if pt["knn_top1"] is not None]
-        return {"recipe": recipe_label(overrides), "overrides": overrides,
+        return {"recipe": label, "base": recipe or args.base, "overrides": overrides,
                 "run_id": record.run_id, "config": config.to_dict(), "sizing": sizing, "wall_seconds": wall,
                 "curve": curve, "final_knn_top1": knn[-1], "best_knn_top1": max(knn),
                 "reached_target": reached, "record_copy": str(run_copy)}
@@ -455,8 +463,8 @@ def _main(args: argparse.Namespace, argv) -> dict:
         return path
 
     for overrides in args.recipes:  # a bad recipe fails here, before any compute
-        run_config(args, "sample", 1, 1, Path(tempfile.gettempdir())).replace(
-            **{k: v for k, v in overrides.items() if k != "epochs"})
+        run_config(args, "sample", 10, 1, Path(tempfile.gettempdir()), overrides.get("recipe")).replace(
+            **{k: v for k, v in overrides.items() if k not in ("epochs", "recipe")})
     result["environment"] = check_environment(args.tiny, need_compile=not args.tiny,
                                               peers=() if args.skip_bench else throughput.AUGMENT_PEERS,
                                               allow_missing_peers=args.allow_missing_peers)

@@ -120,12 +120,13 @@ class SimCLRStep:
     """
 
     def __init__(self, config: Config, channels: int, image_size: int, mean, std, device: torch.device):
-        model = training.build_contrastive_model(config, channels, mean, std).to(device)
+        model = training.build_contrastive_model(config, channels, image_size, mean, std).to(device)
         self.model = model.to(memory_format=torch.channels_last)
         self.forward_flops = models.flops_per_image(self.model, image_size, channels)  # before compiling
         self.fast = torch.compile(self.model) if config.compile else self.model
         self.optimizer = optim.build_optimizer(config.optimizer, self.model, lr=config.scaled_lr,
-                                               weight_decay=config.weight_decay, momentum=config.momentum)
+                                               weight_decay=config.weight_decay, momentum=config.momentum,
+                                               lars_trust=config.lars_trust, lars_clip=config.lars_clip)
         self.amp = training.autocast(device, config.precision)
         self.temperature = config.temperature
 

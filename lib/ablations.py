@@ -523,7 +523,7 @@ def transformation_prediction(record: RunRecord, transform: str = "rotate", n_tr
     _, state = training.load_pretrained(record.run_id, config)
     dev = training.resolve_device(device)
     d = training.prepare_data(config, dev)
-    model = training.build_contrastive_model(config, d.train.channels, *d.train.mean_std())
+    model = training.build_contrastive_model(config, d.train.channels, d.size, *d.train.mean_std())
     model.load_state_dict(state["model"])
     model = model.to(dev).eval()
     train = d.train.images[stratified_subset_indices(d.train.labels, min(n_train, len(d.train)), seed=seed)]

@@ -1,6 +1,7 @@
 """``python -m lib <command>``: train or evaluate one run from a config file and overrides.
 
-    python -m lib pretrain --config configs/cifar10_small_cnn_cpu.toml epochs=20 seed=1
+    python -m lib pretrain --config configs/cifar10_cpu_10min.toml epochs=20 seed=1
+    python -m lib pretrain --config simclr_official_cifar10 dataset=imagefolder:data/cifar10-jpeg
     python -m lib finetune pretrained=pretrain-0123456789ab label_fraction=0.1
     python -m lib evaluate pretrain-0123456789ab --layer 1
 
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog="parameters (key=value):\n" + cfg.help_table(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("overrides", nargs="*", metavar="key=value", help="config values, applied after --config")
-        p.add_argument("--config", help="a .toml or .json file of config values")
+        p.add_argument("--config", help="a .toml or .json file of config values, or the name of a reference recipe "
+                                        "in configs/recipes/ (simclr_official_cifar10, solo_learn_cifar, "
+                                        "lightly_cifar10, dkobak_cifar10)")
         p.add_argument("--force", action="store_true", help="train again even if a finished record exists")
         p.add_argument("--dry-run", action="store_true", help="validate and print the config and run id, train nothing")
     p = sub.add_parser("evaluate", help="evaluation battery on a finished run's features",
@@ -60,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                                   probe=not args.no_probe)
             print(json.dumps(out["scores"], indent=2))
             return 0
-        config = cfg.load_config(args.config, args.overrides, task=args.command)
+        from . import recipes
+
+        path = recipes.path(args.config) if args.config else None
+        config = cfg.load_config(path, args.overrides, task=args.command)
     except (ValueError, TypeError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

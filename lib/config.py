@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from .models import HEAD_LAST_BN
+
 TASKS = ("pretrain", "supervised", "finetune", "distill")
 ARCHS = ("small_cnn", "resnet18", "resnet34", "resnet50")
 STEMS = ("auto", "cifar", "imagenet")
@@ -66,11 +68,19 @@ class Config:
     head_hidden_dim: int = field(default=0, metadata={
         "help": "width of the head's hidden layers; 0 = the encoder's feature width"})
     proj_dim: int = field(default=128, metadata={"help": "output width of the projection head (z)"})
+    head_last_bn: str = field(default="affine", metadata={
+        "help": "BatchNorm after the head's output layer (heads of >= 2 layers): affine (scale and shift), "
+                "scale (no shift: the official SimCLR head, model_util.py linear_layer with center=False), "
+                "none (a Linear with bias: lightly's SimCLRProjectionHead, dkobak/simclr-cifar10)",
+        "added": True})
 
     # ---- views (augmentations) --------------------------------------------------------------
-    views: str = field(default="crop,flip,color,gray", metadata={
+    views: str = field(default="", metadata={
         "help": "comma-separated augmentations of the first branch, applied in order "
-                f"({', '.join(VIEW_OPERATIONS)}); crop must come first"})
+                f"({', '.join(VIEW_OPERATIONS)}); crop must come first; empty = the task's default: "
+                "SimCLR's crop,flip,color,gray for pretrain and supervised contrastive (Khosla et al.'s "
+                "SimAugment), crop,flip for the classifiers and triplet (supervised ce, finetune, distill: the "
+                "papers' supervised augmentation)"})
     views2: str = field(default="", metadata={
         "help": "augmentations of the second branch; empty = same as views; 'none' = identity "
                 "(the image resized only), as in SimCLR's Figure 5 ablation"})
@@ -80,6 +90,9 @@ class Config:
     color_strength: float = field(default=0.5, metadata={
         "help": "colour distortion strength s (SimCLR: 0.5 for CIFAR-10, 1.0 for ImageNet)"})
     blur_p: float = field(default=0.5, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
+    gray_p: float = field(default=0.2, metadata={
+        "help": "probability of grayscale when 'gray' is in views (SimCLR data_util.py: 0.2; dkobak/simclr-cifar10: 0.1)",
+        "added": True})
 
     # ---- loss -------------------------------------------------------------------------------
     loss: str = field(default="", metadata={
@@ -105,7 +118,18 @@ class Config:
         "help": "linear: lr x batch/256; sqrt: lr x sqrt(batch); none: lr as given"})
     weight_decay: float = field(default=1e-6, metadata={"help": "weight decay (biases and norm layers excluded)"})
     momentum: float = field(default=0.9, metadata={"help": "momentum of LARS / SGD"})
+    lars_trust: float = field(default=0.001, metadata={
+        "help": "LARS trust coefficient eta (official SimCLR lars_optimizer.py: eeta=0.001; solo-learn's "
+                "simclr.yaml: eta=0.02 with lars_clip); ignored unless optimizer=lars", "added": True})
+    lars_clip: bool = field(default=False, metadata={
+        "help": "solo-learn's LARS variant (solo/utils/lars.py, clip_lr): trust eta ||w|| / (||g|| + wd ||w||) "
+                "and every layer's rate clipped at the global rate; false: the official SimCLR LARS; "
+                "ignored unless optimizer=lars", "added": True})
     warmup_epochs: float = field(default=1.0, metadata={"help": "linear warm-up, then cosine decay to 0"})
+    warmup_fraction: float = field(default=0.0, metadata={
+        "help": "if > 0: the warm-up as a fraction of the run's steps instead of warmup_epochs (which must be 0); "
+                "how a reference recipe keeps its warm-up at another length (SimCLR: 10 of 1,000 epochs = 0.01)",
+        "added": True})
 
     # ---- fine-tuning and distillation (SimCLRv2) --------------------------------------------
     pretrained: str = field(default="", metadata={
@@ -154,6 +178,7 @@ class Config:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        _canonicalise(self)
         errors = list(_value_errors(self))
         if errors:
             raise ValueError("invalid config: " + "; ".join(errors))
@@ -167,8 +192,13 @@ class Config:
         return {"pretrain": "ntxent", "supervised": "ce", "finetune": "ce", "distill": "distill"}[self.task]
 
     @property
+    def effective_views(self) -> str:
+        """``views``, or the task's default views when it is empty (:func:`default_views`)."""
+        return self.views or default_views(self.task, self.loss_name)
+
+    @property
     def views_list(self) -> tuple[str, ...]:
-        return _split_ops(self.views)
+        return _split_ops(self.effective_views)
 
     @property
     def views2_list(self) -> tuple[str, ...]:
@@ -187,6 +217,12 @@ class Config:
             return self.lr * math.sqrt(self.batch_size)
         return self.lr
 
+    def warmup_steps(self, steps_per_epoch: int) -> int:
+        """Steps of the linear warm-up: ``warmup_fraction`` of the run, else ``warmup_epochs`` epochs."""
+        if self.warmup_fraction > 0:
+            return round(self.warmup_fraction * steps_per_epoch * self.epochs)
+        return round(self.warmup_epochs * steps_per_epoch)
+
     @property
     def snapshot_epoch_list(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self.snapshot_epochs.split(",") if s.strip())
@@ -199,10 +235,13 @@ class Config:
         """The fields that determine the run's result (runtime fields left out).
 
         A field added after records existed (metadata ``added``) enters only when it differs from
-        its default, so the run ids of earlier records stay valid."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if not f.metadata.get("runtime")
-                and not (f.metadata.get("added") and getattr(self, f.name) == f.default)}
+        its default, so the run ids of earlier records stay valid. ``views`` enters as the views
+        actually used, so leaving it empty names the same run as spelling out the task's default."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if not f.metadata.get("runtime")
+               and not (f.metadata.get("added") and getattr(self, f.name) == f.default)}
+        out["views"] = self.effective_views
+        return out
 
     def config_hash(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
@@ -217,6 +256,23 @@ class Config:
 
     def resolved_runs_dir(self) -> Path:
         return Path(self.runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
+
+
+def default_views(task: str, loss: str) -> str:
+    """The augmentations a task uses when ``views`` is left empty.
+
+    - Contrastive learning without labels (``pretrain``) and the supervised contrastive loss: SimCLR's
+      CIFAR-10 views (crop, flip, colour distortion, grayscale; no blur at 32 px, SimCLR Appendix B.9).
+      Khosla et al. 2020 train SupCon with SimCLR's augmentation ("SimAugment").
+    - Classifiers (``supervised`` with cross-entropy, ``finetune``, ``distill``) and the triplet loss: the
+      supervised augmentation of the papers, random crop with resize and horizontal flip. SimCLR
+      Appendix B.5 (fine-tuning): "Only random cropping (with random left-to-right flipping and resizing
+      ...) is used for preprocessing"; the official code's fine-tuning and SimCLRv2's distillation do the
+      same. Colour distortion weakens supervised references (SimCLR Table 1 and Section 3).
+    """
+    if task == "pretrain" or loss == "supcon":
+        return "crop,flip,color,gray"
+    return "crop,flip"
 
 
 def repo_path(name: str) -> Path:
@@ -320,6 +376,17 @@ def _check_types(cfg: Config) -> None:
                             f"got {type(value).__name__} {value!r}")
 
 
+def _canonicalise(cfg: Config) -> None:
+    """Give knobs that cannot act their defaults, so that one run has one id: the LARS knobs under
+    another optimizer, and the head's last BatchNorm in heads of fewer than two layers (which have none)."""
+    defaults = {f.name: f.default for f in fields(cfg)}
+    if cfg.optimizer != "lars":
+        object.__setattr__(cfg, "lars_trust", defaults["lars_trust"])
+        object.__setattr__(cfg, "lars_clip", defaults["lars_clip"])
+    if cfg.head_layers < 2:
+        object.__setattr__(cfg, "head_last_bn", defaults["head_last_bn"])
+
+
 def _one_of(name: str, value: str, allowed: tuple[str, ...]):
     if value not in allowed:
         yield f"{name} must be one of {', '.join(allowed)}; got {value!r}"
@@ -335,6 +402,7 @@ def _value_errors(c: Config):
     yield from _one_of("device", c.device, DEVICES)
     yield from _one_of("precision", c.precision, PRECISIONS)
     yield from _one_of("wandb", c.wandb, WANDB_MODES)
+    yield from _one_of("head_last_bn", c.head_last_bn, HEAD_LAST_BN)
     if c.dataset not in BUILTIN_DATASETS and not c.dataset.startswith("imagefolder:"):
         yield (f"dataset must be one of {', '.join(BUILTIN_DATASETS)} or imagefolder:<path>; "
                f"got {c.dataset!r}")
@@ -345,7 +413,7 @@ def _value_errors(c: Config):
     if c.loss and c.loss not in allowed_losses:
         yield f"loss for task {c.task!r} must be one of {', '.join(allowed_losses)}; got {c.loss!r}"
     for name in ("views", "views2"):
-        text = getattr(c, name)
+        text = c.effective_views if name == "views" else c.views2
         if name == "views2" and text in ("", "none"):
             continue
         ops = _split_ops(text)
@@ -379,6 +447,11 @@ def _value_errors(c: Config):
         yield f"momentum must be in [0, 1); got {c.momentum}"
     if not 0 <= c.warmup_epochs <= c.epochs:
         yield f"warmup_epochs must be in [0, epochs={c.epochs}]; got {c.warmup_epochs}"
+    if not 0 <= c.warmup_fraction <= 1:
+        yield f"warmup_fraction must be in [0, 1]; got {c.warmup_fraction}"
+    if c.warmup_fraction > 0 and c.warmup_epochs > 0:
+        yield (f"give the warm-up once: warmup_fraction={c.warmup_fraction} or warmup_epochs={c.warmup_epochs} "
+               "(set the other to 0)")
     if c.width <= 0:
         yield f"width must be > 0; got {c.width}"
     if c.head_layers < 0:
@@ -407,6 +480,10 @@ def _value_errors(c: Config):
         yield f"color_strength must be >= 0; got {c.color_strength}"
     if not 0 <= c.blur_p <= 1:
         yield f"blur_p must be in [0, 1]; got {c.blur_p}"
+    if not 0 <= c.gray_p <= 1:
+        yield f"gray_p must be in [0, 1]; got {c.gray_p}"
+    if not (c.lars_trust > 0 and math.isfinite(c.lars_trust)):
+        yield f"lars_trust must be a finite number > 0; got {c.lars_trust}"
     if c.checkpoint_every < 1:
         yield f"checkpoint_every must be >= 1; got {c.checkpoint_every}"
     if not (c.checkpoint_seconds >= 0 and math.isfinite(c.checkpoint_seconds)):

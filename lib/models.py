@@ -25,6 +25,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 ARCHS = ("resnet18", "resnet34", "resnet50", "small_cnn")
 STEMS = ("auto", "cifar", "imagenet")
+HEAD_LAST_BN = ("affine", "scale", "none")  # what follows the head's output layer, see ProjectionHead
 
 # block type and number of blocks per stage, as in torchvision (He et al. 2016, Table 1)
 _RESNET_LAYOUT = {
@@ -263,13 +264,17 @@ class ProjectionHead(nn.Module):
 
     - 0: the identity (no head; the loss is applied to ``h``);
     - 1: one ``Linear`` with bias (a linear projection);
-    - k >= 2: (k - 1) x [``Linear`` (no bias) -> ``BatchNorm1d`` -> ``ReLU``], then ``Linear``
-      -> ``BatchNorm1d`` when ``last_bn`` (``Linear`` with bias otherwise).
+    - k >= 2: (k - 1) x [``Linear`` (no bias) -> ``BatchNorm1d`` -> ``ReLU``], then the output
+      ``Linear`` followed, by ``last_bn``, by:
+      ``"affine"``: ``BatchNorm1d`` with scale and shift (the default, this project's first head);
+      ``"scale"``: BatchNorm with a learned scale and no shift (:class:`ScaleBatchNorm1d`), the
+      official SimCLR head (``model_util.py``: the output layer is ``linear_layer(...,
+      use_bias=False, use_bn=True)``, whose ``batch_norm_relu`` gets ``center=use_bias``);
+      ``"none"``: nothing, the ``Linear`` has a bias (lightly's ``SimCLRProjectionHead``,
+      dkobak/simclr-cifar10).
 
     SimCLR v1 uses k = 2 ("a MLP with one hidden layer to obtain z = g(h) = W(2) sigma(W(1) h)");
-    SimCLRv2 uses k = 3 ("a 3-layer MLP projection head"). ``last_bn=True`` (the default) follows
-    the official SimCLR code, whose head puts BatchNorm after every linear layer including the
-    output one; ``last_bn=False`` gives lightly's v1 head. A linear layer directly followed by
+    SimCLRv2 uses k = 3 ("a 3-layer MLP projection head"). A linear layer directly followed by
     BatchNorm has no bias, which the BatchNorm shift would cancel.
 
     ``forward_layers(h)`` returns ``[h, layer 1 output, ..., layer k output]`` (a hidden layer's
@@ -284,9 +289,11 @@ class ProjectionHead(nn.Module):
         out_dim: int,
         num_layers: int,
         *,
-        last_bn: bool = True,
+        last_bn: str = "affine",
     ) -> None:
         super().__init__()
+        if last_bn not in HEAD_LAST_BN:
+            raise ValueError(f"last_bn: expected one of {HEAD_LAST_BN}, got {last_bn!r}")
         for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
@@ -303,8 +310,10 @@ class ProjectionHead(nn.Module):
             d_in, d_out = self._dims[i], self._dims[i + 1]
             if i < num_layers - 1:
                 layer = [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out), nn.ReLU()]
-            elif num_layers >= 2 and last_bn:
+            elif num_layers >= 2 and last_bn == "affine":
                 layer = [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out)]
+            elif num_layers >= 2 and last_bn == "scale":
+                layer = [nn.Linear(d_in, d_out, bias=False), ScaleBatchNorm1d(d_out)]
             else:
                 layer = [nn.Linear(d_in, d_out)]
             self.blocks.append(nn.Sequential(*layer))
@@ -333,6 +342,24 @@ class ProjectionHead(nn.Module):
     def _check_layer(self, layer: int) -> None:
         if not isinstance(layer, int) or not 0 <= layer <= self.num_layers:
             raise ValueError(f"layer: expected an int in [0, {self.num_layers}], got {layer!r}")
+
+
+class ScaleBatchNorm1d(nn.Module):
+    """Batch normalisation with a learned per-feature scale and no shift: ``gamma * BN(x)``.
+
+    TensorFlow's ``batch_normalization(center=False, scale=True)``, which the official SimCLR head
+    puts after its output layer. The normalisation (batch statistics in training, running ones in
+    evaluation) is an affine-free ``BatchNorm1d``, so ``SyncBatchNorm`` conversion still applies.
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+        self.bn = nn.BatchNorm1d(num_features, affine=False)
+        self.weight = nn.Parameter(torch.ones(num_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.weight  # (B, D) -> (B, D)
 
 
 def truncated_head(head: ProjectionHead, layer: int) -> nn.Sequential:
@@ -420,7 +447,7 @@ def _output_width(layers: nn.Module, default: int) -> int:
     for m in reversed(modules):
         if isinstance(m, nn.Linear):
             return m.out_features
-        if isinstance(m, nn.BatchNorm1d):
+        if isinstance(m, (nn.BatchNorm1d, ScaleBatchNorm1d)):
             return m.num_features
     raise ValueError(
         "head_layers: cannot infer its output width; give it an `out_dim` attribute"

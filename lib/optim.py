@@ -35,6 +35,16 @@ class LARS(torch.optim.Optimizer):
     ``trust = 1`` and no weight decay, i.e. SGD with momentum, as the official code does for
     the variables it excludes from "weight decay and LARS adaptation".
 
+    ``clip=True`` gives solo-learn's variant instead (``solo/utils/lars.py``, after NVIDIA apex's
+    LARC, with ``clip_lr=True``): the trust ratio is ``trust_coefficient * ||w|| / (||g|| +
+    weight_decay * ||w|| + eps)`` with ``g`` the gradient before weight decay, and the layer's rate is
+    that ratio clipped at the global rate: ``v <- momentum * v + min(trust, lr) * (g + wd w)``
+    (solo-learn scales the step by ``min(trust / lr, 1)`` and then by ``lr``). The global rate then
+    acts as a cap that the schedule moves, not as a factor: with trust coefficient 0.02 the layer
+    rates are about 20x those of the official LARS at rate 1. solo-learn keeps ``lr`` outside its
+    momentum buffer (PyTorch's SGD form); with a constant rate that is the same update, with a
+    schedule it differs only in when a rate change takes effect.
+
     Works on any device; the trust ratios stay on the device (no host synchronisation).
     """
 
@@ -46,6 +56,7 @@ class LARS(torch.optim.Optimizer):
         weight_decay: float = 0.0,
         trust_coefficient: float = 0.001,
         eps: float = 1e-8,
+        clip: bool = False,
     ) -> None:
         _check_positive("lr", lr)
         _check_momentum(momentum)
@@ -58,6 +69,7 @@ class LARS(torch.optim.Optimizer):
             weight_decay=weight_decay,
             trust_coefficient=trust_coefficient,
             eps=eps,
+            clip=bool(clip),
             lars_exclude=False,
         )
         super().__init__(params, defaults)
@@ -79,13 +91,21 @@ class LARS(torch.optim.Optimizer):
             if group["lars_exclude"]:
                 updates = torch._foreach_mul(grads, lr)  # lr * g
             else:
-                if group["weight_decay"] != 0:
-                    grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+                wd, clip = group["weight_decay"], group.get("clip", False)
                 w_norms = torch.stack(torch._foreach_norm(params))  # (P,)
-                g_norms = torch.stack(torch._foreach_norm(grads))  # (P,)
-                ratio = group["trust_coefficient"] * w_norms / (g_norms + group["eps"])
+                if clip:  # solo-learn: ||g|| before weight decay, wd ||w|| in the denominator
+                    g_norms = torch.stack(torch._foreach_norm(grads))  # (P,)
+                    denominator = g_norms + wd * w_norms
+                if wd != 0:
+                    grads = torch._foreach_add(grads, params, alpha=wd)
+                if not clip:  # official SimCLR: the norm of the decayed gradient
+                    g_norms = torch.stack(torch._foreach_norm(grads))  # (P,)
+                    denominator = g_norms
+                ratio = group["trust_coefficient"] * w_norms / (denominator + group["eps"])
                 trust = torch.where((w_norms > 0) & (g_norms > 0), ratio, torch.ones_like(ratio))
-                scale = (lr * trust).to(grads[0].dtype)
+                # official: the layer's rate is lr * trust; clipped (LARC): trust itself, at most lr
+                layer_lr = torch.clamp(trust, max=lr) if clip else lr * trust
+                scale = layer_lr.to(grads[0].dtype)
                 updates = torch._foreach_mul(grads, list(scale.unbind()))  # lr * trust * g
             bufs = []
             for p in params:
@@ -128,11 +148,12 @@ def parameter_groups(
 
 
 def build_optimizer(
-    name: str, model: nn.Module, lr: float, weight_decay: float, momentum: float = 0.9
+    name: str, model: nn.Module, lr: float, weight_decay: float, momentum: float = 0.9,
+    *, lars_trust: float = 0.001, lars_clip: bool = False,
 ) -> torch.optim.Optimizer:
     """Optimiser by name over ``parameter_groups(model, weight_decay)``.
 
-    ``"lars"``: ``LARS``; ``"sgd"``: SGD with (non-Nesterov) momentum; ``"adamw"``: AdamW with
+    ``"lars"``: ``LARS`` with ``trust_coefficient=lars_trust`` and ``clip=lars_clip``; ``"sgd"``: SGD with (non-Nesterov) momentum; ``"adamw"``: AdamW with
     default betas. Biases and normalisation parameters get no weight decay with every
     optimiser. SGD and AdamW use PyTorch's fused kernels when every parameter is on CUDA.
     """
@@ -143,7 +164,8 @@ def build_optimizer(
     _check_momentum(momentum)
     groups = parameter_groups(model, weight_decay)
     if name == "lars":
-        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                    trust_coefficient=lars_trust, clip=lars_clip)
     fused = all(p.is_cuda for g in groups for p in g["params"]) or None
     if name == "sgd":
         return torch.optim.SGD(

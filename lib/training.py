@@ -97,7 +97,7 @@ def prepare_data(config: Config, device: torch.device) -> Data:
 
 def view_pipelines(config: Config, size: int) -> tuple[views.ViewPipeline, views.ViewPipeline]:
     vc = views.ViewConfig(size=size, crop_scale=(config.crop_scale_min, 1.0),
-                          color_strength=config.color_strength, blur_p=config.blur_p)
+                          color_strength=config.color_strength, blur_p=config.blur_p, gray_p=config.gray_p)
     first = views.ViewPipeline(config.views_list, vc)
     second = first if config.views2 == "" else views.ViewPipeline(config.views2_list, vc)
     return first, second
@@ -110,13 +110,28 @@ def eval_transform(size: int, native: int) -> Callable[[torch.Tensor], torch.Ten
     return lambda x: F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
-def build_contrastive_model(config: Config, channels: int, mean, std) -> models.ContrastiveModel:
-    size = config.image_size or 32
-    encoder = models.build_encoder(config.arch, in_channels=channels, image_size=size, width=config.width,
-                                   stem=config.stem, mean=mean, std=std)
+def build_encoder(config: Config, channels: int, size: int, mean, std) -> models.Encoder:
+    """The encoder of a run: the one place where a config becomes an encoder, for every task.
+
+    ``size`` is the side of the views the encoder sees (``Data.size``: ``image_size``, or the data
+    set's native size), so ``stem=auto`` picks the same stem for pretraining, the supervised
+    baselines, fine-tuning, the distillation student and a later evaluation of any of them."""
+    return models.build_encoder(config.arch, in_channels=channels, image_size=size, width=config.width,
+                                stem=config.stem, mean=mean, std=std)
+
+
+def build_contrastive_model(config: Config, channels: int, size: int, mean, std) -> models.ContrastiveModel:
+    """Encoder and projection head of a pretraining (or supervised contrastive) run."""
+    encoder = build_encoder(config, channels, size, mean, std)
     hidden = config.head_hidden_dim or encoder.out_dim
-    head = models.ProjectionHead(encoder.out_dim, hidden, config.proj_dim, config.head_layers)
+    head = models.ProjectionHead(encoder.out_dim, hidden, config.proj_dim, config.head_layers,
+                                 last_bn=config.head_last_bn)
     return models.ContrastiveModel(encoder, head)
+
+
+def build_classifier(config: Config, channels: int, size: int, num_classes: int, mean, std) -> models.FineTuneModel:
+    """Encoder and linear classifier of a cross-entropy baseline or a distillation student."""
+    return models.FineTuneModel(build_encoder(config, channels, size, mean, std), None, num_classes)
 
 
 # ---- the shared loop ---------------------------------------------------------------------------
@@ -167,9 +182,10 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {job.n_train} training images")
     total_steps = steps_per_epoch * config.epochs
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    warmup_steps = config.warmup_steps(steps_per_epoch)
     optimizer = optim.build_optimizer(config.optimizer, job.model, lr=config.scaled_lr,
-                                      weight_decay=config.weight_decay, momentum=config.momentum)
+                                      weight_decay=config.weight_decay, momentum=config.momentum,
+                                      lars_trust=config.lars_trust, lars_clip=config.lars_clip)
     run_dir = writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()
     ckpt_dir = run_dir / CHECKPOINT_DIR
     epochs_log: list[dict[str, Any]] = []
@@ -314,7 +330,7 @@ def _embedding_sample(fns: dict[str, Callable], d: Data, config: Config, transfo
 
 def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[], dict]]:
     mean, std = d.train.mean_std()
-    model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
+    model = build_contrastive_model(config, d.train.channels, d.size, mean, std).to(device)
     model = _device_layout(model, device)
     fast = _maybe_compile(distributed.wrap(model, device), config)
     gather = _gather()
@@ -359,9 +375,7 @@ def _supervised(config, d: Data, device, amp, generator):
     images, labels = d.train.images[d.labelled], d.train.labels[d.labelled]
     loss_name = config.loss_name
     if loss_name == "ce":
-        encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
-                                       width=config.width, stem=config.stem, mean=mean, std=std)
-        model = models.FineTuneModel(encoder, None, d.train.num_classes).to(device)
+        model = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std).to(device)
         model = _device_layout(model, device)
         fast = _maybe_compile(distributed.wrap(model, device), config)
         feature_fns = {"h": model.encoder}
@@ -373,7 +387,7 @@ def _supervised(config, d: Data, device, amp, generator):
             y = labels[idx]
             return F.cross_entropy(logits, y), {"train_top1": (logits.argmax(1) == y).float().mean()}
     else:
-        model = build_contrastive_model(config, d.train.channels, mean, std).to(device)
+        model = build_contrastive_model(config, d.train.channels, d.size, mean, std).to(device)
         model = _device_layout(model, device)
         fast = _maybe_compile(distributed.wrap(model, device), config)
         feature_fns = {"h": model.encoder, "z": lambda x: model(x)[1]}
@@ -446,9 +460,10 @@ def _check_same_model(config: Config, source: Config, what: str) -> None:
                          + ", ".join(f"{k} ({getattr(source, k)!r} vs {getattr(config, k)!r})" for k in differ))
 
 
-def build_finetune_model(config: Config, pre_config: Config, channels: int, num_classes: int,
+def build_finetune_model(config: Config, pre_config: Config, channels: int, size: int, num_classes: int,
                          mean, std, pre_state: dict | None) -> models.FineTuneModel:
-    contrastive = build_contrastive_model(pre_config, channels, mean, std)
+    """The pretrained encoder (and the first ``finetune_layer`` head layers) under a linear classifier."""
+    contrastive = build_contrastive_model(pre_config, channels, size, mean, std)
     if pre_state is not None:
         contrastive.load_state_dict(pre_state["model"])
     head = models.truncated_head(contrastive.head, config.finetune_layer) if config.finetune_layer else None
@@ -461,7 +476,7 @@ def _finetune(config, d: Data, device, amp, generator):
         raise ValueError(f"pretrained={config.pretrained} is a {pre_record.config.task!r} run, not 'pretrain'")
     _check_same_model(config, pre_record.config, "pretrained")
     mean, std = d.train.mean_std()
-    model = build_finetune_model(config, pre_record.config, d.train.channels, d.train.num_classes,
+    model = build_finetune_model(config, pre_record.config, d.train.channels, d.size, d.train.num_classes,
                                  mean, std, pre_state).to(device)
     return _classifier_job(config, d, device, amp, generator, model, teacher=None)
 
@@ -472,15 +487,13 @@ def _distill(config, d: Data, device, amp, generator):
         raise ValueError(f"teacher={config.teacher} is a {t_record.config.task!r} run, not 'finetune'")
     pre_record = find_record(t_record.config.pretrained, config.resolved_runs_dir())
     mean, std = d.train.mean_std()
-    teacher = build_finetune_model(t_record.config, pre_record.config, d.train.channels,
+    teacher = build_finetune_model(t_record.config, pre_record.config, d.train.channels, d.size,
                                    d.train.num_classes, mean, std, None)
     teacher.load_state_dict(t_state["model"])
     teacher = _device_layout(teacher.to(device).eval(), device)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
-                                   width=config.width, stem=config.stem, mean=mean, std=std)
-    student = models.FineTuneModel(encoder, None, d.train.num_classes).to(device)
+    student = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std).to(device)
     return _classifier_job(config, d, device, amp, generator, student, teacher=teacher)
 
 
@@ -646,7 +659,7 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     d = prepare_data(config, dev)
     mean, std = d.train.mean_std()
     if config.task in ("pretrain",) or (config.task == "supervised" and config.loss_name != "ce"):
-        model = build_contrastive_model(config, d.train.channels, mean, std)
+        model = build_contrastive_model(config, d.train.channels, d.size, mean, std)
         model.load_state_dict(state["model"])
         if not 0 <= layer <= config.head_layers:
             raise ValueError(f"layer must be in [0, head_layers={config.head_layers}]; got {layer}")
@@ -656,11 +669,10 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
             raise ValueError(f"run {run_id} is a classifier ({config.task}); only layer 0 (h) can be evaluated")
         if config.task == "finetune":
             pre = find_record(config.pretrained, config.resolved_runs_dir())
-            model = build_finetune_model(config, pre.config, d.train.channels, d.train.num_classes, mean, std, None)
+            model = build_finetune_model(config, pre.config, d.train.channels, d.size, d.train.num_classes,
+                                         mean, std, None)
         else:
-            encoder = models.build_encoder(config.arch, in_channels=d.train.channels, image_size=d.size,
-                                           width=config.width, stem=config.stem, mean=mean, std=std)
-            model = models.FineTuneModel(encoder, None, d.train.num_classes)
+            model = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std)
         model.load_state_dict(state["model"])
         fn = model.encoder
     model = model.to(dev).eval()

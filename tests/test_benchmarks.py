@@ -139,9 +139,25 @@ def test_throughput_rejects_bad_options():
     with pytest.raises(SystemExit):
         gpu_check.parse_args(["--skip-bench", "--recipe", "epochs=5 lr=1", "--recipe", "lr=2"])  # one unsized
     assert gpu_check.parse_args(["--skip-bench", "--recipe", "epochs=5 lr=1"]).recipes == [{"epochs": 5, "lr": 1.0}]
-    for bad in ("lr=fast", "learning_rate=1", "dataset=cifar10", ""):
+    named = gpu_check.parse_args(["--recipe", "dkobak_cifar10 lr=0.06"]).recipes[0]
+    assert Path(named["recipe"]).name == "dkobak_cifar10.toml" and named["lr"] == 0.06
+    assert gpu_check.parse_args([]).batch_size == 512  # the official recipe's batch
+    for bad in ("lr=fast", "learning_rate=1", "dataset=cifar10", "", "nosuch_recipe lr=1", "lr=1 dkobak_cifar10"):
         with pytest.raises(SystemExit):
             gpu_check.parse_args(["--recipe", bad])
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--base", "nosuch_recipe"])
+
+
+def test_gpu_check_defaults_to_the_official_recipe():
+    """The time-to-accuracy run is the official SimCLR CIFAR-10 command at the check's length."""
+    args = gpu_check.parse_args([])
+    config = gpu_check.run_config(args, "cifar10", 100, 10, Path("/tmp/unused"))
+    assert (config.optimizer, config.lr, config.lr_scaling, config.scaled_lr) == ("lars", 1.0, "linear", 2.0)
+    assert (config.weight_decay, config.temperature, config.color_strength, config.lars_trust) == (1e-4, 0.5, 0.5, 1e-3)
+    assert (config.head_layers, config.head_last_bn, config.views_list) == (3, "scale", ("crop", "flip", "color", "gray"))
+    assert config.warmup_fraction == 0.01 and config.warmup_steps(97) == 97  # SimCLR's 10 of 1,000 epochs
+    assert (config.arch, config.stem, config.batch_size, config.epochs) == ("resnet18", "cifar", 512, 100)
 
 
 def test_gpu_check_compares_recipes_in_one_call(tmp_path, capsys):
@@ -150,7 +166,7 @@ def test_gpu_check_compares_recipes_in_one_call(tmp_path, capsys):
     recipes = result["recipes"]
     assert [r["config"]["epochs"] for r in recipes] == [1, 2]
     assert recipes[1]["config"]["optimizer"] == "sgd" and recipes[1]["config"]["temperature"] == 0.5
-    assert recipes[0]["config"]["lr"] == 0.5 and recipes[0]["recipe"] == "lr=0.5"
+    assert recipes[0]["config"]["lr"] == 0.5 and recipes[0]["recipe"] == "simclr_official_cifar10 lr=0.5"
     assert result["time_to_accuracy"]["best_knn_top1"] == max(r["best_knn_top1"] for r in recipes)
     with tarfile.open(tmp_path / next(p.name for p in tmp_path.glob("*-runs.tar.gz"))) as tar:
         names = tar.getnames()
@@ -293,3 +309,48 @@ def test_every_benchmark_command_in_the_benchmarks_readme_parses():
             module.parse_args(argv)  # SystemExit (a failed test) on an unknown or invalid option
             found[script] += 1
     assert found["gpu_check"] >= 4 and found["throughput"] >= 3 and found["gpu_report"] >= 1, found
+
+
+def test_simclr_vs_lightly_tiny_compares_both_pipelines_on_their_curves(tmp_path):
+    svl = _load("simclr_vs_lightly")
+    recipe = ROOT / "configs" / "recipes" / "simclr_official_cifar10.toml"
+    for bad in (["--epochs", "0"], ["--seeds", "0"], ["--data", str(tmp_path / "missing")],
+                ["--tiny", "--recipe", str(tmp_path / "missing.toml")]):
+        with pytest.raises(SystemExit):
+            svl.parse_args(bad)
+    threads = torch.get_num_threads()
+    result = svl.main(["--tiny", "--recipe", str(recipe), "--out", str(tmp_path / "out")])
+    assert torch.get_num_threads() == threads
+    assert json.loads((tmp_path / "out" / "simclr_vs_lightly-cpu.json").read_text()) == result
+
+    runs = result["runs"]
+    assert [(r["seed"], r["pipeline"]) for r in runs] == [(0, "ours"), (0, "lightly")]
+    curves = {r["pipeline"]: r["curve"] for r in runs}
+    for name, curve in curves.items():
+        assert [pt["epoch"] for pt in curve] == [0, 1], name
+        assert all(math.isfinite(pt["knn_top1"]) and 0 <= pt["knn_top1"] <= 1 for pt in curve), name
+        assert curve[1]["train_seconds"] > 0 and math.isfinite(curve[1]["loss"])
+        assert curve[1]["cumulative_seconds"] == pytest.approx(curve[0]["cumulative_seconds"] + curve[1]["train_seconds"])
+    # same seed, same backbone, same evaluation: the random initialisations score alike
+    assert curves["ours"][0]["knn_top1"] == pytest.approx(curves["lightly"][0]["knn_top1"])
+    ours_config = runs[0]["config"]
+    assert (ours_config["arch"], ours_config["width"], ours_config["batch_size"]) == ("small_cnn", 0.5, 64)
+    assert (ours_config["warmup_epochs"], ours_config["warmup_fraction"]) == (0.0, 0.01)  # 10 of 1,000 epochs
+    assert (ours_config["optimizer"], ours_config["lr"], ours_config["head_last_bn"]) == ("lars", 1.0, "scale")
+
+    summary = result["summary"]
+    assert summary["seeds"] == [0]
+    assert summary["difference_at_equal_epochs"]["values"] == [
+        pytest.approx(curves["ours"][-1]["knn_top1"] - curves["lightly"][-1]["knn_top1"])]
+    t = min(c[-1]["cumulative_seconds"] for c in curves.values())
+    reached = {k: [pt for pt in c if pt["cumulative_seconds"] <= t][-1]["knn_top1"] for k, c in curves.items()}
+    assert summary["difference_at_equal_wall_time"]["values"] == [pytest.approx(reached["ours"] - reached["lightly"])]
+    assert summary["ours_at_least_as_accurate_at_equal_epochs"] == (summary["difference_at_equal_epochs"]["mean"] >= 0)
+    assert summary["ours_ahead_at_equal_wall_time"] == (summary["difference_at_equal_wall_time"]["mean"] > 0)
+    for name in ("ours", "lightly"):
+        assert summary[name]["total_train_seconds"]["mean"] == pytest.approx(curves[name][-1]["cumulative_seconds"])
+        assert summary[name]["views_per_second"]["mean"] == pytest.approx(
+            2 * result["images_per_epoch"] / curves[name][-1]["cumulative_seconds"])
+    prov = result["provenance"]
+    assert prov["device"] and prov["date"] and "commit" in prov and prov["torch_threads"] >= 1
+    assert {"torch", "lightly"} <= set(prov["versions"])

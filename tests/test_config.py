@@ -73,6 +73,12 @@ def test_overrides_are_typed_from_the_defaults(text, key, value):
     (["snapshot_epochs=1,x"], "snapshot_epochs must be comma-separated integers"),
     (["epochs=0"], "epochs must be >= 1"),
     (["noequals"], "is not of the form key=value"),
+    (["gray_p=1.5"], "gray_p must be in [0, 1]"),
+    (["lars_trust=0"], "lars_trust must be a finite number > 0"),
+    (["lars_trust=inf"], "lars_trust must be a finite number > 0"),
+    (["head_last_bn=yes"], "head_last_bn must be one of affine, scale, none"),
+    (["warmup_fraction=1.5"], "warmup_fraction must be in [0, 1]"),
+    (["warmup_fraction=0.1"], "give the warm-up once"),
 ])
 def test_bad_input_fails_with_a_message_naming_the_problem(overrides, message):
     with pytest.raises((ValueError, TypeError)) as info:
@@ -112,3 +118,27 @@ def test_help_table_documents_every_field():
     table = cfg.help_table()
     for name in cfg.FIELD_NAMES:
         assert f"  {name} " in table
+
+
+@pytest.mark.parametrize("task, loss, views", [
+    ("pretrain", "", ("crop", "flip", "color", "gray")),      # SimCLR's CIFAR-10 views
+    ("supervised", "supcon", ("crop", "flip", "color", "gray")),  # Khosla et al.: SimCLR's augmentation
+    ("supervised", "ce", ("crop", "flip")),                   # the papers' supervised augmentation
+    ("supervised", "triplet", ("crop", "flip")),
+    ("finetune", "", ("crop", "flip")),                       # SimCLR B.5, SimCLRv2
+    ("distill", "", ("crop", "flip")),
+])
+def test_each_task_defaults_to_the_views_of_its_paper(task, loss, views):
+    extra = {"finetune": dict(pretrained="pretrain-x"), "distill": dict(teacher="finetune-x")}.get(task, {})
+    config = Config(task=task, loss=loss, **extra)
+    assert config.views == "" and config.views_list == views
+    assert config.identity()["views"] == ",".join(views)  # the run id names the views actually used
+    assert config.run_id() == config.replace(views=",".join(views)).run_id()
+    # a config derived from a pretraining one gets the new task's default, not the old task's views
+    assert Config().replace(task=task, loss=loss, **extra).views_list == views
+
+
+def test_warmup_steps_from_epochs_or_from_a_fraction():
+    assert Config(epochs=10, warmup_epochs=2.0).warmup_steps(39) == 78
+    assert Config(epochs=100, warmup_epochs=0.0, warmup_fraction=0.01).warmup_steps(39) == 39
+    assert Config(epochs=10, warmup_epochs=0.0).warmup_steps(39) == 0

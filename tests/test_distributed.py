@@ -94,7 +94,7 @@ def _gradient_check(rank):
     config = Config(arch="small_cnn", width=0.25, image_size=16, head_layers=2, proj_dim=8)
     # Eval mode: batch norm with fixed statistics treats every image alone, so one process and
     # two compute the same function (batch statistics are per process on the CPU, see lib.distributed).
-    model = training.build_contrastive_model(config, 1, [0.5], [0.25]).eval()
+    model = training.build_contrastive_model(config, 1, 16, [0.5], [0.25]).eval()
     reference = copy.deepcopy(model)
     ddp = distributed.wrap(model, torch.device("cpu"))
     gen = torch.Generator().manual_seed(1)

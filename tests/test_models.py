@@ -9,6 +9,7 @@ from lib.models import (
     ContrastiveModel,
     FineTuneModel,
     ProjectionHead,
+    ScaleBatchNorm1d,
     build_encoder,
     count_parameters,
     flops_per_image,
@@ -127,15 +128,44 @@ def test_projection_head_structure():
         [nn.Linear, nn.BatchNorm1d],
     ]
     assert all(block[0].bias is None for block in head.blocks)
-    no_bn = ProjectionHead(16, 12, 8, 2, last_bn=False)
+    no_bn = ProjectionHead(16, 12, 8, 2, last_bn="none")
     assert [type(m) for m in no_bn.blocks[-1]] == [nn.Linear]
     assert no_bn.blocks[-1][0].bias is not None
+    official = ProjectionHead(16, 12, 8, 2, last_bn="scale")  # TF batch norm with center=False
+    assert [type(m) for m in official.blocks[-1]] == [nn.Linear, ScaleBatchNorm1d]
+    assert official.blocks[-1][0].bias is None
+    assert not any(n.endswith("bias") for n, _ in official.blocks[-1].named_parameters())
+    with pytest.raises(ValueError, match="last_bn"):
+        ProjectionHead(16, 12, 8, 2, last_bn=True)
     with pytest.raises(ValueError, match="num_layers"):
         ProjectionHead(16, 12, 8, -1)
     with pytest.raises(ValueError, match="hidden_dim"):
         ProjectionHead(16, 0, 8, 2)
     with pytest.raises(ValueError, match="layer"):
         head.output_dim(4)
+
+
+def test_scale_batchnorm_is_batchnorm_without_shift():
+    """gamma * (x - mean) / sqrt(var + eps) with batch statistics in training, running ones in eval;
+    equal to an affine BatchNorm1d whose shift is held at zero."""
+    torch.manual_seed(0)
+    x = torch.randn(32, 6) * 3 + 1
+    bn = ScaleBatchNorm1d(6)
+    with torch.no_grad():
+        bn.weight.copy_(torch.linspace(0.5, 2.0, 6))
+    ref = nn.BatchNorm1d(6)
+    with torch.no_grad():
+        ref.weight.copy_(bn.weight)
+        ref.bias.zero_()
+    naive = bn.weight * (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + 1e-5)
+    out, expected = bn(x), ref(x)  # one training step each: the same running statistics after it
+    torch.testing.assert_close(out, naive)
+    torch.testing.assert_close(out, expected)
+    bn.eval(), ref.eval()
+    torch.testing.assert_close(bn(x), ref(x))
+    out = bn(x)
+    out.sum().backward()
+    assert bn.weight.grad is not None and bn.weight.grad.shape == (6,)
 
 
 @pytest.mark.parametrize("layer", [0, 1, 2, 3])

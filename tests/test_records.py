@@ -134,3 +134,36 @@ def test_git_state_calls_code_changes_dirty_but_not_the_projects_outputs(tmp_pat
     (tmp_path / "lib" / "code.py").write_text("x = 2\n")
     assert git_state(tmp_path / "lib")["dirty"] is True
     assert git_state(tmp_path)["dirty"] is True  # from any folder of the repository
+
+
+def test_every_committed_record_still_names_its_run_and_loads():
+    """Run ids do not move: each committed record's stored config hashes to its folder's name, and
+    asking for that config finds the record (fields added later enter the hash only when set;
+    an empty ``views`` names the task's default views)."""
+    from pathlib import Path
+
+    from lib.config import from_dict
+
+    runs = Path(__file__).resolve().parent.parent / "runs"
+    folders = sorted(d for d in runs.iterdir() if (d / "config.json").is_file())
+    assert len(folders) >= 20, "the committed records are missing"
+    for folder in folders:
+        config = from_dict(json.loads((folder / "config.json").read_text()))
+        assert config.run_id() == folder.name, folder.name
+        record = existing_record(config.replace(runs_dir=str(runs)))
+        assert record is not None and record.complete and record.directory == folder, folder.name
+        assert record.epochs and record.results, folder.name
+
+
+def test_added_fields_at_their_defaults_keep_the_run_id():
+    base = Config(task="pretrain", epochs=3)
+    spelled = base.replace(views="crop,flip,color,gray", lars_trust=0.001, lars_clip=False, gray_p=0.2,
+                           head_last_bn="affine", warmup_fraction=0.0)
+    assert spelled.run_id() == base.run_id()
+    for change in (dict(lars_trust=0.02), dict(lars_clip=True), dict(gray_p=0.1), dict(head_last_bn="scale"),
+                   dict(warmup_epochs=0.0, warmup_fraction=0.01)):
+        assert base.replace(**change).run_id() != base.run_id(), change
+    # knobs that cannot act are given their defaults: one run, one id
+    sgd = base.replace(optimizer="sgd")
+    assert sgd.replace(lars_trust=0.02, lars_clip=True).run_id() == sgd.run_id()
+    assert base.replace(head_layers=1, head_last_bn="scale").run_id() == base.replace(head_layers=1).run_id()

@@ -179,3 +179,74 @@ def test_cli_trains_prints_the_record_and_evaluates(tmp_path):
     assert bad.returncode == 2 and "temperature must be > 0" in bad.stderr
     helped = subprocess.run([sys.executable, "-m", "lib", "pretrain", "--help"], capture_output=True, text=True)
     assert "color_strength" in helped.stdout and "label_fraction" in helped.stdout
+
+
+def _image_folder(root, size: int, per_class: int = 8):
+    """A two-class image folder of ``size`` px colour PNGs (train and test)."""
+    from PIL import Image
+
+    gen = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = (torch.rand(size, size, 3, generator=gen) * 255).to(torch.uint8).numpy()
+                Image.fromarray(pixels).save(root / split / label / f"{i}.png")
+    return f"imagefolder:{root}"
+
+
+def _encoder_state(state: dict) -> dict:
+    return {k[len("encoder."):]: tuple(v.shape) for k, v in state.items() if k.startswith("encoder.")}
+
+
+@pytest.mark.parametrize("size, stem_kernel", [(32, 3), (96, 7)])
+def test_every_task_builds_the_same_encoder_for_the_same_config(tmp_path, size, stem_kernel):
+    """One function builds the encoder of every task: at 96 px with stem=auto, pretraining, the
+    supervised baselines, fine-tuning, the distillation student and a later evaluation all get the
+    ImageNet stem (7x7), at 32 px all get the CIFAR stem (3x3)."""
+    from lib import checkpoints, models
+
+    dataset = _image_folder(tmp_path / "imgs", size)
+    base = Config(dataset=dataset, arch="resnet18", width=0.25, stem="auto", batch_size=8, epochs=1, warmup_epochs=0.0,
+                  monitor_size=0, final_eval=False, save_embeddings=0, progress=False, device="cpu", knn_k=4,
+                  runs_dir=str(tmp_path / "runs"), head_layers=2, data_dir=str(tmp_path / "cache"))
+    reference = _encoder_state({f"encoder.{k}": v for k, v in models.build_encoder(
+        "resnet18", in_channels=3, image_size=size, width=0.25, stem="auto").state_dict().items()})
+    pre = training.run(base.replace(task="pretrain"))
+    records = {
+        "pretrain": pre,
+        "supervised ce": training.run(base.replace(task="supervised", loss="ce")),
+        "supervised supcon": training.run(base.replace(task="supervised", loss="supcon")),
+        "finetune": (ft := training.run(base.replace(task="finetune", pretrained=pre.run_id, finetune_layer=1))),
+        "distill": training.run(base.replace(task="distill", teacher=ft.run_id)),
+    }
+    for task, record in records.items():
+        state = checkpoints.load(record.checkpoint_dir / checkpoints.FINAL_NAME)["model"]
+        assert _encoder_state(state) == reference, task
+        assert state["encoder.body.conv1.weight"].shape[-1] == stem_kernel, task
+    for task in ("pretrain", "supervised ce", "distill"):  # evaluation rebuilds the same encoder and loads it
+        out = training.evaluate_record(records[task].run_id, runs_dir=base.runs_dir, device="cpu", probe=False)
+        assert 0 <= out["scores"]["knn_top1"] <= 1, task
+
+
+@pytest.mark.parametrize("task, loss, expected", [
+    ("supervised", "ce", ("crop", "flip")), ("finetune", "", ("crop", "flip")), ("distill", "", ("crop", "flip")),
+    ("supervised", "supcon", ("crop", "flip", "color", "gray")), ("pretrain", "", ("crop", "flip", "color", "gray")),
+])
+def test_tasks_train_on_their_papers_views_by_default(tiny, monkeypatch, task, loss, expected):
+    """With ``views`` left at its default, the classifiers (cross-entropy baseline, fine-tuning,
+    distillation) train on crop and flip, the contrastive tasks on SimCLR's colour-distorted views."""
+    pre = training.run(tiny.replace(final_eval=False))
+    ft = training.run(tiny.replace(task="finetune", pretrained=pre.run_id, final_eval=False))
+    seen = []
+    real = training.view_pipelines
+
+    def spy(config, size):
+        pipelines = real(config, size)
+        seen.append(tuple(pipelines[0].ops))
+        return pipelines
+
+    monkeypatch.setattr(training, "view_pipelines", spy)
+    extra = {"finetune": dict(pretrained=pre.run_id), "distill": dict(teacher=ft.run_id)}.get(task, {})
+    training.run(tiny.replace(task=task, loss=loss, final_eval=False, **extra), force=True)
+    assert seen == [expected]
