@@ -84,6 +84,12 @@ from lib.records import (atomic_write_json, device_description, git_state, libra
 from throughput import PILTwoViews  # noqa: E402
 
 PIPELINES = ("ours", "lightly")
+# The control arm: our pipeline trained with lightly's recipe (configs/recipes/lightly_cifar10.toml: SGD at
+# 0.12 x batch/256, weight decay 5e-4, temperature 0.5, lightly's 2-layer head), so that the pipeline's
+# effect and the recipe's can be told apart. Its comparison with lightly differs in the pipeline alone
+# (and in two details the recipe file lists: per-step cosine, no weight decay on biases and norms).
+CONTROL = "ours_lightly_recipe"
+CONTROL_RECIPE = "configs/recipes/lightly_cifar10.toml"
 ARCH, WIDTH = "small_cnn", 0.5
 DEFAULT_RECIPE = "configs/recipes/simclr_official_cifar10.toml"
 RESULT_NAME = "simclr_vs_lightly-cpu.json"
@@ -124,6 +130,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                "a temporary folder)")
     p.add_argument("--resume", action="store_true",
                    help=f"keep the runs already in <out>/{RESULT_NAME} (same setup) and run only the others")
+    p.add_argument("--control", action=argparse.BooleanOptionalAction, default=True,
+                   help=f"also train the control arm: our pipeline with lightly's recipe ({CONTROL_RECIPE}), so that "
+                        "the pipeline's and the recipe's effects can be told apart (--no-control: only the two pipelines)")
     p.add_argument("--tiny", action="store_true",
                    help="check that it runs: the embedded Fashion-MNIST sample, 256 training and 128 test images, "
                         "1 epoch, 1 seed, batch 64, in a temporary folder unless --out is given")
@@ -181,14 +190,14 @@ def setup_of(args: argparse.Namespace) -> dict:
             "width": WIDTH}
 
 
-def our_config(args: argparse.Namespace, seed: int, runs_dir: str = "") -> Config:
-    """This benchmark's run trained with the recipe's optimiser, loss, views and head
-    (``recipes.apply``: the warm-up keeps the recipe's fraction of the run)."""
+def our_config(args: argparse.Namespace, seed: int, runs_dir: str = "", recipe: str | None = None) -> Config:
+    """This benchmark's run trained with the recipe's (default ``--recipe``) optimiser, loss, views and
+    head (``recipes.apply``: the warm-up keeps the recipe's fraction of the run)."""
     base = Config(task="pretrain", dataset=args.dataset, train_size=args.train_size, test_size=args.test_size,
                   monitor_size=args.test_size, arch=ARCH, width=WIDTH, batch_size=args.batch_size, epochs=args.epochs,
                   seed=seed, eval_every=1, final_eval=False, save_embeddings=0, progress=False, device="cpu",
                   runs_dir=runs_dir)
-    return recipes.apply(base, args.recipe)
+    return recipes.apply(base, recipe or args.recipe)
 
 
 # ---- the evaluation both pipelines share ------------------------------------------------------
@@ -208,8 +217,9 @@ def knn_top1(encoder: nn.Module, d: training.Data, config: Config) -> float:
 
 # ---- the two pipelines --------------------------------------------------------------------------
 
-def run_ours(args: argparse.Namespace, seed: int, runs_dir: str) -> dict:
-    config = our_config(args, seed, runs_dir)
+def run_ours(args: argparse.Namespace, seed: int, runs_dir: str, recipe: str | None = None,
+             name: str = "ours") -> dict:
+    config = our_config(args, seed, runs_dir, recipe)
     t0 = time.perf_counter()
     record = training.run(config)
     wall = time.perf_counter() - t0
@@ -219,7 +229,7 @@ def run_ours(args: argparse.Namespace, seed: int, runs_dir: str) -> dict:
         total += seconds
         curve.append({"epoch": e["epoch"], "knn_top1": e.get("knn_top1"), "train_seconds": seconds,
                       "cumulative_seconds": total, "loss": e.get("loss"), "lr": e.get("lr")})
-        print_epoch("ours", seed, curve[-1])
+        print_epoch(name, seed, curve[-1])
     return {"run_id": record.run_id, "config": config.to_dict(), "wall_seconds": wall, "curve": curve}
 
 
@@ -343,10 +353,38 @@ def summarise(runs: list[dict], images_per_epoch: int) -> dict | None:
             "knn_at_equal_wall_time": mean_std([p[f"{pipeline}_knn_at_equal_wall_time"] for p in per_seed])}
     eq_epochs = mean_std([p["difference_at_equal_epochs"] for p in per_seed])
     eq_time = mean_std([p["difference_at_equal_wall_time"] for p in per_seed])
-    return {"seeds": seeds, **out, "per_seed": per_seed, "difference_at_equal_epochs": eq_epochs,
-            "difference_at_equal_wall_time": eq_time,
-            "ours_at_least_as_accurate_at_equal_epochs": eq_epochs["mean"] >= 0,
-            "ours_ahead_at_equal_wall_time": eq_time["mean"] > 0}
+    summary = {"seeds": seeds, **out, "per_seed": per_seed, "difference_at_equal_epochs": eq_epochs,
+               "difference_at_equal_wall_time": eq_time,
+               "ours_at_least_as_accurate_at_equal_epochs": eq_epochs["mean"] >= 0,
+               "ours_ahead_at_equal_wall_time": eq_time["mean"] > 0}
+    control = [s for s in seeds if (s, CONTROL) in by]
+    if control:
+        summary["control"] = compare(by, CONTROL, "lightly", control, images_per_epoch)
+    return summary
+
+
+def compare(by: dict, a: str, b: str, seeds: list[int], images_per_epoch: int) -> dict:
+    """Pipeline ``a`` against ``b``, paired over ``seeds``: final kNN, training time, and kNN when the
+    shorter of the two runs ends."""
+    stats = {a: {}, b: {}}
+    deltas = {"difference_at_equal_epochs": [], "difference_at_equal_wall_time": []}
+    knn_t = {a: [], b: []}
+    for seed in seeds:
+        ca, cb = by[(seed, a)]["curve"], by[(seed, b)]["curve"]
+        t = min(ca[-1]["cumulative_seconds"], cb[-1]["cumulative_seconds"])
+        ka, kb = knn_at_time(ca, t)["knn_top1"], knn_at_time(cb, t)["knn_top1"]
+        knn_t[a].append(ka), knn_t[b].append(kb)
+        deltas["difference_at_equal_epochs"].append(ca[-1]["knn_top1"] - cb[-1]["knn_top1"])
+        deltas["difference_at_equal_wall_time"].append(ka - kb)
+    for name in (a, b):
+        curves = [by[(s, name)]["curve"] for s in seeds]
+        totals = [c[-1]["cumulative_seconds"] for c in curves]
+        stats[name] = {"final_knn_top1": mean_std([c[-1]["knn_top1"] for c in curves]),
+                       "total_train_seconds": mean_std(totals),
+                       "views_per_second": mean_std([2 * images_per_epoch * c[-1]["epoch"] / t
+                                                     for c, t in zip(curves, totals)]),
+                       "knn_at_equal_wall_time": mean_std(knn_t[name])}
+    return {"pipelines": [a, b], "seeds": seeds, **stats, **{k: mean_std(v) for k, v in deltas.items()}}
 
 
 def _pm(s: dict, fmt: str) -> str:
@@ -432,22 +470,35 @@ def _main(args: argparse.Namespace, runs_dir: str) -> dict:
         atomic_write_json(path, result)
 
     done = {(r["seed"], r["pipeline"]) for r in runs}
+    arms = PIPELINES + ((CONTROL,) if args.control else ())
     for seed in range(args.seeds):
-        for pipeline in PIPELINES:
+        for pipeline in arms:
             if (seed, pipeline) in done:
                 continue
-            run = (run_ours(args, seed, runs_dir) if pipeline == "ours"
-                   else run_lightly(args, seed, d, config0))
+            if pipeline == "ours":
+                run = run_ours(args, seed, runs_dir)
+            elif pipeline == CONTROL:
+                run = run_ours(args, seed, runs_dir, str(_resolve(CONTROL_RECIPE)), name="ours+lr")
+            else:
+                run = run_lightly(args, seed, d, config0)
             curve = run["curve"]
             total = curve[-1]["cumulative_seconds"]
             runs.append({"pipeline": pipeline, "seed": seed, **run, "final_knn_top1": curve[-1]["knn_top1"],
                          "total_train_seconds": total,
                          "views_per_second": 2 * result["images_per_epoch"] * curve[-1]["epoch"] / total})
             write()
-    runs.sort(key=lambda r: (r["seed"], PIPELINES.index(r["pipeline"])))
+    order = PIPELINES + (CONTROL,)
+    runs.sort(key=lambda r: (r["seed"], order.index(r["pipeline"])))
     write()
     if result["summary"] is not None:
         print(format_table(result["summary"]))
+        control = result["summary"].get("control")
+        if control:
+            print(f"control, our pipeline with lightly's recipe - lightly, over {len(control['seeds'])} seed(s): equal "
+                  f"epochs {_pm(control['difference_at_equal_epochs'], '+.4f')}, equal wall time "
+                  f"{_pm(control['difference_at_equal_wall_time'], '+.4f')}; final kNN "
+                  f"{_pm(control[CONTROL]['final_knn_top1'], '.4f')}, {_pm(control[CONTROL]['views_per_second'], ',.0f')} "
+                  f"views/s")
     print(f"wrote {path}")
     return json.loads(path.read_text())
 

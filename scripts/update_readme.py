@@ -349,7 +349,8 @@ def render_performance(src: Sources) -> str:
     checks = sorted(((p, _load(p)) for p in src.results_dir.glob("gpu_check*.json")),
                     key=lambda item: (item[1].get("provenance", {}).get("date", ""), item[0].name), reverse=True)
     checks = [(p, r) for p, r in checks if not r.get("tiny")]  # a --tiny check is a smoke test, not a figure
-    if not throughput and not checks:
+    comparison = src.results_dir / "simclr_vs_lightly-cpu.json"
+    if not throughput and not checks and not comparison.is_file():
         return ("No measurement is committed yet: `make benchmark` (CPU) and `benchmarks/gpu_check.py` (GPU, see "
                 "`benchmarks/README.md`) write theirs, with provenance, to "
                 f"{link(src.results_dir, src.readme_dir)}.")
@@ -397,7 +398,45 @@ def render_performance(src: Sources) -> str:
                          f"initialisation, {_percent(tta.get('best_knn_top1'))} best, after "
                          f"{format_duration(last.get('wall_seconds') or 0.0)} of wall time "
                          f"({_number((tta.get('sizing') or {}).get('epoch_train_seconds'))} s of training per epoch).")
+    if comparison.is_file():
+        parts.append(render_recipe_comparison(comparison, _load(comparison), src))
     return "\n\n".join(parts)
+
+
+def _mean_std(stat: Mapping[str, Any] | None, scale: float = 100.0, digits: int = 1, sign: bool = False) -> str:
+    """``mean ± std`` of a benchmark statistic ({"mean", "std", "n"}), scaled (points by default)."""
+    if not stat or stat.get("mean") is None:
+        return "–"
+    fmt = f"{{:{'+' if sign else ''}.{digits}f}}"
+    text = fmt.format(stat["mean"] * scale)
+    return text + (f" ± {stat['std'] * scale:.{digits}f}" if stat.get("std") is not None else "")
+
+
+def render_recipe_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> str:
+    """benchmarks/simclr_vs_lightly.py: our pipeline and recipe against lightly's, at equal epochs and wall time."""
+    s, p, setup = r.get("summary", {}), r.get("provenance", {}), r.get("setup", {})
+    rows = []
+    for name, label in (("ours", "ours: `lib.views` on the whole batch, official SimCLR recipe (LARS)"),
+                        ("lightly", "lightly's CIFAR-10 recipe: `SimCLRTransform` + DataLoader, SGD")):
+        q = s.get(name, {})
+        rows.append([label, _mean_std(q.get("final_knn_top1")), _mean_std(q.get("total_train_seconds"), 1.0, 0),
+                     _mean_std(q.get("views_per_second"), 1.0, 0), _mean_std(q.get("knn_at_equal_wall_time"))])
+    seeds = s.get("seeds", [])
+    dataset = str(setup.get("dataset", ""))
+    data = "CIFAR-10 (JPEG q75)" if "cifar10-jpeg" in dataset else dataset
+    head = (f"SimCLR on this CPU, our pipeline against lightly's ({link(path, src.readme_dir, path.name)}): {data}, "
+            f"{_number(r.get('train_images'))} training and {_number(r.get('monitor_images'))} test images, "
+            f"{setup.get('arch', '–')} ×{setup.get('width', '–')} for both, batch {setup.get('batch_size', '–')}, "
+            f"{setup.get('epochs', '–')} epochs, {len(seeds)} seed(s) (the same for both), {p.get('device', '–')}, "
+            f"{(p.get('date') or '–')[:10]}, commit {commit_label(p)}.")
+    table = markdown_table(["pipeline", f"kNN after {setup.get('epochs', '–')} epochs", "training seconds",
+                            "views/s", "kNN at equal wall time"], rows)
+    eq_e, eq_t = s.get("difference_at_equal_epochs"), s.get("difference_at_equal_wall_time")
+    tail = (f"Paired difference ours − lightly, in points, mean ± std over the seeds: {_mean_std(eq_e, sign=True)} at "
+            f"equal epochs, {_mean_std(eq_t, sign=True)} at equal wall time (for each seed, both runs read at the "
+            "training time of the shorter one). kNN: weighted, k = 200, t = 0.1, on the encoder output, the same "
+            "function for both; training time excludes the evaluations.")
+    return "\n\n".join([head, table, tail])
 
 
 BLOCKS: dict[str, Callable[[str, Sources], str]] = {

@@ -324,8 +324,13 @@ def test_simclr_vs_lightly_tiny_compares_both_pipelines_on_their_curves(tmp_path
     assert json.loads((tmp_path / "out" / "simclr_vs_lightly-cpu.json").read_text()) == result
 
     runs = result["runs"]
-    assert [(r["seed"], r["pipeline"]) for r in runs] == [(0, "ours"), (0, "lightly")]
+    assert [(r["seed"], r["pipeline"]) for r in runs] == [(0, "ours"), (0, "lightly"), (0, "ours_lightly_recipe")]
+    control_config = runs[2]["config"]  # our pipeline with lightly's recipe
+    assert (control_config["optimizer"], control_config["lr"], control_config["weight_decay"]) == ("sgd", 0.12, 5e-4)
     curves = {r["pipeline"]: r["curve"] for r in runs}
+    control = result["summary"]["control"]
+    assert control["difference_at_equal_epochs"]["values"] == [
+        pytest.approx(curves["ours_lightly_recipe"][-1]["knn_top1"] - curves["lightly"][-1]["knn_top1"])]
     for name, curve in curves.items():
         assert [pt["epoch"] for pt in curve] == [0, 1], name
         assert all(math.isfinite(pt["knn_top1"]) and 0 <= pt["knn_top1"] <= 1 for pt in curve), name
