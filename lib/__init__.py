@@ -1,18 +1,25 @@
-"""Learning distance metrics for images with contrastive representation learning.
+"""Learning distance metrics for images with contrastive representation learning: the engine.
 
-Modules, by responsibility:
+It trains and evaluates, with torch, numpy and the standard library only; :mod:`lib.report` (the
+notebooks, their pages and figures) builds on it and is never imported by it. Modules, by
+responsibility:
 
-- ``config``      the one configuration object of a run (a dataclass) and its validation
-- ``data``        data sets as uint8 tensors in memory, label fractions, batches by index
-- ``views``       SimCLR's augmentations as batched tensor operations on any device
-- ``models``      encoders (ResNet-18/34/50, a small CNN), projection heads, classifiers
-- ``losses``      NT-Xent, supervised contrastive, triplet, distillation (pure functions)
-- ``optim``       LARS, parameter groups, learning-rate scaling and schedule
-- ``training``    the training loops (pretrain, supervised, fine-tune, distill)
-- ``evaluation``  embeddings, kNN, linear probe, retrieval, clustering
-- ``records``     run records: provenance, per-epoch metrics, results, stored by config hash
-- ``progress``    a progress display that behaves in a terminal, a notebook and a log file
-- ``cli``         ``python -m lib <command>``
+- ``config``       the one configuration object of a run (a dataclass) and its validation
+- ``recipes``      the reference recipes of ``configs/recipes/``, applied to a run of any scale
+- ``data``         data sets as uint8 tensors in memory, stratified subsets and splits, batches by index
+- ``views``        SimCLR's augmentations as batched tensor operations on any device
+- ``models``       encoders (ResNet-18/34/50, a small CNN), projection heads, classifiers
+- ``losses``       NT-Xent, supervised contrastive, triplet, distillation (pure functions)
+- ``optim``        LARS, parameter groups, learning-rate scaling and schedule
+- ``training``     the training loops (pretrain, supervised, fine-tune, distill) and the encoder of every run
+- ``distributed``  data-parallel training under torchrun
+- ``evaluation``   embeddings, kNN, linear probe, retrieval, clustering
+- ``probes``       what the projection head removes: predicting the transformation (SimCLR Table 3)
+- ``records``      run records: provenance, per-epoch metrics, results, stored by config hash
+- ``checkpoints``  checkpoints written atomically, read with ``weights_only``
+- ``tracking``     Weights & Biases, when turned on
+- ``progress``     a progress display that behaves in a terminal, a notebook and a log file
+- ``cli``          ``python -m lib <command>``
 """
 
 __version__ = "0.1.0"

@@ -22,20 +22,19 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from .models import HEAD_LAST_BN
+# The allowed values of a knob live in the module that implements it; the ones only a run's set-up
+# knows (tasks, their losses, devices, precisions, tracking) live here.
+from .data import BUILTIN_DATASETS
+from .losses import TRIPLET_MINING
+from .models import ARCHS, HEAD_LAST_BN, STEMS
+from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
+from .views import OPERATIONS as VIEW_OPERATIONS
 
-TASKS = ("pretrain", "supervised", "finetune", "distill")
-ARCHS = ("small_cnn", "resnet18", "resnet34", "resnet50")
-STEMS = ("auto", "cifar", "imagenet")
-OPTIMIZERS = ("lars", "sgd", "adamw")
-LR_SCALINGS = ("linear", "sqrt", "none")
+TASKS = ("pretrain", "supervised", "finetune", "distill")  # lib.training.TASKS runs each
 SUPERVISED_LOSSES = ("ce", "supcon", "triplet")
-TRIPLET_MINING = ("batch_hard", "semi_hard")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 WANDB_MODES = ("disabled", "offline", "online")
-BUILTIN_DATASETS = ("sample", "cifar10", "cifar100", "stl10", "fashion-mnist")
-VIEW_OPERATIONS = ("crop", "flip", "color", "gray", "blur", "cutout", "sobel", "noise", "rotate")
 
 
 @dataclass(frozen=True)
@@ -210,12 +209,8 @@ class Config:
 
     @property
     def scaled_lr(self) -> float:
-        """Peak learning rate after batch-size scaling (SimCLR Appendix B.1)."""
-        if self.lr_scaling == "linear":
-            return self.lr * self.batch_size / 256
-        if self.lr_scaling == "sqrt":
-            return self.lr * math.sqrt(self.batch_size)
-        return self.lr
+        """Peak learning rate after batch-size scaling (SimCLR Appendix B.1, :func:`lib.optim.scaled_learning_rate`)."""
+        return scaled_learning_rate(self.lr, self.batch_size, self.lr_scaling)
 
     def warmup_steps(self, steps_per_epoch: int) -> int:
         """Steps of the linear warm-up: ``warmup_fraction`` of the run, else ``warmup_epochs`` epochs."""
@@ -255,7 +250,12 @@ class Config:
         return from_dict({**self.to_dict(), **changes})
 
     def resolved_runs_dir(self) -> Path:
-        return Path(self.runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
+        return resolve_runs_dir(self.runs_dir)
+
+
+def resolve_runs_dir(runs_dir: str | Path = "") -> Path:
+    """Where run records go: ``runs_dir``, else ``$THESIS_RUNS_DIR``, else ``runs/`` of the checkout."""
+    return Path(runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
 
 
 def default_views(task: str, loss: str) -> str:
@@ -343,16 +343,25 @@ def help_table() -> str:
 _TYPES = {f.name: type(f.default) for f in fields(Config)}
 
 
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def parse_bool(text: str) -> bool:
+    """``true/1/yes/on`` or ``false/0/no/off`` (any case) as a bool; anything else is a ValueError.
+    The one boolean parser of ``key=value`` overrides and of notebook parameters."""
+    low = text.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    raise ValueError(f"expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}; got {text!r}")
+
+
 def _coerce(key: str, raw: str) -> Any:
     kind = _TYPES[key]
     try:
         if kind is bool:
-            low = raw.lower()
-            if low in ("true", "1", "yes", "on"):
-                return True
-            if low in ("false", "0", "no", "off"):
-                return False
-            raise ValueError
+            return parse_bool(raw)
         if kind is int:
             return int(raw)
         if kind is float:

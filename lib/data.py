@@ -42,7 +42,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-DATASETS = ("sample", "cifar10", "cifar100", "stl10", "fashion-mnist", "imagefolder:<path>")
+BUILTIN_DATASETS = ("sample", "cifar10", "cifar100", "stl10", "fashion-mnist")
+DATASETS = (*BUILTIN_DATASETS, "imagefolder:<path>")
 SPLITS = {
     "sample": ("train", "test"),
     "cifar10": ("train", "test"),
@@ -559,15 +560,28 @@ def stratified_subset_indices(labels: Tensor, n_total: int, seed: int = 0) -> Te
 
 
 def train_val_split(labels: Tensor, val_fraction: float, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Stratified split into sorted ``(train_idx, val_idx)``: ``round(val_fraction * n_c)`` samples of
-    every class go to validation, but never a class's last sample (it stays in training)."""
+    """Seeded stratified split of indices into sorted ``(train_idx, val_idx)`` (the linear probe's
+    validation split).
+
+    Each class with n >= 2 samples sends round(val_fraction * n), clipped to [1, n - 1], randomly
+    chosen samples to validation; a class with one sample stays in training.
+    """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    labels_cpu, ranks, counts = _class_ranks(labels, seed)
-    take = torch.tensor([min(_round_half_up(val_fraction * n), max(n - 1, 0)) for n in counts.tolist()])
-    is_val = ranks < take[labels_cpu]
-    return (torch.nonzero(~is_val).flatten().to(labels.device),
-            torch.nonzero(is_val).flatten().to(labels.device))
+    g = torch.Generator().manual_seed(seed)
+    n = labels.shape[0]
+    y = labels.cpu()
+    perm = torch.randperm(n, generator=g)  # random order within each class after the stable sort
+    order = perm[torch.sort(y[perm], stable=True).indices]  # (N,) grouped by class
+    counts = torch.bincount(y)  # (C,)
+    starts = torch.cumsum(counts, 0) - counts
+    sorted_y = y[order]
+    rank = torch.arange(n) - starts[sorted_y]  # position within its class
+    n_val = torch.round(counts.double() * val_fraction).long().clamp(min=1)
+    n_val = torch.minimum(n_val, counts - 1)  # classes of 1 sample send none
+    is_val = rank < n_val[sorted_y]
+    train_idx, val_idx = order[~is_val].sort().values, order[is_val].sort().values
+    return train_idx.to(labels.device), val_idx.to(labels.device)
 
 
 # ---- batches by index ---------------------------------------------------------------------------

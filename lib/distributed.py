@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -58,6 +59,7 @@ __all__ = [
     "process_device",
     "local_batch_size",
     "shard",
+    "Processes",
     "augmentation_seed",
     "wrap",
     "all_reduce_mean",
@@ -186,6 +188,46 @@ def augmentation_seed(seed: int, rank: int, epoch: int) -> int:
     epochs, and recomputable, so a resumed run draws the same views without storing each
     process's generator state."""
     return int(np.random.SeedSequence([seed, rank, epoch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@dataclass(frozen=True)
+class Processes:
+    """The processes that train one run, as the training loop sees them: which one this is, its
+    block of every global batch, its augmentation stream, and the collective steps of an epoch.
+    In one process (rank 0 of 1) every step is the identity and nothing is communicated."""
+
+    rank: int = 0
+    world: int = 1
+
+    @classmethod
+    def current(cls) -> "Processes":
+        return cls(rank(), world_size())
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that evaluates, logs and writes the record and checkpoints."""
+        return self.rank == 0
+
+    def block(self, indices: Tensor) -> Tensor:
+        """This process's block of a global batch of indices (:func:`shard`)."""
+        return shard(indices, self.rank, self.world) if self.world > 1 else indices
+
+    def reseed(self, generator: torch.Generator | None, seed: int, epoch: int) -> None:
+        """Reseed this process's own augmentation generator for ``epoch`` (None: one process, which
+        draws its views from the data-order generator)."""
+        if generator is not None:
+            generator.manual_seed(augmentation_seed(seed, self.rank, epoch))
+
+    def mean(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Each 0-dim metric averaged over the processes (:func:`all_reduce_mean`)."""
+        return all_reduce_mean(values)
+
+    def from_main(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every process (:func:`broadcast_object`)."""
+        return broadcast_object(obj)
+
+    def wait(self) -> None:
+        barrier()
 
 
 # ---- models and collectives --------------------------------------------------------------------

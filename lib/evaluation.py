@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .data import train_val_split
+from .losses import check_labels
+
 __all__ = [
     "embed",
     "nearest_neighbours",
@@ -51,22 +54,6 @@ def _check_features(name: str, features: Tensor) -> None:
         raise ValueError(f"{name} must be non-empty, got shape {tuple(features.shape)}")
     if not features.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got {features.dtype}")
-
-
-def _check_labels(name: str, labels: Tensor, n: int | None = None, n_name: str = "") -> Tensor:
-    """Validate integer class labels (N,) and return them as int64."""
-    if not isinstance(labels, Tensor) or labels.dim() != 1:
-        shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise ValueError(f"{name} must be a 1-D tensor (N,), got {shape}")
-    if labels.numel() == 0:
-        raise ValueError(f"{name} must be non-empty")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise ValueError(f"{name} must be an integer tensor, got {labels.dtype}")
-    if n is not None and labels.shape[0] != n:
-        raise ValueError(f"{name} has {labels.shape[0]} entries but {n_name} has {n} rows")
-    if int(labels.min()) < 0:
-        raise ValueError(f"{name} must be non-negative class indices, got min {int(labels.min())}")
-    return labels.long()
 
 
 def _check_num_classes(num_classes: int, **labels: Tensor) -> None:
@@ -215,7 +202,8 @@ def knn_predict(
     """
     _check_features("train_features", train_features)
     _check_features("query_features", query_features)
-    train_labels = _check_labels("train_labels", train_labels, train_features.shape[0], "train_features")
+    train_labels = check_labels("train_labels", train_labels, train_features.shape[0], "train_features",
+                                 class_indices=True)
     _check_num_classes(num_classes, train_labels=train_labels)
     if query_features.shape[1] != train_features.shape[1]:
         raise ValueError(
@@ -251,7 +239,8 @@ def knn_accuracy(
 ) -> float:
     """Top-1 accuracy of :func:`knn_predict` on the test set, in [0, 1]."""
     _check_features("test_features", test_features)
-    test_labels = _check_labels("test_labels", test_labels, test_features.shape[0], "test_features")
+    test_labels = check_labels("test_labels", test_labels, test_features.shape[0], "test_features",
+                                 class_indices=True)
     _check_num_classes(num_classes, test_labels=test_labels)
     pred = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature, chunk_size)
     return (pred == test_labels.to(pred.device)).float().mean().item()
@@ -259,28 +248,6 @@ def knn_accuracy(
 
 # ----------------------------------------------------------------------------------------
 # linear probe
-
-
-def _stratified_split(labels: Tensor, val_fraction: float, seed: int) -> tuple[Tensor, Tensor]:
-    """Seeded stratified split of indices into (train, val).
-
-    Each class with n >= 2 samples sends round(val_fraction * n), clipped to [1, n - 1],
-    randomly chosen samples to validation; a class with one sample stays in training.
-    """
-    g = torch.Generator().manual_seed(seed)
-    n = labels.shape[0]
-    y = labels.cpu()
-    perm = torch.randperm(n, generator=g)  # random order within each class after the stable sort
-    order = perm[torch.sort(y[perm], stable=True).indices]  # (N,) grouped by class
-    counts = torch.bincount(y)  # (C,)
-    starts = torch.cumsum(counts, 0) - counts
-    sorted_y = y[order]
-    rank = torch.arange(n) - starts[sorted_y]  # position within its class
-    n_val = torch.round(counts.double() * val_fraction).long().clamp(min=1)
-    n_val = torch.minimum(n_val, counts - 1)  # classes of 1 sample send none
-    is_val = rank < n_val[sorted_y]
-    train_idx, val_idx = order[~is_val].sort().values, order[is_val].sort().values
-    return train_idx.to(labels.device), val_idx.to(labels.device)
 
 
 def _standardise(train: Tensor, *others: Tensor) -> list[Tensor]:
@@ -361,8 +328,10 @@ def linear_probe(
             f"test_features has dimension {test_features.shape[1]} but "
             f"train_features has {train_features.shape[1]}"
         )
-    train_labels = _check_labels("train_labels", train_labels, train_features.shape[0], "train_features")
-    test_labels = _check_labels("test_labels", test_labels, test_features.shape[0], "test_features")
+    train_labels = check_labels("train_labels", train_labels, train_features.shape[0], "train_features",
+                                 class_indices=True)
+    test_labels = check_labels("test_labels", test_labels, test_features.shape[0], "test_features",
+                                 class_indices=True)
     _check_num_classes(num_classes, train_labels=train_labels, test_labels=test_labels)
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
@@ -377,7 +346,7 @@ def linear_probe(
     x_all, y_all = train_features.to(device).float(), train_labels.to(device)
     x_test, y_test = test_features.to(device).float(), test_labels.to(device)
 
-    fit_idx, val_idx = _stratified_split(y_all, val_fraction, seed)
+    fit_idx, val_idx = train_val_split(y_all, val_fraction, seed)
     if val_idx.numel() == 0:
         raise ValueError("val_fraction leaves an empty validation split: every class has one sample")
     x_fit, x_val = _standardise(x_all[fit_idx], x_all[val_idx])
@@ -404,7 +373,8 @@ def linear_probe(
 
 def _check_retrieval_inputs(features: Tensor, labels: Tensor) -> Tensor:
     _check_features("features", features)
-    labels = _check_labels("labels", labels, features.shape[0], "features")
+    labels = check_labels("labels", labels, features.shape[0], "features",
+                                 class_indices=True)
     if features.shape[0] < 2:
         raise ValueError(f"features needs at least 2 rows for retrieval, got {features.shape[0]}")
     return labels.to(features.device)
@@ -620,7 +590,8 @@ def ari(labels_true: Tensor, labels_pred: Tensor) -> float:
 def clustering_scores(features: Tensor, labels: Tensor, num_classes: int, seed: int = 0) -> dict[str, float]:
     """``{"nmi", "ari"}`` of k-means with ``num_classes`` clusters on L2-normalised features."""
     _check_features("features", features)
-    labels = _check_labels("labels", labels, features.shape[0], "features")
+    labels = check_labels("labels", labels, features.shape[0], "features",
+                                 class_indices=True)
     _check_num_classes(num_classes, labels=labels)
     clusters = kmeans(_normalise(features), num_classes, seed=seed)
     return {"nmi": nmi(labels, clusters), "ari": ari(labels, clusters)}

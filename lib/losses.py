@@ -89,7 +89,11 @@ def _check_embeddings(name: str, x: Tensor, min_rows: int = 1) -> None:
         raise ValueError(f"{name} must have at least {min_rows} rows, got shape {tuple(x.shape)}")
 
 
-def _check_labels(name: str, labels: Tensor, length: int) -> None:
+def check_labels(name: str, labels: Tensor, length: int, rows: str = "", class_indices: bool = False) -> Tensor:
+    """Validate integer labels ``(N,)``, one per row of ``rows``, and return them as int64.
+
+    ``class_indices``: they index classes (kNN votes, the probe's targets, NMI), so they must be
+    non-negative and there must be at least one. The losses and the evaluation battery share this."""
     if not isinstance(labels, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(labels).__name__}")
     if labels.ndim != 1:
@@ -97,7 +101,13 @@ def _check_labels(name: str, labels: Tensor, length: int) -> None:
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise ValueError(f"{name} must have an integer dtype, got {labels.dtype}")
     if labels.shape[0] != length:
-        raise ValueError(f"{name} must have {length} entries (one per row), got {labels.shape[0]}")
+        of = f" of {rows}" if rows else ""
+        raise ValueError(f"{name} must have {length} entries (one per row{of}), got {labels.shape[0]}")
+    if class_indices and labels.numel() == 0:
+        raise ValueError(f"{name} must be non-empty")
+    if class_indices and int(labels.min()) < 0:
+        raise ValueError(f"{name} must be non-negative class indices, got min {int(labels.min())}")
+    return labels.long()
 
 
 def _check_gather(gather: Gather | None) -> None:
@@ -183,10 +193,10 @@ def contrastive_loss(
         raise ValueError(
             f"anchors and keys must have the same dim, got {tuple(anchors.shape)} and {tuple(keys.shape)}"
         )
-    _check_labels("anchor_labels", anchor_labels, anchors.shape[0])
-    _check_labels("key_labels", key_labels, keys.shape[0])
-    _check_labels("anchor_ids", anchor_ids, anchors.shape[0])
-    _check_labels("key_ids", key_ids, keys.shape[0])
+    check_labels("anchor_labels", anchor_labels, anchors.shape[0])
+    check_labels("key_labels", key_labels, keys.shape[0])
+    check_labels("anchor_ids", anchor_ids, anchors.shape[0])
+    check_labels("key_ids", key_ids, keys.shape[0])
 
     with _full_precision(anchors):
         anchors, keys = _upcast(anchors), _upcast(keys)
@@ -287,7 +297,7 @@ def supervised_contrastive(
     """
     _check_temperature(temperature)
     _check_embeddings("z", z, min_rows=2)
-    _check_labels("labels", labels, z.shape[0])
+    check_labels("labels", labels, z.shape[0])
     _check_gather(gather)
 
     m = z.shape[0]
@@ -399,7 +409,7 @@ def triplet_loss(
     if not (is_number and math.isfinite(margin) and margin >= 0):
         raise ValueError(f"margin must be a number >= 0, got {margin!r}")
     _check_embeddings("embeddings", embeddings, min_rows=2)
-    _check_labels("labels", labels, embeddings.shape[0])
+    check_labels("labels", labels, embeddings.shape[0])
 
     with _full_precision(embeddings):
         x = _upcast(embeddings)

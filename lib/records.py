@@ -25,11 +25,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
-from .config import Config, from_dict
+from .config import Config, from_dict, resolve_runs_dir
 
 RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
@@ -262,18 +262,12 @@ def load_record(directory: str | Path) -> RunRecord:
                      epochs=epochs)
 
 
-def default_runs_dir() -> Path:
-    from .config import repo_path
-
-    return Path(os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
-
-
 def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunRecord:
     """A record by id (looked up in ``runs_dir``) or by directory path."""
     candidate = Path(run_id_or_path)
     if (candidate / RECORD_FILE).is_file():
         return load_record(candidate)
-    base = Path(runs_dir) if runs_dir else default_runs_dir()
+    base = resolve_runs_dir(runs_dir or "")
     if (base / run_id_or_path / RECORD_FILE).is_file():
         return load_record(base / run_id_or_path)
     raise FileNotFoundError(f"no run record {run_id_or_path!r} in {base} (nor as a path)")
@@ -290,7 +284,7 @@ def existing_record(config: Config) -> RunRecord | None:
 
 
 def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
-    base = Path(runs_dir) if runs_dir else default_runs_dir()
+    base = resolve_runs_dir(runs_dir or "")
     out = []
     for path in sorted(base.glob(f"*/{RECORD_FILE}")):
         record = load_record(path.parent)
@@ -298,9 +292,3 @@ def list_records(runs_dir: str | Path | None = None, complete_only: bool = True)
             out.append(record)
     return out
 
-
-def records_table(records: Iterable[RunRecord]):
-    """A pandas DataFrame of record summaries (pandas is imported lazily)."""
-    import pandas as pd
-
-    return pd.DataFrame([r.summary() for r in records])

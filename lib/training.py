@@ -21,7 +21,7 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -159,104 +159,73 @@ def checkpoint_due(epoch: int, epochs: int, every: int, interval_s: float, since
     return epoch % every == 0
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The steps of a run: a fixed number per epoch (``drop_last``), the warm-up, the peak rate."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    peak_lr: float
+
+    @classmethod
+    def of(cls, config: Config, n_train: int, world: int) -> "Schedule":
+        distributed.local_batch_size(config.batch_size, world)  # the global batch must split evenly
+        steps = n_train // config.batch_size
+        if steps < 1:
+            raise ValueError(f"batch_size={config.batch_size} is larger than the {n_train} training images")
+        return cls(steps, steps * config.epochs, config.warmup_steps(steps), config.scaled_lr)
+
+    def lr(self, step: int) -> float:
+        return optim.lr_at(step, self.total_steps, self.warmup_steps, self.peak_lr)
+
+
+@dataclass
+class _State:
+    """What a run has produced so far; a checkpoint holds it, a resumed run starts from it."""
+
+    epoch: int = 0                                                  # epochs finished
+    epochs_log: list[dict[str, Any]] = field(default_factory=list)  # epoch 0 (initialisation) first
+    snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # test embeddings at snapshot_epochs
+
+
 def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
          generator: torch.Generator, augment: torch.Generator | None = None,
          ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Train ``job.model`` for ``config.epochs``, resuming from the newest good checkpoint.
 
-    ``generator`` draws the data order; in a distributed run it is seeded alike in every
-    process, each of which trains on its block of every global batch (``job.step`` gets the
-    block), and ``augment``, the process's own generator of the views, is reseeded every epoch
-    (:func:`distributed.augmentation_seed`). ``writer`` and ``tracker`` are rank 0's (None
-    elsewhere): rank 0 alone evaluates, logs and writes checkpoints.
+    In the order a run happens: resume (or evaluate the initialisation as epoch 0), then per epoch
+    train, monitor, log and checkpoint, then save the final weights. ``generator`` draws the data
+    order; under torchrun it is seeded alike in every process, each trains on its block of every
+    global batch, and ``augment`` (each process's own generator of the views) is reseeded every
+    epoch. ``writer`` and ``tracker`` are rank 0's (None elsewhere): rank 0 alone evaluates, logs
+    and writes checkpoints (:class:`lib.distributed.Processes`).
 
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
-    t_fit = t_saved = time.perf_counter()
-    rank, world = distributed.rank(), distributed.world_size()
-    main = rank == 0
-    if main and writer is None:
+    procs = distributed.Processes.current()
+    if procs.main and writer is None:
         raise ValueError("rank 0 needs a RecordWriter")
-    distributed.local_batch_size(config.batch_size, world)  # the global batch must split evenly
-    steps_per_epoch = job.n_train // config.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"batch_size={config.batch_size} is larger than the {job.n_train} training images")
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = config.warmup_steps(steps_per_epoch)
-    optimizer = optim.build_optimizer(config.optimizer, job.model, lr=config.scaled_lr,
+    schedule = Schedule.of(config, job.n_train, procs.world)
+    optimizer = optim.build_optimizer(config.optimizer, job.model, lr=schedule.peak_lr,
                                       weight_decay=config.weight_decay, momentum=config.momentum,
                                       lars_trust=config.lars_trust, lars_clip=config.lars_clip)
-    run_dir = writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    epochs_log: list[dict[str, Any]] = []
-    snapshots: dict[str, np.ndarray] = {}
-    start_epoch = 0
-    # Rank 0 reads the checkpoint and sends it to the others: every process resumes from the same state.
-    resumed = distributed.broadcast_object(
-        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity()) if main else None)
-    if resumed is not None:
-        job.model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        checkpoints.restore_rng_state(resumed["rng"], generator)
-        start_epoch = int(resumed["epoch"])
-        epochs_log = list(resumed["metrics"])
-        snapshots = {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()}
-        if main:
-            writer.resume_epochs(epochs_log)
-            print(f"resumed {writer.directory.name} from epoch {start_epoch}")
-    elif main:  # epoch 0: the random initialisation, the baseline every curve starts from
-        job.model.eval()
-        if 0 in config.snapshot_epoch_list and job.snapshot is not None:
-            snapshots.update({f"{k}_epoch0": v for k, v in job.snapshot().items()})
-        initial = {"epoch": 0, **job.monitor()}
-        epochs_log.append(initial)
-        writer.log_epoch(initial)
-
-    with Progress(total_steps, enabled=config.progress and main,
+    ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
+    t_fit = t_saved = time.perf_counter()
+    state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs)
+    with Progress(schedule.total_steps, enabled=config.progress and procs.main,
                   description=ckpt_dir.parent.name) as progress:
-        progress.step(start_epoch * steps_per_epoch)
-        if start_epoch == 0 and main:
-            progress.epoch_end(epochs_log[0])
-        for epoch in range(start_epoch, config.epochs):
-            t0 = time.perf_counter()
-            job.model.train()
-            if augment is not None:
-                augment.manual_seed(distributed.augmentation_seed(config.seed, rank, epoch))
-            sums: dict[str, torch.Tensor] = {}
-            for i, idx in enumerate(data.batches(job.n_train, config.batch_size, generator, drop_last=True,
-                                                 device=device)):
-                idx = distributed.shard(idx, rank, world) if world > 1 else idx  # (batch_size / world,)
-                step = epoch * steps_per_epoch + i
-                lr = optim.lr_at(step, total_steps, warmup_steps, config.scaled_lr)
-                optim.set_lr(optimizer, lr)
-                loss, metrics = job.step(idx)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                for key, value in {"loss": loss.detach(), **metrics}.items():
-                    sums[key] = sums.get(key, 0) + value.detach().float()
-                progress.step()
-            # One host synchronisation per epoch: read the accumulated step metrics (averaged
-            # over processes: every process then sees the same loss and stops together if it is bad).
-            sums = distributed.all_reduce_mean(sums)
-            record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
-            record.update({k: float(v) / steps_per_epoch for k, v in sums.items()})
-            if not math.isfinite(record["loss"]):
-                raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} "
-                                         f"(steps {epoch * steps_per_epoch}-{(epoch + 1) * steps_per_epoch - 1}); "
-                                         f"the last good checkpoint is kept in {ckpt_dir}")
-            record["views_per_second"] = job_views(config) * steps_per_epoch * config.batch_size / record["train_seconds"]
-            if job.flops_per_view:  # forward + backward ~ 3 x forward
-                record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
-            if main:  # the others wait for it at the barrier below
-                if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-                    job.model.eval()
-                    record.update(job.monitor())
-                if epoch + 1 in config.snapshot_epoch_list and job.snapshot is not None:
-                    job.model.eval()
-                    snapshots.update({f"{k}_epoch{epoch + 1}": v for k, v in job.snapshot().items()})
-                record["elapsed_seconds"] = time.perf_counter() - t_fit  # wall time of this process, evaluation included
-                epochs_log.append(record)
+        progress.step(state.epoch * schedule.steps_per_epoch)
+        if state.epoch == 0 and procs.main:
+            progress.epoch_end(state.epochs_log[0])
+        for epoch in range(state.epoch, config.epochs):
+            record = _train_epoch(config, job, optimizer, schedule, epoch, generator, augment, device, procs,
+                                  progress, ckpt_dir)
+            if procs.main:  # the others wait at the barrier below
+                _monitor(config, job, epoch + 1, record, state)
+                record["elapsed_seconds"] = time.perf_counter() - t_fit  # this process's wall time, evaluation included
+                state.epoch = epoch + 1
+                state.epochs_log.append(record)
                 writer.log_epoch(record)
                 if tracker is not None:
                     tracker.log(record, step=epoch + 1)
@@ -264,18 +233,96 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                 if checkpoint_due(epoch + 1, config.epochs, config.checkpoint_every, config.checkpoint_seconds,
                                   time.perf_counter() - t_saved):
                     t_saved = time.perf_counter()
-                    checkpoints.save_epoch(ckpt_dir, epoch + 1, {
-                        "model": job.model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": epoch + 1, "metrics": epochs_log, "rng": checkpoints.rng_state(generator),
-                        "config_hash": config.config_hash(), "config": config.identity(),
-                        "snapshots": {k: torch.from_numpy(v) for k, v in snapshots.items()}})
-            distributed.barrier()
+                    _checkpoint(config, job, optimizer, generator, ckpt_dir, state)
+            procs.wait()
     job.model.eval()
-    if main:
+    if procs.main:
         checkpoints.save(ckpt_dir / checkpoints.FINAL_NAME, {
             "model": job.model.state_dict(), "config_hash": config.config_hash(), "config": config.identity()})
-    distributed.barrier()  # the final weights exist before any process goes on
-    return epochs_log, snapshots
+    procs.wait()  # the final weights exist before any process goes on
+    return state.epochs_log, state.snapshots
+
+
+def _resume(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
+            writer: RecordWriter | None, procs: distributed.Processes) -> _State:
+    """The newest good checkpoint of this config, restored (rank 0 reads it and sends it to every
+    process, so all resume from the same state); without one, epoch 0: the random initialisation
+    evaluated, the baseline every curve starts from."""
+    resumed = procs.from_main(
+        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity()) if procs.main else None)
+    if resumed is not None:
+        job.model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        checkpoints.restore_rng_state(resumed["rng"], generator)
+        state = _State(int(resumed["epoch"]), list(resumed["metrics"]),
+                       {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()})
+        if procs.main:
+            writer.resume_epochs(state.epochs_log)
+            print(f"resumed {writer.directory.name} from epoch {state.epoch}")
+        return state
+    state = _State()
+    if procs.main:
+        _monitor(config, job, 0, None, state)
+        writer.log_epoch(state.epochs_log[0])
+    return state
+
+
+def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch: int, generator: torch.Generator,
+                 augment: torch.Generator | None, device: torch.device, procs: distributed.Processes, progress,
+                 ckpt_dir: Path) -> dict[str, Any]:
+    """One pass over the training images (0-based ``epoch``); returns its line of metrics.
+
+    Step metrics accumulate on the device and are read once, at the end (averaged over the
+    processes, so every process sees the same loss and stops together if it is not finite)."""
+    t0 = time.perf_counter()
+    job.model.train()
+    procs.reseed(augment, config.seed, epoch)
+    sums: dict[str, torch.Tensor] = {}
+    lr = schedule.lr(epoch * schedule.steps_per_epoch)
+    for i, idx in enumerate(data.batches(job.n_train, config.batch_size, generator, drop_last=True, device=device)):
+        lr = schedule.lr(epoch * schedule.steps_per_epoch + i)
+        optim.set_lr(optimizer, lr)
+        loss, metrics = job.step(procs.block(idx))  # (batch_size / world,) indices of this process
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        for key, value in {"loss": loss.detach(), **metrics}.items():
+            sums[key] = sums.get(key, 0) + value.detach().float()
+        progress.step()
+    sums = procs.mean(sums)  # the epoch's one host synchronisation
+    steps = schedule.steps_per_epoch
+    record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
+    record.update({k: float(v) / steps for k, v in sums.items()})
+    if not math.isfinite(record["loss"]):
+        raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
+                                 f"{(epoch + 1) * steps - 1}); the last good checkpoint is kept in {ckpt_dir}")
+    record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
+    if job.flops_per_view:  # forward + backward ~ 3 x forward
+        record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
+    return record
+
+
+def _monitor(config: Config, job: Job, epoch: int, record: dict[str, Any] | None, state: _State) -> None:
+    """Rank 0 at the end of ``epoch`` (0: the initialisation, which starts the log): the per-epoch
+    evaluation when due, and the test embeddings at ``snapshot_epochs``."""
+    job.model.eval()
+    if epoch and (epoch % config.eval_every == 0 or epoch == config.epochs):
+        record.update(job.monitor())
+    if epoch in config.snapshot_epoch_list and job.snapshot is not None:
+        state.snapshots.update({f"{k}_epoch{epoch}": v for k, v in job.snapshot().items()})
+    if epoch == 0:
+        state.epochs_log.append({"epoch": 0, **job.monitor()})
+
+
+def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
+                state: _State) -> None:
+    """Everything a resumed run needs to continue bitwise: weights, optimizer, the data-order
+    generator, the epochs so far and their metrics and snapshots."""
+    checkpoints.save_epoch(ckpt_dir, state.epoch, {
+        "model": job.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": state.epoch,
+        "metrics": state.epochs_log, "rng": checkpoints.rng_state(generator),
+        "config_hash": config.config_hash(), "config": config.identity(),
+        "snapshots": {k: torch.from_numpy(v) for k, v in state.snapshots.items()}})
 
 
 def job_views(config: Config) -> int:

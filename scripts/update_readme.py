@@ -21,10 +21,10 @@ The blocks:
     performance  benchmarks/results/: the throughput-*.json tables and the newest gpu_check-*.json
 
 Figures: a notebook run at the quick or full profile copies its key figure to
-``images/<notebook>-<profile>-<name>.png`` (``lib.plots.export_figure``); a block shows the
+``images/<notebook>-<profile>-<name>.png`` (``lib.report.plots.export_figure``); a block shows the
 figure of the profile its numbers come from, when that file exists.
 
-Which runs: each training notebook ends by writing a manifest (``lib.summary.write_manifest``)
+Which runs: each training notebook ends by writing a manifest (``lib.tables.write_manifest``)
 naming the run ids behind every row it reports, ``runs/_manifests/<notebook>-<profile>.json``;
 the summary notebook (09) reads the same manifests. A block uses the manifest of the first profile of
 ``full``, ``quick`` that has one (``--profile`` picks one), and the records it names. Without a
@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib import ablations, plots, summary  # noqa: E402
+from lib.report import plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
-from lib.profiles import PROFILES  # noqa: E402
+from lib.report.profiles import PROFILES  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
@@ -148,7 +148,7 @@ def choose_manifest(notebook: str, runs_dir: Path, profile: str | None) -> tuple
     """``(profile, path)`` of the manifest a block uses: ``profile`` if given, else the first of
     :data:`PROFILE_ORDER` that exists; None when there is none."""
     for p in [profile] if profile else PROFILE_ORDER:
-        path = summary.manifest_path(notebook, p, runs_dir)
+        path = tables.manifest_path(notebook, p, runs_dir)
         if path.is_file():
             return p, path
     return None
@@ -156,7 +156,7 @@ def choose_manifest(notebook: str, runs_dir: Path, profile: str | None) -> tuple
 
 def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"h/{m}" for m in SUPERVISED_METRICS]
-    text = summary.format_mean_std(summary.aggregate(records, keys), keys)
+    text = tables.format_mean_std(tables.aggregate(records, keys), keys)
     rows = [[label] + [text.loc[label, k] for k in keys] for label in text.index]
     return (markdown_table(["method"] + [NAMES[m] for m in SUPERVISED_METRICS], rows),
             "Encoder output h on the test split, in %: weighted kNN top-1, linear probe top-1, Recall@1, "
@@ -165,19 +165,19 @@ def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
 
 def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"{layer}/{m}" for layer in ("h", "z") for m in SIMCLR_METRICS]
-    layers = summary.split_layers(summary.aggregate(records, keys), list(SIMCLR_METRICS))
-    text = summary.format_mean_std(layers, list(SIMCLR_METRICS))
+    layers = tables.split_layers(tables.aggregate(records, keys), list(SIMCLR_METRICS))
+    text = tables.format_mean_std(layers, list(SIMCLR_METRICS))
     rows = [[label] + [text.loc[label, m] for m in SIMCLR_METRICS] for label in text.index]
     return (markdown_table(["representation"] + [NAMES[m] for m in SIMCLR_METRICS], rows),
             "Test split, in %: h is the encoder output, z the projection head's output (what the loss sees).")
 
 
 def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
-    eff = summary.label_efficiency_table(records)
+    eff = tables.label_efficiency_table(records)
     if not len(eff):
         return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
     fractions = sorted(set(eff["label_fraction"]))
-    cells = summary.format_mean_std(eff, ["test_top1"]).set_index(["method", "label_fraction"])["test_top1"]
+    cells = tables.format_mean_std(eff, ["test_top1"]).set_index(["method", "label_fraction"])["test_top1"]
     rows = [[method] + [cells.get((method, f), "–") for f in fractions] for method in dict.fromkeys(eff["method"])]
     return (markdown_table(["method"] + [f"{100 * f:g} % labels" for f in fractions], rows),
             "Test accuracy (top-1, %) against the fraction of training labels used.")
@@ -227,10 +227,10 @@ def render_iteration(name: str, src: Sources) -> str:
     if chosen is None:
         profiles = src.profile or " or ".join(PROFILE_ORDER)
         return pending(f"No manifest of `notebooks/{notebook}.ipynb` at profile {profiles} in "
-                       f"`{relative(src.runs_dir / summary.MANIFEST_DIR, src.readme_dir)}/`.")
+                       f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`.")
     profile, path = chosen
     manifest = json.loads(path.read_text())
-    records, missing = summary.manifest_records(manifest, src.runs_dir)
+    records, missing = tables.manifest_records(manifest, src.runs_dir)
     missing += [r.run_id for recs in records.values() for r in recs if not r.complete]
     if missing:
         return pending(f"{len(missing)} run(s) named by {link(path, src.readme_dir)} have no complete record: "
@@ -245,12 +245,12 @@ def render_iteration(name: str, src: Sources) -> str:
 
 def render_related(src: Sources) -> str:
     """One table of every reproduced claim with our verdict, then each notebook's figure and provenance."""
-    chosen = {nb: choose_manifest(nb, src.runs_dir, src.profile) for nb in ablations.RELATED_NOTEBOOKS}
+    chosen = {nb: choose_manifest(nb, src.runs_dir, src.profile) for nb in tables.RELATED_NOTEBOOKS}
     manifests = {nb: json.loads(c[1].read_text()) for nb, c in chosen.items() if c is not None}
     if not manifests:
         profiles = src.profile or " or ".join(PROFILE_ORDER)
         return pending(f"No manifest of the related-work notebooks (05-08) at profile {profiles}.")
-    table = ablations.related_work_table(manifests)
+    table = tables.related_work_table(manifests)
     rows = []
     for _, row in table.iterrows():
         c = chosen[row["notebook"]]
@@ -266,7 +266,7 @@ def render_related(src: Sources) -> str:
         profile, path = c
         name, caption = RELATED_FIGURES.get(nb, ("", ""))
         figure = figure_markdown(nb, name, profile, caption, src)
-        records, missing = summary.manifest_records(manifests[nb], src.runs_dir)
+        records, missing = tables.manifest_records(manifests[nb], src.runs_dir)
         runs = unique_runs(records)
         commits = sorted({commit_label(r.provenance) for r in runs})
         wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)

@@ -142,3 +142,24 @@ def test_warmup_steps_from_epochs_or_from_a_fraction():
     assert Config(epochs=10, warmup_epochs=2.0).warmup_steps(39) == 78
     assert Config(epochs=100, warmup_epochs=0.0, warmup_fraction=0.01).warmup_steps(39) == 39
     assert Config(epochs=10, warmup_epochs=0.0).warmup_steps(39) == 0
+
+
+def test_each_list_of_allowed_values_has_one_home():
+    """config.py imports each list from the module that implements it (no second copy to drift)."""
+    from lib import data, losses, models, optim, training, views
+
+    assert cfg.ARCHS is models.ARCHS and cfg.STEMS is models.STEMS and cfg.HEAD_LAST_BN is models.HEAD_LAST_BN
+    assert cfg.OPTIMIZERS is optim.OPTIMIZERS and cfg.LR_SCALINGS is optim.LR_SCALINGS
+    assert cfg.TRIPLET_MINING is losses.TRIPLET_MINING
+    assert cfg.BUILTIN_DATASETS is data.BUILTIN_DATASETS and cfg.VIEW_OPERATIONS is views.OPERATIONS
+    assert tuple(training.TASKS) == cfg.TASKS  # every task has its training function
+
+
+def test_one_boolean_parser():
+    from lib.report.params import Parameter, coerce
+
+    flag = Parameter(name="flag", value=False, type=bool, comment="", line=1)
+    for text, value in (("yes", True), ("ON", True), ("1", True), ("no", False), ("off", False), ("False", False)):
+        assert cfg.parse_bool(text) is value
+        assert coerce(text, flag, "nb") is value
+        assert parse_override(f"progress={text}") == ("progress", value)

@@ -1,10 +1,10 @@
-"""lib.diagram: the SimCLR figure of the README is drawn by code, the same way every time."""
+"""lib.report.diagram: the SimCLR figure of the README is drawn by code, the same way every time."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from lib import diagram
+from lib.report import diagram
 from lib.config import repo_path
 
 
@@ -24,7 +24,7 @@ def test_writes_a_valid_png_of_the_expected_size_and_the_same_bytes_each_time(tm
 
 def test_committed_image_is_the_diagram_and_the_cli_refuses_other_formats(tmp_path, capsys):
     committed = repo_path("images/simclr_architecture.png")
-    assert committed.is_file(), "images/simclr_architecture.png is missing: python -m lib.diagram"
+    assert committed.is_file(), "images/simclr_architecture.png is missing: python -m lib.report.diagram"
     assert diagram.main([str(tmp_path / "x.png")]) == 0 and "wrote" in capsys.readouterr().out
     with Image.open(committed) as a, Image.open(tmp_path / "x.png") as b:
         assert a.size == b.size

@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from lib.evaluation import (
-    _stratified_split,
     ari,
     clustering_scores,
     embed,
@@ -350,12 +349,14 @@ def test_kmeans_rejects_bad_arguments():
 
 
 def test_stratified_split_is_stratified_and_seeded():
+    from lib.data import train_val_split
+
     y = torch.arange(4).repeat_interleave(torch.tensor([10, 20, 30, 1]))
-    train_idx, val_idx = _stratified_split(y, 0.2, seed=0)
+    train_idx, val_idx = train_val_split(y, 0.2, seed=0)
     assert torch.bincount(y[val_idx], minlength=4).tolist() == [2, 4, 6, 0]
     assert sorted(torch.cat([train_idx, val_idx]).tolist()) == list(range(61))
-    assert torch.equal(_stratified_split(y, 0.2, seed=0)[1], val_idx)
-    assert not torch.equal(_stratified_split(y, 0.2, seed=1)[1], val_idx)
+    assert torch.equal(train_val_split(y, 0.2, seed=0)[1], val_idx)
+    assert not torch.equal(train_val_split(y, 0.2, seed=1)[1], val_idx)
 
 
 def test_linear_probe_separable_features():

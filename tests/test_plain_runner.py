@@ -1,4 +1,4 @@
-"""Running notebooks without Jupyter (lib.plain_runner, lib.report --engine plain), the record-only
+"""Running notebooks without Jupyter (lib.report.plain, lib.report --engine plain), the record-only
 guard (THESIS_REQUIRE_RECORDS) and the GPU wrapper that packs what it trained (benchmarks/gpu_report.py)."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib import plain_runner, report, training
+from lib import training
+from lib.report import plain, runner
 from lib.config import Config, repo_path
-from lib.notebook_params import ParameterError, read_notebook
+from lib.report.params import ParameterError, read_notebook
 from lib.records import REQUIRE_RECORDS_ENV
 
 ROOT = repo_path(".")
@@ -36,8 +37,8 @@ def notebook(path: Path, cells: list[str], params: str = "n = 1  # a number\n") 
 
 
 def test_magics_are_skipped_and_parameters_injected():
-    assert plain_runner.runnable_source("%matplotlib inline\nx = 1\n  !ls\ny = 2") == "\nx = 1\n\ny = 2"
-    assert plain_runner.injected_source({"n": 3, "name": "a'b", "flag": True}) == "n = 3\nname = \"a'b\"\nflag = True"
+    assert plain.runnable_source("%matplotlib inline\nx = 1\n  !ls\ny = 2") == "\nx = 1\n\ny = 2"
+    assert plain.injected_source({"n": 3, "name": "a'b", "flag": True}) == "n = 3\nname = \"a'b\"\nflag = True"
 
 
 def test_execute_plain_runs_cells_in_order_in_the_notebook_folder(tmp_path, capsys):
@@ -45,7 +46,7 @@ def test_execute_plain_runs_cells_in_order_in_the_notebook_folder(tmp_path, caps
         "%matplotlib inline\nimport os, matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()",
         "import pandas as pd\ndisplay(pd.DataFrame({'a': [n]}))",
         "open('out.txt', 'w').write(str(n * 2) + os.getcwd())"])
-    result = plain_runner.execute_plain(path, {"n": 21})
+    result = plain.execute_plain(path, {"n": 21})
     assert (result.status, result.error, result.cells_run) == ("ok", None, 4)
     assert (tmp_path / "out.txt").read_text() == f"42{tmp_path}"
     assert "21" in capsys.readouterr().out  # display() printed the frame
@@ -53,7 +54,7 @@ def test_execute_plain_runs_cells_in_order_in_the_notebook_folder(tmp_path, caps
 
 def test_execute_plain_stops_at_the_failing_cell_and_names_it(tmp_path):
     path = notebook(tmp_path / "01_x.ipynb", ["x = 1", "raise ValueError('bad value\\nmore')", "open('never', 'w')"])
-    result = plain_runner.execute_plain(path, {}, echo=lambda *a, **k: None)
+    result = plain.execute_plain(path, {}, echo=lambda *a, **k: None)
     assert result.status == "failed" and result.error == "ValueError: bad value (cell 3)" and result.cells_run == 2
     assert not (tmp_path / "never").exists()
 
@@ -94,7 +95,7 @@ def test_gpu_report_packs_finished_runs_and_a_cpu_reruns_the_notebook_from_them(
         tar.extractall(here, filter="data")
     monkeypatch.setenv("THESIS_RUNS_DIR", str(here))
     monkeypatch.setenv(REQUIRE_RECORDS_ENV, "1")
-    [result] = report.run_plain("smoke", ["06"], {"dataset": "sample"}, echo=lambda *a, **k: None)
+    [result] = runner.run_plain("smoke", ["06"], {"dataset": "sample"}, echo=lambda *a, **k: None)
     assert result.status == "ok", result.error
 
 

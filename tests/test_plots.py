@@ -1,4 +1,4 @@
-"""Tests of lib/plots.py: every figure has the panels it promises, retrieval marks exactly the wrong
+"""Tests of lib/report/plots.py: every figure has the panels it promises, retrieval marks exactly the wrong
 neighbours, and the record helpers find the right test images."""
 
 import numpy as np
@@ -10,7 +10,8 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 
-from lib import data, plots, views
+from lib import data, views
+from lib.report import plots, tables
 from lib.config import Config
 from lib.records import RunRecord
 
@@ -113,19 +114,19 @@ def test_results_table_mean_std_and_missing(tmp_path):
     runs = {"A": [fake_record(tmp_path, "a0", results={"h/knn_top1": 0.5, "h/nmi": 0.2}),
                   fake_record(tmp_path, "a1", results={"h/knn_top1": 0.7, "h/nmi": 0.4})],
             "B": fake_record(tmp_path, "b", results={"h/knn_top1": 0.9, "z/knn_top1": 0.8})}
-    table = plots.results_table(runs, ["knn_top1", "nmi"])
+    table = tables.results_table(runs, ["knn_top1", "nmi"])
     assert set(table.columns) == {"knn_top1", "nmi", "knn_top1_std", "nmi_std", "seeds"}
     assert table.loc["A", "knn_top1"] == pytest.approx(0.6)
     assert table.loc["A", "knn_top1_std"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert np.isnan(table.loc["B", "nmi"]) and table.loc["B", "seeds"] == 1
-    z = plots.results_table(runs, ["knn_top1"], prefix="z")
+    z = tables.results_table(runs, ["knn_top1"], prefix="z")
     assert z.loc["B", "knn_top1"] == pytest.approx(0.8) and np.isnan(z.loc["A", "knn_top1"])
 
 
 def test_metric_bars_one_bar_per_row_and_metric_with_error_bars(tmp_path):
     runs = {m: [fake_record(tmp_path, f"{m}{s}", results={"h/knn_top1": 0.5 + 0.1 * s, "h/nmi": 0.3})
                 for s in range(2)] for m in ("A", "B", "C")}
-    table = plots.results_table(runs, ["knn_top1", "nmi"])
+    table = tables.results_table(runs, ["knn_top1", "nmi"])
     fig = plots.metric_bars(table, ["knn_top1", "nmi"])
     assert len(fig.axes) == 1
     assert len(fig.axes[0].patches) == 3 * 2
@@ -134,7 +135,7 @@ def test_metric_bars_one_bar_per_row_and_metric_with_error_bars(tmp_path):
     assert len(bars) == 3 and all(c.errorbar is not None for c in bars)
     with pytest.raises(ValueError, match="not columns"):
         plots.metric_bars(table, ["map@r"])
-    single = plots.results_table({m: runs[m][0] for m in runs}, ["knn_top1"])  # one seed: no error bars
+    single = tables.results_table({m: runs[m][0] for m in runs}, ["knn_top1"])  # one seed: no error bars
     assert all(c.errorbar is None for c in plots.metric_bars(single, ["knn_top1"]).axes[0].containers
                if isinstance(c, BarContainer))
 
@@ -199,21 +200,21 @@ def sample_record(tmp_path, shuffle_labels=False):
 
 def test_stored_test_images_rebuild_the_subset(tmp_path):
     record, images, labels = sample_record(tmp_path)
-    got, got_labels, classes = plots.stored_test_images(record)
+    got, got_labels, classes = tables.stored_test_images(record)
     np.testing.assert_array_equal(got, images)
     np.testing.assert_array_equal(got_labels, labels)
     assert len(classes) == 10
-    features, sub_labels = plots.stored_embeddings(record, "h", n=10)
+    features, sub_labels = tables.stored_embeddings(record, "h", n=10)
     assert features.dtype == np.float32 and features.shape == (10, 10) and sorted(sub_labels) == list(range(10))
-    assert plots.snapshot_keys(record) == [(0, "h_epoch0"), (2, "h_epoch2"), (10, "h_epoch10")]
+    assert tables.snapshot_keys(record) == [(0, "h_epoch0"), (2, "h_epoch2"), (10, "h_epoch10")]
     with pytest.raises(ValueError, match="stores no embeddings 'z'"):
-        plots.stored_embeddings(record, "z")
+        tables.stored_embeddings(record, "z")
 
 
 def test_stored_test_images_refuse_mismatched_labels(tmp_path):
     record, _, _ = sample_record(tmp_path, shuffle_labels=True)
     with pytest.raises(ValueError, match="do not match"):
-        plots.stored_test_images(record)
+        tables.stored_test_images(record)
 
 
 def test_retrieval_from_record_finds_same_class_neighbours(tmp_path):
@@ -238,7 +239,7 @@ def test_save_png_writes_a_small_palette_png(tmp_path):
 
 def test_export_figure_writes_quick_and_full_figures_only(tmp_path):
     import matplotlib.pyplot as plt
-    from lib.plots import export_figure, readme_figure_path
+    from lib.report.plots import export_figure, readme_figure_path
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from lib import summary
+from lib.report import plots, tables
 from lib.config import Config, repo_path
 from lib.records import RecordWriter
 
@@ -66,15 +66,15 @@ def repo(tmp_path_factory):
                                       f"{layer}/recall@1": 0.7, f"{layer}/map@r": 0.25, f"{layer}/nmi": 0.5}
     ce = [fake_record(runs, battery(v), task="supervised", loss="ce", seed=s) for s, v in enumerate((0.80, 0.84))]
     supcon = [fake_record(runs, {**battery(0.9), "h/nmi": None}, task="supervised", loss="supcon")]
-    summary.write_manifest("01_supervised", "quick", {"cross-entropy": [r.run_id for r in ce],
+    tables.write_manifest("01_supervised", "quick", {"cross-entropy": [r.run_id for r in ce],
                                                       "SupCon": supcon[0].run_id}, runs_dir=runs)
     simclr = fake_record(runs, {**battery(0.61), **battery(0.55, "z")}, task="pretrain", wall=600.0)
-    summary.write_manifest("02_simclr", "quick", {"SimCLR": simclr.run_id}, runs_dir=runs)
+    tables.write_manifest("02_simclr", "quick", {"SimCLR": simclr.run_id}, runs_dir=runs)
     ft = {f: fake_record(runs, {"test_top1": acc}, task="finetune", pretrained=simclr.run_id, finetune_layer=1,
                          label_fraction=f) for f, acc in ((0.01, 0.5), (0.1, 0.75))}
     scratch = {f: fake_record(runs, {"test_top1": acc}, task="supervised", label_fraction=f, epochs=7)
                for f, acc in ((0.01, 0.3), (0.1, 0.6))}
-    summary.write_manifest("03_simclr_v2", "quick", {"pretrained, 3-layer head": simclr.run_id,
+    tables.write_manifest("03_simclr_v2", "quick", {"pretrained, 3-layer head": simclr.run_id,
                                                      "fine-tuned from head layer 1": [r.run_id for r in ft.values()],
                                                      "from scratch, same steps": [r.run_id for r in scratch.values()]},
                            runs_dir=runs)
@@ -160,20 +160,20 @@ def test_missing_manifest_or_record_gives_pending_not_numbers(repo, tmp_path):
     # a manifest naming a record that is gone
     runs = tmp_path / "runs"
     kept = fake_record(runs, {"h/knn_top1": 0.5}, task="pretrain")
-    summary.write_manifest("02_simclr", "quick", {"SimCLR": [kept.run_id, "pretrain-000000000000"]}, runs_dir=runs)
+    tables.write_manifest("02_simclr", "quick", {"SimCLR": [kept.run_id, "pretrain-000000000000"]}, runs_dir=runs)
     text = ur.render("iteration2", ur.Sources(runs, tmp_path, tmp_path))
     assert "Pending: run `make report`" in text and "`pretrain-000000000000`" in text and "|" not in text
     # an incomplete record counts as missing
     record = json.loads((kept.directory / "record.json").read_text())
     (kept.directory / "record.json").write_text(json.dumps({**record, "status": "running"}))
-    summary.write_manifest("02_simclr", "quick", {"SimCLR": kept.run_id}, runs_dir=runs)
+    tables.write_manifest("02_simclr", "quick", {"SimCLR": kept.run_id}, runs_dir=runs)
     assert f"`{kept.run_id}`" in ur.render("iteration2", ur.Sources(runs, tmp_path, tmp_path))
 
 
 def test_full_profile_is_preferred_and_profile_picks_one(repo):
     runs = repo["runs"]
     full = fake_record(runs, {"h/knn_top1": 0.99, "z/knn_top1": 0.98}, task="pretrain", epochs=500)
-    path = summary.write_manifest("02_simclr", "full", {"SimCLR": full.run_id}, runs_dir=runs)
+    path = tables.write_manifest("02_simclr", "full", {"SimCLR": full.run_id}, runs_dir=runs)
     try:
         assert row(ur.render("iteration2", sources(repo)), "SimCLR (h)")[0] == "99.0"
         assert row(ur.render("iteration2", sources(repo, "quick")), "SimCLR (h)")[0] == "61.0"
@@ -239,7 +239,7 @@ def test_the_committed_readme_matches_the_records(capsys):
 
 def test_blocks_show_the_exported_figure_of_their_profile(repo, tmp_path):
     import matplotlib.pyplot as plt
-    from lib import plots
+    from lib.report import plots, tables
 
     fig, ax = plt.subplots()
     ax.plot([0, 1])
@@ -260,7 +260,7 @@ def test_blocks_show_the_exported_figure_of_their_profile(repo, tmp_path):
 def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
     runs = tmp_path / "runs"
     rec = fake_record(runs, {"h/linear_probe_top1": 0.5}, task="pretrain")
-    summary.write_manifest("06_projection_head", "quick", {"head nonlinear": rec.run_id},
+    tables.write_manifest("06_projection_head", "quick", {"head nonlinear": rec.run_id},
                            headline={"verdict: nonlinear head beats none": "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points"},
                            runs_dir=runs)
     readme = tmp_path / "README.md"

@@ -6,7 +6,7 @@ Each command is taken from the blocks (continuation lines joined, comments dropp
 - ``python -m lib <command> ...``: parsed by ``lib.cli``; a training command runs with
   ``--dry-run`` (the config is validated and its run id printed, nothing is trained);
 - ``python -m lib.report ...``: parsed, and the notebooks, profile and parameters validated
-  (``lib.report.plan``); ``python -m lib.<module>``: parsed by the module's ``build_parser``;
+  (``lib.runner.plan``); ``python -m lib.<module>``: parsed by the module's ``build_parser``;
 - ``python scripts/<x>.py``, ``python benchmarks/<x>.py``: parsed by the script's own parser;
 - ``make <target> VAR=value``: ``make -n`` (nothing runs) and the variable is the Makefile's;
 - ``torchrun``, ``srun``: torchrun's own parser, then the command it starts;
@@ -114,13 +114,13 @@ def check_python_module(module: str, args: list[str]) -> None:
     if module == "lib":
         return check_lib_cli(args)
     if module == "lib.report":
-        from lib import report
+        from lib.report import runner
 
-        ns, _, _ = run_quietly(report.build_parser().parse_args, args)
-        report.plan(ROOT / "notebooks", ns.profile, ns.only, dict(ns.parameter))  # raises on a bad parameter
+        ns, _, _ = run_quietly(runner.build_parser().parse_args, args)
+        runner.plan(ROOT / "notebooks", ns.profile, ns.only, dict(ns.parameter))  # raises on a bad parameter
         return
     if module == "ipykernel":
-        from lib.report import KERNEL
+        from lib.report.runner import KERNEL
 
         assert args[:1] == ["install"] and "--name" in args, "expected `python -m ipykernel install --name ...`"
         name = args[args.index("--name") + 1]
@@ -194,7 +194,7 @@ def check_jupyter(args: list[str]) -> None:
 def check(command: Command) -> None:
     """Dispatch ``command`` to the handler of its kind."""
     for name in command.env:
-        used = any(name in p.read_text() for p in [*ROOT.glob("lib/*.py"), ROOT / "Makefile"])
+        used = any(name in p.read_text() for p in [*ROOT.glob("lib/**/*.py"), ROOT / "Makefile"])
         assert used, f"environment variable {name} is read by nothing in lib/ or the Makefile"
     argv = command.argv
     if not argv:

@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lib import report
+from lib.report import runner
 from lib.config import repo_path
-from lib.notebook_params import ParameterError, coerce, read_parameters, resolve_parameters
-from lib.profiles import PROFILES
+from lib.report.params import ParameterError, coerce, read_parameters, resolve_parameters
+from lib.report.profiles import PROFILES
 
 PARAMS = """\
 epochs = 3  # passes over the data
@@ -35,7 +35,7 @@ def write_notebook(path, params: str | None = PARAMS, code: list[str] = (), titl
     for _ in range(1 + extra_tagged if params is not None else 0):
         nb.cells.append(nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}))
     nb.cells += [nbformat.v4.new_code_cell(src) for src in code]
-    nb.metadata["kernelspec"] = {"name": report.KERNEL, "display_name": "Python", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL, "display_name": "Python", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
@@ -61,12 +61,25 @@ def test_read_parameters_values_types_comments(tmp_path):
     ("a, b = 1, 2  # two at once", "one plain name"),
     ("epochs == 3  # comparison", "not an assignment"),
     ("epochs = (1 +  # open", "not valid Python"),
+    ("epochs: int = 0.5  # annotated int, float value", "annotated int"),
+    ("epochs: list = 3  # not a parameter type", "annotation must be one of"),
+    ("epochs: int  # annotated, no value", "assign a value"),
 ])
 def test_malformed_parameter_line_names_notebook_and_line(tmp_path, line, why):
     path = write_notebook(tmp_path / "07_bad.ipynb", params=f"ok = 1  # fine\n{line}\n")
     with pytest.raises(ParameterError, match=r"07_bad: parameters cell line 2") as err:
         read_parameters(path)
     assert why in str(err.value)
+
+
+def test_papermill_annotated_parameter_lines(tmp_path):
+    """papermill's typed form `name: type = value` reads like the plain one; an int value of a float
+    parameter is a float."""
+    params = read_parameters(write_notebook(tmp_path / "01_x.ipynb", params=(
+        'epochs: int = 3  # passes\nlr: float = 1  # rate\nname: str = "x"  # a name\nflag: bool = True  # switch\n')))
+    assert [(p.name, p.value, p.type) for p in params.values()] == [
+        ("epochs", 3, int), ("lr", 1.0, float), ("name", "x", str), ("flag", True, bool)]
+    assert params["lr"].comment == "rate"
 
 
 def test_duplicate_parameter_is_an_error(tmp_path):
@@ -140,10 +153,10 @@ def test_profile_value_of_the_wrong_type_fails(tmp_path):
 
 def test_select_by_stem_or_number():
     paths = [repo_path(f"notebooks/{s}.ipynb") for s in ("00_a", "01_b", "02_c")]
-    assert report.select_notebooks(paths, ["02,00_a"]) == [paths[0], paths[2]]
-    assert report.select_notebooks(paths, None) == paths
+    assert runner.select_notebooks(paths, ["02,00_a"]) == [paths[0], paths[2]]
+    assert runner.select_notebooks(paths, None) == paths
     with pytest.raises(ParameterError, match="no notebook '03'; choose from 00_a, 01_b, 02_c"):
-        report.select_notebooks(paths, ["03"])
+        runner.select_notebooks(paths, ["03"])
 
 
 # ---- validation through main(): exit 2 and nothing executed ------------------------------------
@@ -157,7 +170,7 @@ def tiny(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["-p", "epochs", "three"], "parameter 'epochs' of 01_first expects int, got 'three'"),
-    (["-p", "flag", "maybe"], "parameter 'flag' of 01_first expects bool (true/false/1/0), got 'maybe'"),
+    (["-p", "flag", "maybe"], "parameter 'flag' of 01_first expects bool (true/false, yes/no, on/off, 1/0), got 'maybe'"),
     (["-p", "epocs", "3"], "unknown parameter 'epocs': no selected notebook declares it; did you mean 'epochs'?"),
     (["--only", "02", "-p", "flag", "1"], "unknown parameter 'flag'"),
     (["--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, full"),
@@ -166,7 +179,7 @@ def tiny(tmp_path):
 ])
 def test_invalid_arguments_exit_2_and_execute_nothing(tiny, capsys, args, message):
     notebooks, out = tiny
-    assert report.main(["--notebooks", str(notebooks), "--output", str(out), *args]) == 2
+    assert runner.main(["--notebooks", str(notebooks), "--output", str(out), *args]) == 2
     err = capsys.readouterr().err
     assert message in err
     assert not out.exists()
@@ -174,14 +187,14 @@ def test_invalid_arguments_exit_2_and_execute_nothing(tiny, capsys, args, messag
 
 def test_unknown_parameter_lists_each_notebooks_parameters(tiny, capsys):
     notebooks, out = tiny
-    report.main(["--notebooks", str(notebooks), "--output", str(out), "-p", "with", "1"])
+    runner.main(["--notebooks", str(notebooks), "--output", str(out), "-p", "with", "1"])
     err = capsys.readouterr().err
     assert "01_first: epochs, width, name, flag, lr" in err and "02_second: profile, epochs" in err
 
 
 def test_list_shows_defaults_and_profile_values(tiny, capsys):
     notebooks, _ = tiny
-    assert report.main(["--notebooks", str(notebooks), "--list", "--profile", "smoke", "-p", "width", "2"]) == 0
+    assert runner.main(["--notebooks", str(notebooks), "--list", "--profile", "smoke", "-p", "width", "2"]) == 0
     out = capsys.readouterr().out
     assert "02_second: A title" in out
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("epochs") and "passes" in ln)
@@ -202,7 +215,7 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
     write_notebook(notebooks / "03_slow.ipynb", title="Slow one", params="y = 1  # y\n",
                    code=["import time; time.sleep(60)"])
     base = ["--notebooks", str(notebooks), "--output", str(out), "--profile", "smoke", "--cell-timeout", "3"]
-    assert report.main([*base, "-p", "x", "5"]) == 1
+    assert runner.main([*base, "-p", "x", "5"]) == 1
     stdout = capsys.readouterr().out
     assert "02_bad" in stdout and "ValueError: boom 42" in stdout and "03_slow" in stdout
 
@@ -227,31 +240,31 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
 
 
 
-def index_entry(stem: str, status: str = "ok", error: str | None = None) -> report.NotebookResult:
-    return report.NotebookResult(stem=stem, title=f"Title {stem}", status=status, error=error, wall_time_s=1.5,
+def index_entry(stem: str, status: str = "ok", error: str | None = None) -> runner.NotebookResult:
+    return runner.NotebookResult(stem=stem, title=f"Title {stem}", status=status, error=error, wall_time_s=1.5,
                                  html=f"/x/{stem}.html", ipynb=f"/x/{stem}.ipynb", parameters={"epochs": 1},
                                  profile="smoke", date="2026-01-01T00:00:00+00:00", commit="0123456789ab",
                                  dirty=True, device="CPU: test")
 
 
 def test_index_keeps_other_entries_when_only_some_ran(tmp_path):
-    report.write_index(tmp_path, [index_entry("01_a"), index_entry("02_b", "failed", "KeyError: 'x'")],
+    runner.write_index(tmp_path, [index_entry("01_a"), index_entry("02_b", "failed", "KeyError: 'x'")],
                        replace_all=True)
     rerun = index_entry("01_a")
     rerun.wall_time_s = 7.0
-    entries = report.write_index(tmp_path, [rerun], replace_all=False)  # --only 01
+    entries = runner.write_index(tmp_path, [rerun], replace_all=False)  # --only 01
     assert [(e["stem"], e["status"], e["wall_time_s"]) for e in entries] == [
         ("01_a", "ok", 7.0), ("02_b", "failed", 1.5)]
     assert json.loads((tmp_path / "index.json").read_text())["reports"] == entries
     page = (tmp_path / "index.html").read_text()
     assert page.index("Title 01_a") < page.index("Title 02_b") and "KeyError: &#x27;x&#x27;" in page
     assert "0123456 (dirty)" in page and "8.5 s" in page and "1 failed" in page  # the total row
-    assert [e["stem"] for e in report.write_index(tmp_path, [rerun], replace_all=True)] == ["01_a"]
+    assert [e["stem"] for e in runner.write_index(tmp_path, [rerun], replace_all=True)] == ["01_a"]
 
 
 # ---- the real notebooks ------------------------------------------------------------------------
 
-REAL = report.list_notebooks(repo_path("notebooks"))
+REAL = runner.list_notebooks(repo_path("notebooks"))
 NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem) for p in REAL] or [
     pytest.param(None, marks=pytest.mark.skip(reason="no notebooks in notebooks/ yet"))]
 
@@ -286,7 +299,7 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(runs))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     out = tmp_path / "reports"
-    code = report.main(["--profile", "smoke", "--output", str(out)])
+    code = runner.main(["--profile", "smoke", "--output", str(out)])
     assert code == 0, capsys.readouterr().out
     for path in REAL:
         assert (out / f"{path.stem}.html").stat().st_size > 0
@@ -308,8 +321,8 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
 
 def test_notebook_defaults_are_the_quick_profile():
     """Opened in JupyterLab and run as they are, the notebooks reproduce `make report` (and reuse its records)."""
-    from lib.notebook_params import read_parameters
-    from lib.profiles import profile_values
+    from lib.report.params import read_parameters
+    from lib.report.profiles import profile_values
     for path in sorted(repo_path("notebooks").glob("[0-9][0-9]_*.ipynb")):
         declared = {k: getattr(v, "value", v) for k, v in read_parameters(path).items()}
         quick = profile_values("quick", path.stem, declared)
@@ -317,16 +330,25 @@ def test_notebook_defaults_are_the_quick_profile():
 
 
 def test_the_project_kernel_must_run_this_environments_python(tmp_path, monkeypatch):
-    kernels = tmp_path / "kernels" / report.KERNEL
+    kernels = tmp_path / "kernels" / runner.KERNEL
     kernels.mkdir(parents=True)
     spec = {"argv": ["/elsewhere/clone/.venv/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python (another checkout)", "language": "python"}
     (kernels / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))  # searched before every other kernel folder
     with pytest.raises(ParameterError, match="/elsewhere/clone/.venv/bin/python.*another checkout's runs/"):
-        report.check_kernel(report.KERNEL)
+        runner.check_kernel(runner.KERNEL)
     spec["argv"][0] = str(Path(sys.prefix) / "bin" / "python")
     (kernels / "kernel.json").write_text(json.dumps(spec))
-    report.check_kernel(report.KERNEL)  # this environment's: fine
+    runner.check_kernel(runner.KERNEL)  # this environment's: fine
     with pytest.raises(ParameterError, match="not installed"):
-        report.check_kernel("no-such-kernel")
+        runner.check_kernel("no-such-kernel")
+
+
+def test_no_profile_asks_umap_for_more_points_than_a_run_stores():
+    from lib.config import Config
+
+    stored = Config().save_embeddings
+    for name, table in PROFILES.items():
+        asked = [entry["umap_points"] for entry in table.values() if "umap_points" in entry]
+        assert asked and max(asked) <= stored, (name, asked, stored)

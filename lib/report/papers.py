@@ -8,7 +8,7 @@
 Each :class:`Reference` holds the numbers of one table or figure with the setting they were
 measured in and whether they are exact (printed in a table or a figure's cells) or approximate
 (read off a plot, or a direction stated in the text). They were transcribed from the published
-papers; :mod:`lib.ablations` compares our runs with them.
+papers; :mod:`lib.report.tables` compares our runs with them.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..config import parse_bool
 from .profiles import PROFILES, profile_values
 
 PARAMETERS_TAG = "parameters"
 PARAMETER_TYPES = (bool, int, float, str)  # bool first: bool is a subclass of int
-BOOL_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
 class ParameterError(ValueError):
@@ -110,18 +110,24 @@ def parameters_of(nb: Mapping, notebook: str) -> dict[str, Parameter]:
 def _parse_line(line: str, number: int, notebook: str) -> Parameter:
     def fail(why: str) -> ParameterError:
         return ParameterError(f"{notebook}: parameters cell line {number}: {why}: {line.strip()!r} "
-                              f"(expected `name = literal  # comment`)")
+                              f"(expected `name = literal  # comment` or `name: type = literal  # comment`)")
 
     try:
         tree = ast.parse(line.strip())
         tokens = list(tokenize.generate_tokens(io.StringIO(line.strip()).readline))
     except (SyntaxError, tokenize.TokenError, IndentationError):
         raise fail("not valid Python on one line") from None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Assign, ast.AnnAssign)):
         raise fail("not an assignment")
     assign = tree.body[0]
-    if len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Name):
+    if isinstance(assign, ast.AnnAssign):  # papermill's annotated form: name: type = literal
+        if not isinstance(assign.target, ast.Name) or assign.value is None:
+            raise fail("assign a value to exactly one plain name")
+        target, annotation = assign.target, assign.annotation
+    elif len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Name):
         raise fail("assign to exactly one plain name")
+    else:
+        target, annotation = assign.targets[0], None
     try:
         value = ast.literal_eval(assign.value)
     except (ValueError, SyntaxError, TypeError):
@@ -129,10 +135,18 @@ def _parse_line(line: str, number: int, notebook: str) -> Parameter:
     kind = next((t for t in PARAMETER_TYPES if type(value) is t), None)
     if kind is None:
         raise fail(f"the value has type {type(value).__name__}; allowed: int, float, str, bool")
+    if annotation is not None:
+        declared = {t.__name__: t for t in PARAMETER_TYPES}.get(getattr(annotation, "id", None))
+        if declared is None:
+            raise fail("the annotation must be one of int, float, str, bool")
+        if declared is float and kind is int:
+            value, kind = float(value), float
+        elif declared is not kind:
+            raise fail(f"the value has type {kind.__name__} but is annotated {declared.__name__}")
     comments = [t.string for t in tokens if t.type == tokenize.COMMENT]
     if not comments or not comments[0].lstrip("#").strip():
         raise fail("a comment saying what the parameter is for is missing")
-    return Parameter(assign.targets[0].id, value, kind, comments[0].lstrip("#").strip(), number)
+    return Parameter(target.id, value, kind, comments[0].lstrip("#").strip(), number)
 
 
 def coerce(value: Any, param: Parameter, notebook: str) -> Any:
@@ -141,7 +155,7 @@ def coerce(value: Any, param: Parameter, notebook: str) -> Any:
     Raises :class:`ParameterError` naming the parameter, the notebook, the type and the value.
     """
     def fail() -> ParameterError:
-        extra = " (true/false/1/0)" if param.type is bool else ""
+        extra = " (true/false, yes/no, on/off, 1/0)" if param.type is bool else ""
         return ParameterError(f"parameter {param.name!r} of {notebook} expects {param.type.__name__}{extra}, "
                               f"got {value!r}")
 
@@ -152,9 +166,10 @@ def coerce(value: Any, param: Parameter, notebook: str) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if param.type is bool:
-            if text.lower() not in BOOL_WORDS:
-                raise fail()
-            return BOOL_WORDS[text.lower()]
+            try:
+                return parse_bool(text)
+            except ValueError:
+                raise fail() from None
         try:
             return param.type(text)
         except ValueError:

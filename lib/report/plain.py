@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .notebook_params import PARAMETERS_TAG, read_notebook
+from .params import PARAMETERS_TAG, read_notebook
 
 
 @dataclass

@@ -23,7 +23,7 @@ import math
 import os
 import textwrap
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from . import data, evaluation, summary, training, views
+from .. import evaluation, views
+from .grids import row_averages
+from .papers import FIGURE5_OPS
+from .tables import as_list, check_name, stored_embeddings, stored_test_images
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +49,6 @@ DPI = 90                 # dots per inch of every figure (and of save_png)
 CELL = 0.8               # side of one image in a grid, inches
 WRONG_COLOR = "#d62728"  # frame and label of a retrieved neighbour of another class
 RIGHT_COLOR = "#2ca02c"  # frame of a retrieved neighbour of the query's class
-BATTERY_METRICS: tuple[str, ...] = ("knn_top1", "linear_probe_top1", "recall@1", "recall@2", "recall@4",
-                                    "recall@8", "map@r", "nmi", "ari")  # the evaluation battery's scores
 CURVE_NAMES = {  # panel titles of the per-epoch metrics
     "loss": "training loss",
     "knn_top1": "kNN top-1 (test monitor)",
@@ -192,8 +193,6 @@ def two_views(images: Any, pipeline1: views.ViewPipeline, pipeline2: views.ViewP
 # training curves and metric tables
 # ================================================================================================
 
-def _as_list(runs: Any) -> list:
-    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
 
 def _curve(record: RunRecord, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +211,7 @@ def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss"
     ``records`` maps a label to a :class:`RunRecord` or to a list of them (seeds): a list is drawn
     as its mean with the min-max range shaded. Metrics that no record logs get no panel.
     """
-    groups = {label: _as_list(runs) for label, runs in records.items()}
+    groups = {label: as_list(runs) for label, runs in records.items()}
     shown = [m for m in metrics if any(len(_curve(r, m)[0]) for runs in groups.values() for r in runs)]
     if not shown:
         raise ValueError(f"none of the metrics {list(metrics)} is logged by the given records")
@@ -241,19 +240,6 @@ def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss"
     fig.tight_layout()
     return fig
 
-
-def results_table(runs: Mapping[str, Any], metrics: Sequence[str] = BATTERY_METRICS, prefix: str = "h"):
-    """Mean ± std over seeds of the results ``<prefix>/<metric>``, one row per label of ``runs``
-    (label -> record or list of records, one per seed), with the columns named by ``metrics``.
-
-    :func:`lib.summary.aggregate` with the layer prefix taken off the column names (``prefix=""``
-    reads ``results[metric]`` itself): columns ``<metric>``, ``<metric>_std`` and ``seeds``.
-    Display it with :func:`lib.summary.format_mean_std`.
-    """
-    keys = [f"{prefix}/{m}" if prefix else m for m in metrics]
-    table = summary.aggregate({label: _as_list(group) for label, group in runs.items()}, keys)
-    strip = len(prefix) + 1 if prefix else 0
-    return table.rename(columns={c: c[strip:] for c in table.columns if c != "seeds"})
 
 
 def _score_name(key: str) -> str:
@@ -425,28 +411,8 @@ def retrieval_grid(query_images: Any, neighbour_images: Any, query_labels: Any, 
 
 
 # ================================================================================================
-# from run records to plot inputs
+# embeddings and neighbours of a record
 # ================================================================================================
-
-def stored_embeddings(record: RunRecord, key: str = "h", n: int = 0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The test embeddings a record stores under ``key`` (``h``, ``z``, ``h_epoch5`` ...) as float32,
-    with their labels; ``n`` > 0 keeps a class-balanced subsample of ``n`` of them (chosen by ``seed``).
-    """
-    emb = record.embeddings()
-    if key not in emb:
-        raise ValueError(f"run {record.run_id} stores no embeddings {key!r}; it has {sorted(emb)}")
-    features, labels = emb[key].astype(np.float32), emb["labels"]
-    if 0 < n < len(labels):
-        idx = data.stratified_subset_indices(torch.from_numpy(labels), n, seed=seed).numpy()
-        features, labels = features[idx], labels[idx]
-    return features, labels
-
-
-def snapshot_keys(record: RunRecord, key: str = "h") -> list[tuple[int, str]]:
-    """``(epoch, name)`` of a record's embedding snapshots (``h_epoch0``, ``h_epoch5`` ...), by epoch."""
-    prefix = f"{key}_epoch"
-    found = [(int(name[len(prefix):]), name) for name in record.embeddings() if name.startswith(prefix)]
-    return sorted(found)
 
 
 def umap_of_record(record: RunRecord, key: str = "h", n: int = 0, seed: int = 0,
@@ -455,25 +421,6 @@ def umap_of_record(record: RunRecord, key: str = "h", n: int = 0, seed: int = 0,
     features, labels = stored_embeddings(record, key, n, seed)
     return umap_embedding(features, seed=seed, n_neighbors=n_neighbors), labels
 
-
-def stored_test_images(record: RunRecord) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The test images whose embeddings a record stores, in the same order: ``(images uint8
-    (N, C, H, W), labels (N,), classes)``.
-
-    The stored ``indices`` index the run's test split *after* its ``test_size`` subsetting, so the
-    split is rebuilt exactly as training built it (:func:`lib.training.prepare_data`); the labels
-    are checked against the stored ones.
-    """
-    emb = record.embeddings()
-    if "indices" not in emb:
-        raise ValueError(f"run {record.run_id} stores no test embeddings (save_embeddings=0?)")
-    test = training.prepare_data(record.config, torch.device("cpu")).test
-    idx = torch.from_numpy(emb["indices"]).long()
-    images, labels = test.images[idx].numpy(), test.labels[idx].numpy()
-    if not np.array_equal(labels, emb["labels"]):
-        raise ValueError(f"the test images rebuilt for run {record.run_id} do not match its stored labels: "
-                         f"has the data set ({record.config.dataset}) changed since the run?")
-    return images, labels, list(test.classes)
 
 
 def _pick_queries(labels: np.ndarray, n_queries: int, seed: int) -> np.ndarray:
@@ -528,10 +475,10 @@ README_PROFILES = ("quick", "full")  # profiles whose figures the README may sho
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
     """``images/<notebook>-<profile>-<name>.png``: where :func:`export_figure` puts a figure and
     where ``scripts/update_readme.py`` looks for it."""
-    from .config import repo_path
+    from ..config import repo_path
 
     for label, value in (("notebook", notebook), ("name", name), ("profile", profile)):
-        summary.check_name(label, value)
+        check_name(label, value)
     return Path(images_dir or repo_path("images")) / f"{notebook}-{profile}-{name}.png"
 
 
@@ -548,4 +495,124 @@ def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_di
     tmp = path.with_name(f".tmp-{path.name}")
     save_png(fig, tmp)
     os.replace(tmp, path)
+    return fig
+
+
+# ================================================================================================
+# label efficiency and the related work's figures
+# ================================================================================================
+
+_AXIS_NAMES = {"test_top1": "test accuracy, top-1", "h/knn_top1": "kNN accuracy on h"}
+
+def label_efficiency_figure(table, key: str = "test_top1", title: str = "", baselines: Iterable[str] = (),
+                            dpi: int = 90):
+    """Accuracy against the fraction of labels (log x), one line per method, error bars = std.
+
+    ``table`` is :func:`label_efficiency_table`'s output; methods named in ``baselines`` are drawn
+    dashed. SimCLRv2 (Chen et al., 2020b, Fig. 1)
+    plots top-1 accuracy against the fraction of labels on a log axis; this is that figure for
+    our runs.
+    """
+    from matplotlib.figure import Figure
+
+    baselines = set(baselines)
+    missing = {"method", "label_fraction", key} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks columns {sorted(missing)}; make it with label_efficiency_table")
+    fig = Figure(figsize=(6.0, 4.0), dpi=dpi)  # object API: nothing registered with pyplot
+    ax = fig.subplots()
+    for method, rows in table.groupby("method", sort=False):
+        rows = rows.sort_values("label_fraction")
+        std = rows[f"{key}_std"] * 100 if f"{key}_std" in rows.columns else None
+        ax.errorbar(rows["label_fraction"] * 100, rows[key] * 100, yerr=std, marker="o", capsize=3,
+                    label=method, linestyle="--" if method in baselines else "-")
+    fractions = sorted(set(table["label_fraction"]))
+    ax.set_xscale("log")
+    if fractions:
+        ax.set_xticks([f * 100 for f in fractions], [f"{f * 100:g} %" for f in fractions])
+        ax.minorticks_off()
+    ax.set_xlabel("labelled training images")
+    ax.set_ylabel(_AXIS_NAMES.get(key, key) + " (%)")
+    ax.grid(alpha=0.3)
+    if len(table):
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"{key} against the fraction of labels")
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap_panel(ax, matrix: np.ndarray, ops: Sequence[str], title: str, vmin: float, vmax: float):
+    full = np.column_stack([matrix, row_averages(matrix)])                     # (n, n + 1)
+    cmap = colormaps["viridis"].with_extremes(bad="#dddddd")                  # missing cells in grey
+    image = ax.imshow(np.ma.masked_invalid(full), cmap=cmap, vmin=vmin, vmax=vmax)
+    cols = [*ops, "average"]
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(ops)), ops, fontsize=7)
+    ax.axvline(len(ops) - 0.5, color="white", linewidth=2)
+    middle = (vmin + vmax) / 2
+    for (i, j), v in np.ndenumerate(full):
+        ax.text(j, i, "–" if not np.isfinite(v) else f"{v:.1f}", ha="center", va="center", fontsize=6,
+                color="black" if np.isfinite(v) and v > middle else "white" if np.isfinite(v) else "#666666")
+    ax.set_xlabel("2nd transformation", fontsize=8)
+    ax.set_ylabel("1st transformation", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def augmentation_heatmap(ours: np.ndarray, paper: np.ndarray | None = None, ops: Sequence[str] = FIGURE5_OPS,
+                         ours_title: str = "ours", paper_title: str = "SimCLR Figure 5 (ImageNet)") -> Figure:
+    """Linear-probe accuracy (%) of every cell laid out as SimCLR's Figure 5, ours beside the paper's.
+
+    Rows: the first transformation; columns: the second (the diagonal: one transformation alone);
+    a last column with each row's average. Cells without a value are grey with "–". Each panel
+    has its own colour scale (the data sets differ).
+    """
+    ours = np.asarray(ours, dtype=float)
+    n = len(ops)
+    if ours.shape != (n, n) or (paper is not None and np.asarray(paper).shape != (n, n)):
+        raise ValueError(f"matrices must be {n}x{n} for ops {tuple(ops)}; got {ours.shape}")
+    panels = [(ours, ours_title)] + ([(np.asarray(paper, dtype=float), paper_title)] if paper is not None else [])
+    fig = Figure(figsize=(4.3 * len(panels), 3.9), dpi=DPI)
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (m, title) in zip(axes, panels):
+        finite = m[np.isfinite(m)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        image = _heatmap_panel(ax, m, ops, title, lo, hi if hi > lo else lo + 1)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def effect_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+                 xlabel: str, ylabel: str, title: str = "", xscale: str = "linear",
+                 xticklabels: Sequence[str] | None = None) -> Figure:
+    """Mean ± one std (shaded; none for one seed) of an effect against a knob, one line per series.
+
+    ``series`` maps a label to ``(x, mean, std)``; NaN means (settings not run) are skipped.
+    """
+    if not series:
+        raise ValueError("series is empty: nothing to draw")
+    fig = Figure(figsize=(4.6, 3.0), dpi=DPI)
+    ax = fig.subplots()
+    for i, (label, (x, mean, std)) in enumerate(series.items()):
+        x, mean, std = (np.asarray(a, dtype=float) for a in (x, mean, std))
+        if not x.shape == mean.shape == std.shape:
+            raise ValueError(f"series {label!r}: x, mean and std must have the same length")
+        ok = np.isfinite(mean)
+        ax.plot(x[ok], mean[ok], marker="o", markersize=3, color=f"C{i}", label=label)
+        spread = np.nan_to_num(std[ok])
+        if spread.any():
+            ax.fill_between(x[ok], mean[ok] - spread, mean[ok] + spread, color=f"C{i}", alpha=0.2, linewidth=0)
+    ax.set_xscale(xscale)
+    if xticklabels is not None:
+        xs = np.asarray(next(iter(series.values()))[0], dtype=float)
+        ax.set_xticks(xs, list(xticklabels), fontsize=7)
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return fig

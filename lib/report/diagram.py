@@ -1,6 +1,6 @@
 """The SimCLR framework as a figure, drawn by code: ``images/simclr_architecture.png``.
 
-    python -m lib.diagram images/simclr_architecture.png
+    python -m lib.report.diagram images/simclr_architecture.png
 
 Chen et al. (2020), Figure 2: "Two separate data augmentation operators are sampled from the
 same family of augmentations (t ~ T and t' ~ T) and applied to each data example to obtain two
@@ -138,7 +138,7 @@ def save_simclr_diagram(path: str | Path, dpi: int = DPI) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lib.diagram", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lib.report.diagram", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", nargs="?", default="images/simclr_architecture.png", help="PNG file to write")
     parser.add_argument("--dpi", type=int, default=DPI, help=f"dots per inch (default {DPI})")

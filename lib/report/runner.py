@@ -7,7 +7,7 @@
     python -m lib.report --profile full --only 06 --require-records  # render from records, never train
 
 Each notebook in ``notebooks/`` (sorted by name) runs with papermill in a fresh kernel, receives
-its profile's values (:mod:`lib.profiles`) and the ``-p`` overrides, and is rendered with
+its profile's values (:mod:`lib.report.profiles`) and the ``-p`` overrides, and is rendered with
 nbconvert to ``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``. Every parameter is
 validated before anything executes. A notebook that fails is still rendered, up to its error,
 under a red banner saying so; the others still run, and the exit code is 1. ``index.html``
@@ -15,7 +15,7 @@ under a red banner saying so; the others still run, and the exit code is 1. ``in
 time; ``--only`` updates its entries in place. Exit codes: 0 all ok, 1 a notebook failed,
 2 invalid arguments (nothing executed).
 
-``--engine plain`` (:mod:`lib.plain_runner`) runs the code cells in this process instead, for a
+``--engine plain`` (:mod:`lib.report.plain`) runs the code cells in this process instead, for a
 machine without Jupyter's packages: the run records are written, no page is rendered and the index
 is left alone. ``--require-records`` sets ``THESIS_REQUIRE_RECORDS`` for the notebooks, so a run
 without a record fails (naming it) instead of training.
@@ -34,11 +34,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .config import repo_path
-from .notebook_params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
+from ..config import repo_path
+from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
-from .records import REQUIRE_RECORDS_ENV, device_description, git_state, now_iso
+from ..records import REQUIRE_RECORDS_ENV, device_description, git_state, now_iso
 
 KERNEL = "contrastive-thesis"
 CELL_TIMEOUT_S = 3600
@@ -260,9 +260,9 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
 def run_plain(profile: str = "quick", only: Iterable[str] | None = None,
               overrides: Mapping[str, Any] | None = None, notebooks_dir: str | Path | None = None,
               echo=print) -> list:
-    """Validate, then run the selected notebooks' code cells in this process (:mod:`lib.plain_runner`):
+    """Validate, then run the selected notebooks' code cells in this process (:mod:`lib.report.plain`):
     their run records are written, no page is rendered and the index is left alone."""
-    from .plain_runner import execute_plain
+    from .plain import execute_plain
 
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_path("notebooks")
     jobs = plan(notebooks_dir, profile, only, overrides)

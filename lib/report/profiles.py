@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import recipes
+from .. import recipes
 
 # The full profile trains every SimCLR run with the official code's CIFAR-10 recipe: notebooks 02-08 take it
 # as `recipe`; 02 and 03 also show its lr, lr_scaling and temperature, which it replaces there (01's lr is
@@ -51,7 +51,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "COMMON": {
             "dataset": "cifar10", "train_size": 0, "test_size": 0, "arch": "resnet18", "width": 1.0,
-            "batch_size": 512, "epochs": 200, "seeds": 3, "umap_points": 5000, "monitor_size": 10000,
+            "batch_size": 512, "epochs": 200, "seeds": 3, "umap_points": 500, "monitor_size": 10000,
             "knn_k": 200, "recipe": recipes.DEFAULT,
         },
         "02_simclr": {"epochs": 500, **_OFFICIAL},

@@ -1,0 +1,14 @@
+"""The report: notebooks run headlessly, their pages, and what the pages show.
+
+Built on the engine (:mod:`lib`), which never imports this package:
+
+- ``runner``    ``python -m lib.report``: run the notebooks with papermill, render HTML, write the index
+- ``plain``     the same notebooks' code cells in one Python process (``--engine plain``, no Jupyter)
+- ``params``    the notebooks' ``parameters`` cells: read, typed, overridden
+- ``profiles``  named sets of parameter values: smoke, quick, full
+- ``grids``     the related-work ablations' grids of configs and the plan of their compute
+- ``tables``    manifests, mean ± std over seeds, per-seed effects and verdicts, record readers
+- ``plots``     the figures (drawing only)
+- ``papers``    the papers' numbers, transcribed
+- ``diagram``   the SimCLR framework figure of the README
+"""

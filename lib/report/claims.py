@@ -1,0 +1,168 @@
+"""The related-work notebooks' claims: per-seed effects set against the papers', one builder per notebook.
+
+Each builder takes the per-seed results a notebook computed (``{setting: [value per seed]}``) and
+returns the rows of :func:`lib.report.tables.claim_row`: the claim, its source, the paper's effect,
+ours (mean ± std over seeds) and the verdict. :func:`verdict_lines` prints them and
+:func:`verdict_headline` puts them into the notebook's manifest, which the summary notebook and the
+README read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .grids import NORMALIZE_KNOB
+from .papers import reference
+from .tables import TABLE3_ROWS, claim_row, paper_delta, per_seed_best, seed_deltas
+
+Rows = list[dict[str, Any]]
+PerSeed = Sequence[float]
+
+
+def augmentation_claims(acc: Mapping[tuple[str, ...], PerSeed], paper5: Mapping[tuple[str, ...], float],
+                        color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str) -> Rows:
+    """Notebook 05: SimCLR Figure 5 (compositions of operations) and Table 1 (colour strength)."""
+    singles = [c for c in acc if len(c) == 1]
+    pairs = [c for c in acc if len(c) == 2]
+    rows = []
+    if pairs:
+        rows.append(claim_row("composing two operations beats every single one (best pair - best single)",
+                              "SimCLR Figure 5", seed_deltas(per_seed_best(acc, pairs), per_seed_best(acc, singles)),
+                              paper=max(paper5[c] for c in pairs) - max(paper5[c] for c in singles)))
+    if ("crop", "color") in pairs and len(pairs) > 1:
+        others = [c for c in pairs if c != ("crop", "color")]
+        rows.append(claim_row("crop then colour is the best pair (minus the best other pair)", "SimCLR Figure 5",
+                              seed_deltas(acc[("crop", "color")], per_seed_best(acc, others)),
+                              paper=paper5[("crop", "color")] - max(paper5[c] for c in others)))
+    t1 = reference("simclr.table1").values
+    for method, sign in (("SimCLR", 1), ("supervised", -1)):
+        rows.append(claim_row(f"{method}: strongest vs weakest colour distortion ({hi} - {lo})", "SimCLR Table 1",
+                              seed_deltas(color_acc[(method, hi)], color_acc[(method, lo)]),
+                              paper=paper_delta(t1, f"{method} {hi}", f"{method} {lo}"), expected_sign=sign))
+    if ("SimCLR", hi + " (+blur)") in color_acc:
+        rows.append(claim_row(f"SimCLR: blur on top of colour strength {hi}", "SimCLR Table 1",
+                              seed_deltas(color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)]),
+                              paper=paper_delta(t1, f"SimCLR {hi} (+blur)", f"SimCLR {hi}"), expected_sign=1))
+    return rows
+
+
+def head_claims(lp: Mapping[str, PerSeed], lpz: Mapping[str, PerSeed],
+                tp: Mapping[tuple[str, str], Sequence[Mapping[str, float]]], probe_dim: int,
+                transforms: Sequence[str]) -> Rows:
+    """Notebook 06: SimCLR Figure 8 (head type), Section 4.2 (h over z) and Table 3 (what z loses).
+
+    ``lp``/``lpz``: the linear probe on h / on z per head setting; ``tp``: the transformation
+    probe per (setting, transform), one result per seed."""
+    d = probe_dim
+    rows = [
+        claim_row(f"a nonlinear head beats a linear one (probe on h, output {d})", "SimCLR Figure 8",
+                  seed_deltas(lp[f"nonlinear, {d}"], lp[f"linear, {d}"]), paper=3.0),
+        claim_row("a nonlinear head beats no head (paper: '>10 %')", "SimCLR Figure 8",
+                  seed_deltas(lp[f"nonlinear, {d}"], lp["none"]), paper=10.0),
+        claim_row("h is better than z after a nonlinear head (paper: '>10 %')", "SimCLR Sec. 4.2",
+                  seed_deltas(lp[f"nonlinear, {d}"], lpz[f"nonlinear, {d}"]), paper=10.0),
+    ]
+    t3 = reference("simclr.table3").values
+    for t in transforms:
+        name = TABLE3_ROWS.get(t)
+        per_seed = tp[(f"nonlinear, {d}", t)]
+        rows.append(claim_row(f"the head removes '{t}': predicting it from h minus from z", "SimCLR Table 3",
+                              seed_deltas([r["h"] for r in per_seed], [r["z"] for r in per_seed]),
+                              paper=paper_delta(t3, f"{name}: h", f"{name}: z") if name else None, expected_sign=1))
+    return rows
+
+
+def batch_temperature_claims(bt: Mapping[tuple[int, int], PerSeed], tv: Mapping[str, PerSeed],
+                             lv: Mapping[tuple[str, int], PerSeed]) -> Rows:
+    """Notebook 07: SimCLR Figure 9 (batch x epochs), Table 5 (temperature, l2 norm), Appendix B.1
+    (learning-rate scaling). ``bt`` by (batch, epochs), ``tv`` by temperature label, ``lv`` by
+    (scaling, batch)."""
+    batches, lengths = sorted({b for b, _ in bt}), sorted({e for _, e in bt})
+    lo, hi, short, long = batches[0], batches[-1], lengths[0], lengths[-1]
+    gap_short, gap_long = seed_deltas(bt[(hi, short)], bt[(lo, short)]), seed_deltas(bt[(hi, long)], bt[(lo, long)])
+    rows = [
+        claim_row(f"short training ({short} epochs): larger batch is better (batch {hi} - {lo})", "SimCLR Figure 9",
+                  gap_short, expected_sign=1),
+        claim_row(f"the batch-size gap shrinks with training (|gap| at {short} - |gap| at {long} epochs)",
+                  "SimCLR Figure 9", [abs(a) - abs(b) for a, b in zip(gap_short, gap_long)], expected_sign=1),
+        claim_row(f"longer training helps (batch {lo}: {long} - {short} epochs)", "SimCLR Figure 9, B.9",
+                  seed_deltas(bt[(lo, long)], bt[(lo, short)]), expected_sign=1),
+    ]
+    t5 = reference("simclr.table5").values
+    for a, b in (("l2 norm, t=0.5", "l2 norm, t=1"), ("l2 norm, t=0.1", "l2 norm, t=1"),
+                 ("l2 norm, t=0.5", "no l2 norm, t=10")):
+        pending = b.startswith("no") and b not in tv
+        rows.append(claim_row(f"{a} beats {b}" + (f" (pending: needs Config.{NORMALIZE_KNOB})" if pending else ""),
+                              "SimCLR Table 5", seed_deltas(tv[a], tv[b]) if a in tv and b in tv else [],
+                              paper=paper_delta(t5, a, b), expected_sign=1))
+    small = min(b for _, b in lv)
+    rows.append(claim_row(f"square-root beats linear learning-rate scaling at batch {small}", "SimCLR Appendix B.1",
+                          seed_deltas(lv[("sqrt", small)], lv[("linear", small)]), expected_sign=1))
+    return rows
+
+
+def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
+                     dacc: Mapping[tuple[str, bool, float], PerSeed],
+                     width_acc: Mapping[tuple[float, float], PerSeed], depths: Sequence[int], width: float) -> Rows:
+    """Notebook 08: SimCLRv2 Figure 4 (head depth, fine-tuning layer), Table 1 (wider encoders) and
+    Tables 2-3 (distillation). ``acc`` by (head depth, width, fine-tuning layer, label fraction),
+    ``dacc`` by (student, with labels, fraction), ``width_acc`` by (width, fraction); ``depths`` are
+    the head depths compared and ``width`` the base width."""
+    pv = {**reference("simclrv2.table1").values, **reference("simclrv2.table2").values,
+          **reference("simclrv2.table3").values}
+    depths = sorted(depths)
+    layers = sorted({k for _, _, k, _ in acc})
+    fractions = sorted({f for _, _, _, f in acc})
+    widths = sorted({w for w, _ in width_acc})
+    wide, narrow = max(widths), min(widths)
+    lo_f, hi_f = fractions[0], fractions[-1]
+    rows = []
+    if 3 in depths and {0, 1} <= set(layers):
+        for f in fractions:
+            rows.append(claim_row(f"fine-tuning from head layer 1 beats from h (3-layer head, {f:.0%} labels)",
+                                  "SimCLRv2 Figure 4", seed_deltas(acc[(3, width, 1, f)], acc[(3, width, 0, f)]),
+                                  expected_sign=1))
+    if len(depths) > 1:
+        best = {d: per_seed_best({k: acc[(d, width, k, lo_f)] for k in layers if (d, width, k, lo_f) in acc},
+                                 [k for k in layers if (d, width, k, lo_f) in acc]) for d in depths}
+        rows.append(claim_row(f"a deeper head helps from its best layer ({max(depths)} vs {min(depths)} layers, "
+                              f"{lo_f:.0%} labels)", "SimCLRv2 Figure 4",
+                              seed_deltas(best[max(depths)], best[min(depths)]), expected_sign=1))
+    if len(widths) > 1:
+        d_lo, d_hi = (seed_deltas(width_acc[(wide, f)], width_acc[(narrow, f)]) for f in (lo_f, hi_f))
+        paper_lo = paper_delta(pv, f"R50 2x, {lo_f:.0%}", f"R50 1x, {lo_f:.0%}")
+        rows.append(claim_row(f"a wider encoder helps ({wide:g} vs {narrow:g}, {lo_f:.0%} labels)", "SimCLRv2 Table 1",
+                              d_lo, paper=paper_lo, expected_sign=1))
+        if hi_f > lo_f:
+            gap = (paper_lo or 0) - (paper_delta(pv, f"R50 2x, {hi_f:.0%}", f"R50 1x, {hi_f:.0%}") or 0)
+            rows.append(claim_row(f"... and more with fewer labels (gain at {lo_f:.0%} - gain at {hi_f:.0%})",
+                                  "SimCLRv2 Table 1", seed_deltas(d_lo, d_hi), paper=gap or None, expected_sign=1))
+    for f in sorted({f for _, _, f in dacc}):
+        teacher = acc[(3, wide, 1, f)]
+        rows.append(claim_row(f"self-distillation without labels keeps the teacher's accuracy (student - teacher, {f:.0%})",
+                              "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("same size", False, f)], teacher),
+                              paper=paper_delta(pv, f"self-distilled R152 3x+SK, {f:.0%}", f"R152 3x+SK, {f:.0%}"),
+                              expected_sign=1))
+        rows.append(claim_row(f"distilling into the base width beats fine-tuning it directly ({f:.0%})",
+                              "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("base width", False, f)], acc[(3, width, 1, f)]),
+                              paper=paper_delta(pv, f"distilled into R50 1x, {f:.0%}", f"R50 1x, {f:.0%}"),
+                              expected_sign=1))
+        if ("same size", True, f) in dacc:
+            rows.append(claim_row(f"adding labels to distillation changes little (with - without, same size, {f:.0%})",
+                                  "SimCLRv2 Table 2", seed_deltas(dacc[("same size", True, f)], dacc[("same size", False, f)]),
+                                  paper=paper_delta(pv, f"labels + distillation, {f:.0%}",
+                                                    f"distillation only (our default), {f:.0%}"), expected_sign=1))
+    return rows
+
+
+def verdict_lines(rows: Rows) -> str:
+    """One line per claim: its verdict, ours beside the paper's, in points."""
+    return "\n".join(f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
+                     for r in rows)
+
+
+def verdict_headline(rows: Rows) -> dict[str, str]:
+    """The manifest's ``verdict: <claim>`` entries, which the summary notebook and the README list."""
+    return {f"verdict: {r['claim']}": f"{r['verdict']}; ours {r['ours (points)']} vs paper {r['paper (points)']} points"
+            for r in rows}
