@@ -416,9 +416,13 @@ def render_recipe_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> 
     """benchmarks/simclr_vs_lightly.py: our pipeline and recipe against lightly's, at equal epochs and wall time."""
     s, p, setup = r.get("summary", {}), r.get("provenance", {}), r.get("setup", {})
     rows = []
-    for name, label in (("ours", "ours: `lib.views` on the whole batch, official SimCLR recipe (LARS)"),
-                        ("lightly", "lightly's CIFAR-10 recipe: `SimCLRTransform` + DataLoader, SGD")):
-        q = s.get(name, {})
+    control = s.get("control") or {}
+    arms = [("ours", s.get("ours", {}), "ours: `lib.views` on the whole batch, official SimCLR recipe (LARS)"),
+            ("lightly", s.get("lightly", {}), "lightly's CIFAR-10 recipe: `SimCLRTransform` + DataLoader, SGD")]
+    if control:
+        arms.append(("control", control.get("ours_lightly_recipe", {}),
+                     "control: `lib.views` on the whole batch, lightly's recipe (SGD)"))
+    for _, q, label in arms:
         rows.append([label, _mean_std(q.get("final_knn_top1")), _mean_std(q.get("total_train_seconds"), 1.0, 0),
                      _mean_std(q.get("views_per_second"), 1.0, 0), _mean_std(q.get("knn_at_equal_wall_time"))])
     seeds = s.get("seeds", [])
@@ -432,10 +436,16 @@ def render_recipe_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> 
     table = markdown_table(["pipeline", f"kNN after {setup.get('epochs', '–')} epochs", "training seconds",
                             "views/s", "kNN at equal wall time"], rows)
     eq_e, eq_t = s.get("difference_at_equal_epochs"), s.get("difference_at_equal_wall_time")
-    tail = (f"Paired difference ours − lightly, in points, mean ± std over the seeds: {_mean_std(eq_e, sign=True)} at "
-            f"equal epochs, {_mean_std(eq_t, sign=True)} at equal wall time (for each seed, both runs read at the "
-            "training time of the shorter one). kNN: weighted, k = 200, t = 0.1, on the encoder output, the same "
-            "function for both; training time excludes the evaluations.")
+    tail = (f"Paired differences in points, mean ± std over the seeds: ours − lightly {_mean_std(eq_e, sign=True)} at "
+            f"equal epochs, {_mean_std(eq_t, sign=True)} at equal wall time")
+    if control:
+        tail += (f"; the same recipe through both pipelines (control − lightly) "
+                 f"{_mean_std(control.get('difference_at_equal_epochs'), sign=True)} at equal epochs, "
+                 f"{_mean_std(control.get('difference_at_equal_wall_time'), sign=True)} at equal wall time")
+    tail += (". At equal wall time both runs of a seed are read at the training time of the shorter one (the kNN of "
+             "their last epoch within it). kNN: weighted, k = 200, t = 0.1, on the encoder output, the same function "
+             "for every arm; training time excludes the evaluations. The control row's kNN at equal wall time is "
+             "read against lightly's run.")
     return "\n\n".join([head, table, tail])
 
 
