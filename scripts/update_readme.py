@@ -258,8 +258,8 @@ def render_related(src: Sources) -> str:
                  + (f" ({c[0]})" if c else ""))
         rows.append([where, row["paper"], row["claim"], row["verdict"]])
     parts = [markdown_table(["notebook (profile)", "paper", "claim", "ours: verdict; effect vs the paper's"], rows),
-             "Verdicts as each notebook wrote them into its manifest: whether our effect has the paper's sign, "
-             "and our effect beside the paper's in points; with one seed there is no spread to judge noise by."]
+             "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
+             f"the paper's in points. The rule: {tables.VERDICT_RULE}."]
     for nb, c in chosen.items():
         if c is None:
             continue

@@ -177,20 +177,37 @@ def test_seed_deltas_and_per_seed_best():
 @pytest.mark.parametrize("sign, mean, std, seeds, expected", [
     (1, 0.05, 0.01, 3, "agrees"),
     (-1, 0.05, 0.01, 3, "opposite"),
-    (1, 0.01, 0.02, 3, "within noise"),
-    (1, 0.01, 0.0, 1, "agrees (1 seed: no spread)"),
+    (1, 0.01, 0.02, 3, "inconclusive"),
+    (1, 0.01, 0.0, 1, "inconclusive (1 seed: no test)"),
     (1, math.nan, math.nan, 0, "no result"),
+    # t = mean / (std / sqrt(n)); the one-sided 5 % critical value at 2 degrees of freedom is 2.920
+    (1, 2.9 / math.sqrt(3), 1.0, 3, "inconclusive"),
+    (1, 2.95 / math.sqrt(3), 1.0, 3, "agrees"),
+    (-1, 2.95 / math.sqrt(3), 1.0, 3, "opposite"),
 ])
 def test_effect_verdict(sign, mean, std, seeds, expected):
     assert tables.effect_verdict(sign, mean, std, seeds) == expected
 
 
+def test_one_sided_p_against_the_t_table_and_a_naive_integral():
+    # Student's t, 2 degrees of freedom, has the closed form P(T >= t) = 1/2 - t / (2 sqrt(t^2 + 2))
+    for t in (0.5, 1.0, 2.92, 4.3):
+        assert tables.one_sided_p(t / math.sqrt(3), 1.0, 3, 1) == pytest.approx(0.5 - t / (2 * math.sqrt(t * t + 2)))
+    assert tables.one_sided_p(2.132 / math.sqrt(5), 1.0, 5, 1) == pytest.approx(0.05, abs=2e-4)  # t table, df 4
+    assert tables.one_sided_p(0.3, 0.1, 4, 1) + tables.one_sided_p(0.3, 0.1, 4, -1) == pytest.approx(1.0)
+    assert math.isnan(tables.one_sided_p(0.3, 0.0, 1, 1))
+
+
 def test_claim_row_reports_points_ratio_and_verdict():
-    row = tables.claim_row("c", "SimCLR Table 1", [0.02, 0.04], paper=3.0)
-    assert row["ours (points)"] == "+3.0 ± 1.4" and row["ours / paper"] == pytest.approx(1.0)
-    assert row["verdict"] == "agrees" and row["seeds"] == 2
+    row = tables.claim_row("c", "SimCLR Table 1", [0.02, 0.04, 0.03], paper=3.0)
+    assert row["ours (points)"] == "+3.0 ± 1.0" and row["ours / paper"] == pytest.approx(1.0)
+    assert row["verdict"] == "agrees" and row["seeds"] == 3
+    assert row["p (one-sided)"] == pytest.approx(0.5 - 5.196152 / (2 * math.sqrt(5.196152 ** 2 + 2)), rel=1e-5)
+    two = tables.claim_row("c", "SimCLR Table 1", [0.02, 0.04], paper=3.0)  # t = 3 at 1 degree of freedom: p = 0.10
+    assert two["verdict"] == "inconclusive"
     row = tables.claim_row("c", "s", [-0.01], expected_sign=1)
-    assert row["paper (points)"] == "+" and row["verdict"].startswith("opposite") and math.isnan(row["ours / paper"])
+    assert row["paper (points)"] == "+" and row["verdict"] == "inconclusive (1 seed: no test)"
+    assert math.isnan(row["ours / paper"])
     with pytest.raises(ValueError, match="paper's effect"):
         tables.claim_row("c", "s", [0.1])
     assert list(tables.claims_table([row]).columns)[-1] == "verdict"

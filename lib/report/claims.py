@@ -14,7 +14,7 @@ from typing import Any
 
 from .grids import NORMALIZE_KNOB
 from .papers import reference
-from .tables import TABLE3_ROWS, claim_row, paper_delta, per_seed_best, seed_deltas
+from .tables import TABLE3_ROWS, VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
 
 Rows = list[dict[str, Any]]
 PerSeed = Sequence[float]
@@ -158,8 +158,9 @@ def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
 
 def verdict_lines(rows: Rows) -> str:
     """One line per claim: its verdict, ours beside the paper's, in points."""
-    return "\n".join(f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
-                     for r in rows)
+    lines = [f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
+             for r in rows]
+    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}.)"])
 
 
 def verdict_headline(rows: Rows) -> dict[str, str]:

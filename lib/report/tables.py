@@ -332,20 +332,38 @@ def seed_deltas(a: Sequence[float], b: Sequence[float]) -> list[float]:
     return [x - y for x, y in zip(a, b)]
 
 
-def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> str:
-    """Whether our effect goes the paper's way: "agrees", "opposite" or "within noise".
+ALPHA = 0.05  # level of the one-sided paired t-test behind every verdict
+VERDICT_RULE = ("a claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
+                f"t-test at {ALPHA:.0%} (n - 1 degrees of freedom), is opposite when the test in the other direction "
+                "is significant, and is inconclusive otherwise (always with one seed)")
 
-    "within noise" when several seeds give a spread at least as large as the mean effect; with one
-    seed there is no spread to compare with, which the verdict says.
-    """
+
+def one_sided_p(mean: float, std: float, n: int, sign: int) -> float:
+    """p-value of the one-sided paired t-test that the effect's mean has ``sign`` (+1: > 0, -1: < 0):
+    P(T >= sign * t) with t = mean / (std / sqrt(n)) and n - 1 degrees of freedom; NaN for n < 2.
+    A spread of 0 makes any non-zero mean certain (p = 0 or 1) and a zero mean p = 0.5."""
+    if n < 2 or not math.isfinite(mean) or not math.isfinite(std):
+        return math.nan
+    if std == 0:
+        return 0.5 if mean == 0 else (0.0 if mean * sign > 0 else 1.0)
+    from scipy.stats import t as student_t
+
+    return float(student_t.sf(sign * mean / (std / math.sqrt(n)), df=n - 1))
+
+
+def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> str:
+    """"agrees", "opposite" or "inconclusive": the one-sided paired t-test of :data:`VERDICT_RULE`."""
     if expected_sign not in (-1, 1):
         raise ValueError(f"expected_sign must be -1 or +1; got {expected_sign!r}")
     if not math.isfinite(mean):
         return "no result"
-    if seeds > 1 and abs(mean) <= std:
-        return "within noise"
-    verdict = "agrees" if mean * expected_sign > 0 else ("opposite" if mean != 0 else "no effect")
-    return verdict + (" (1 seed: no spread)" if seeds <= 1 else "")
+    if seeds < 2:
+        return "inconclusive (1 seed: no test)"
+    if one_sided_p(mean, std, seeds, expected_sign) < ALPHA:
+        return "agrees"
+    if one_sided_p(mean, std, seeds, -expected_sign) < ALPHA:
+        return "opposite"
+    return "inconclusive"
 
 
 def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | None = None,
@@ -366,7 +384,8 @@ def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | Non
             "paper (points)": round(paper, 1) if paper is not None else ("+" if sign > 0 else "-"),
             "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "")
                               if n else "–"),
-            "seeds": n, "ours / paper": ratio, "verdict": effect_verdict(sign, mean, std, n)}
+            "seeds": n, "ours / paper": ratio, "p (one-sided)": one_sided_p(mean, std, n, sign),
+            "verdict": effect_verdict(sign, mean, std, n)}
 
 
 def paper_delta(values: Mapping[str, float], a: str, b: str) -> float | None:
@@ -389,7 +408,7 @@ def claims_table(rows: Sequence[Mapping[str, Any]]):
     """Rows of :func:`claim_row` as a DataFrame (one row per claim)."""
     import pandas as pd
 
-    columns = ["claim", "source", "paper (points)", "ours (points)", "seeds", "ours / paper", "verdict"]
+    columns = ["claim", "source", "paper (points)", "ours (points)", "seeds", "ours / paper", "p (one-sided)", "verdict"]
     return pd.DataFrame(list(rows), columns=columns)
 
 
