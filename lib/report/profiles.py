@@ -65,6 +65,18 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "02_simclr": {"epochs": 60, **_CPU},
         "03_simclr_v2": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_epochs": 60, **_CPU},
+        # the related-work grids: many runs each, so on 4,000-5,000 training images and 10-40 epochs; about
+        # 1 h 50 min together at the rate 01-03 measured (~2,800 training views/s; `--plan` prints the estimate)
+        "05_simclr_augmentations": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop",
+                                    "grid_train_size": 4000, "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0",
+                                    "color_train_size": 4000, "color_epochs": 20, "supervised_epochs": 30},
+        "06_projection_head": {"head_dims": "32,128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
+                               "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
+        "07_batch_temperature": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
+                                 "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128"},
+        "08_simclr_v2_claims": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
+                                "v2_train_size": 5000, "pretrain_epochs": 20, "finetune_epochs": 10,
+                                "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 5},
     },
     "full": {
         "COMMON": {
