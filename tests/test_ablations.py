@@ -268,19 +268,6 @@ def test_transformation_prediction_on_a_tiny_run_is_cached(tmp_path):
         probes.transformation_prediction(RunRecord(record.directory, config.replace(task="supervised")))
 
 
-# ---- planning ----------------------------------------------------------------------------------
-
-
-def test_planned_views_and_plan(tmp_path):
-    c = Config(dataset="sample", train_size=1000, batch_size=256, epochs=2, runs_dir=str(tmp_path))
-    assert grids.planned_views(c) == 3 * 256 * 2 * 2  # 3 steps, 2 views per image
-    ft = c.replace(task="finetune", pretrained="pretrain-x", label_fraction=0.1, batch_size=16, epochs=5)
-    assert grids.planned_views(ft) == 6 * 16 * 5
-    p = grids.plan([c, c, c.replace(seed=1)])
-    assert p["runs"] == 2 and p["recorded"] == 0 and len(p["pending"]) == 2 and p["estimated_minutes"] > 0
-    assert "2 runs, 0 already recorded" in grids.plan_line("x", p)
-
-
 def test_related_work_table_reads_verdicts_and_flags_missing_notebooks():
     manifests = {"05_simclr_augmentations": {"headline": {"verdict: pairs beat singles": "agrees", "other": 0.5}}}
     table = tables.related_work_table(manifests)

@@ -1,8 +1,8 @@
 """The grids of the related-work ablations (notebooks 05-08) and the plan of their compute.
 
 Each ablation's settings are a pure function of its values (Config keyword arguments out; the
-notebooks turn them into configs with ``base.replace(**kwargs)``); :func:`plan` counts a notebook's
-runs, the ones already recorded, and estimates the time of the rest before anything trains.
+notebooks turn them into configs with ``base.replace(**kwargs)``); :mod:`lib.report.plans` counts a
+notebook's runs, the ones already recorded, and estimates the time of the rest before anything trains.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import numpy as np
 
 from .. import recipes
 from ..config import FIELD_NAMES, Config
-from ..records import existing_record
-from ..training import job_views
 from ..views import OPERATIONS as VIEW_OPERATIONS
 from .papers import FIGURE5, FIGURE5_OPS
 
@@ -254,15 +252,9 @@ def finetune_layers(depth: int, wanted: str = "all") -> list[int]:
     return [k for k in parse_list(wanted, int, "finetune layers") if 0 <= k < depth]
 
 
-# ---- planning a profile's compute --------------------------------------------------------------
+# ---- training images of a data set ---------------------------------------------------------------
 
 TRAIN_IMAGES = {"sample": 5000, "cifar10": 50000, "cifar100": 50000, "stl10": 5000, "fashion-mnist": 60000}
-
-# Training views per second used for time estimates: small_cnn (width 0.5) measured on the 2-core CPU
-# of the development machine; resnet18 on one H100 in bf16 is an assumption until a GPU run measures it
-# (every record logs its views_per_second per epoch).
-ASSUMED_VIEWS_PER_S = {"small_cnn": 3500.0, "resnet18": 15000.0}
-ASSUMED_OVERHEAD_S = {"small_cnn": 5.0, "resnet18": 10.0}  # data, model set-up and final evaluation per run
 
 
 def n_train_images(dataset: str, train_size: int) -> int:
@@ -272,40 +264,6 @@ def n_train_images(dataset: str, train_size: int) -> int:
     if dataset not in TRAIN_IMAGES:
         raise ValueError(f"number of training images of {dataset!r} unknown; set train_size")
     return TRAIN_IMAGES[dataset]
-
-
-def planned_views(config: Config) -> int:
-    """Training views a run will process: steps per epoch x batch x epochs x views per image.
-
-    Fine-tuning and supervised runs draw from the labelled fraction of the training images; the
-    labelled count is rounded per data set, not per class, so it is approximate there.
-    """
-    n = n_train_images(config.dataset, config.train_size)
-    if config.task in ("finetune", "supervised"):
-        n = max(1, round(n * config.label_fraction))
-    steps = n // config.batch_size
-    return steps * config.batch_size * config.epochs * job_views(config)
-
-
-def plan(configs: Sequence[Config]) -> dict[str, Any]:
-    """Runs of a notebook: how many, how many already recorded, and the estimated time of the rest.
-
-    Duplicated configs (the same run id) count once. Time = pending views / the assumed
-    throughput of the architecture (:data:`ASSUMED_VIEWS_PER_S`) + a per-run overhead.
-    """
-    unique = list({c.run_id(): c for c in configs}.values())
-    pending = [c for c in unique if existing_record(c) is None]
-    seconds = sum(planned_views(c) / ASSUMED_VIEWS_PER_S.get(c.arch, 3500.0) + ASSUMED_OVERHEAD_S.get(c.arch, 10.0)
-                  for c in pending)
-    return {"runs": len(unique), "recorded": len(unique) - len(pending), "pending": [c.run_id() for c in pending],
-            "pending_views": sum(planned_views(c) for c in pending), "estimated_minutes": seconds / 60}
-
-
-def plan_line(name: str, p: Mapping[str, Any]) -> str:
-    """One sentence about :func:`plan`'s result."""
-    return (f"{name}: {p['runs']} runs, {p['recorded']} already recorded, {len(p['pending'])} to train "
-            f"({p['pending_views'] / 1e6:.1f} M training views, about {p['estimated_minutes']:.0f} min at the "
-            f"assumed throughput)")
 
 
 # ---- the notebooks' grids of runs -------------------------------------------------------------------
@@ -448,8 +406,3 @@ def channels_note(dataset: str) -> str:
     return f"{dataset}: {channels} channel(s)" + ("" if channels == 3 else (
         ": colour distortion reduces to brightness and contrast, and random grayscale does nothing; the colour "
         "results show the mechanics only"))
-
-
-def plan_lines(groups: Mapping[str, Group]) -> str:
-    """:func:`plan_line` of each named group of configs."""
-    return "\n".join(plan_line(name, plan([c for cs in group.values() for c in cs])) for name, group in groups.items())

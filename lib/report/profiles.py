@@ -7,7 +7,7 @@ keys its ``parameters`` cell declares (``COMMON`` first, then the notebook's own
 - ``smoke``: each notebook end to end in about a minute on 2 CPU cores (the test suite);
 - ``quick``: the default, on the embedded sample and a laptop CPU: the three iterations (00-03) in at
   most 20 minutes, the whole report with the related-work notebooks (05-08) in at most 30;
-- ``cifar-cpu``: CIFAR-10 (the JPEG q75 copy) at the scale a 2-core CPU finishes in hours, 3 seeds (in progress);
+- ``cifar-cpu``: CIFAR-10 (the JPEG q75 copy) at the scale a 2-core CPU finishes in hours, 3 seeds;
 - ``full``: a GPU; CIFAR-10 with ResNet-18 at the budgets of the literature, several seeds, every SimCLR run
   with the official SimCLR code's CIFAR-10 recipe (``configs/recipes/simclr_official_cifar10.toml``).
 """
@@ -52,7 +52,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "02_simclr": {"epochs": 20},
         "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_epochs": 30},
     },
-    # CIFAR-10 at the scale this 2-core CPU finishes (issue 15; in progress: 01-03 first, 05-08 to size): the
+    # CIFAR-10 at the scale this 2-core CPU finishes (`python -m lib.report --profile cifar-cpu --plan`): the
     # JPEG q75 copy (unpack ../shared/data/cifar10-jpeg.tar.gz into data/cifar10-jpeg), 10,000 training and
     # 2,000 test images, the small CNN x0.5, 3 seeds. SimCLR trains with lightly's CIFAR-10 recipe (SGD,
     # temperature 0.5, colour strength 0.5, no blur): at this scale it beat the official LARS recipe by 2.0

@@ -3,6 +3,7 @@
     python -m lib.report --profile quick                 # all notebooks -> reports/*.html
     python -m lib.report --profile smoke --only 01,02_simclr -p epochs 2
     python -m lib.report --list                          # parameters and the profile's values
+    python -m lib.report --profile cifar-cpu --plan      # runs, views and minutes per notebook; trains nothing
     python -m lib.report --engine plain --profile full --only 06   # train without Jupyter (a GPU machine)
     python -m lib.report --profile full --only 06 --require-records  # render from records, never train
 
@@ -356,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S,
                         help=f"seconds one cell may run before the notebook fails (default {CELL_TIMEOUT_S})")
     parser.add_argument("--list", action="store_true", help="print the notebooks and their parameters; run nothing")
+    parser.add_argument("--plan", action="store_true",
+                        help="print each notebook's runs (recorded / to train), training views and the estimated "
+                             "minutes at the rates the records in runs/ measured; run nothing")
     parser.add_argument("--engine", choices=("papermill", "plain"), default="papermill",
                         help="papermill (default): execute in a Jupyter kernel and render HTML; plain: run the code "
                              "cells in this process without Jupyter and render nothing (a GPU machine without "
@@ -380,6 +384,17 @@ def print_listing(jobs, profile: str, overrides: Mapping[str, Any]) -> None:
                   f"({origin})  # {comment}")
 
 
+def print_plan(jobs, profile: str) -> None:
+    """The profile's plan of compute (:mod:`lib.report.plans`) on the device this machine would train on."""
+    import torch
+
+    from .plans import profile_plan
+
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"plan of profile {profile} on {device_type}:")
+    print("\n".join(profile_plan(jobs, device_type)))
+
+
 def print_summary(results: list[NotebookResult], output: Path) -> None:
     width = max([len(r.stem) for r in results] + [8])
     print(f"\n{'notebook':<{width}}  {'status':<6}  {'wall time':>10}")
@@ -397,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.list:
             print_listing(plan(notebooks_dir, args.profile, args.only, overrides), args.profile, overrides)
+            return 0
+        if args.plan:
+            print_plan(plan(notebooks_dir, args.profile, args.only, overrides), args.profile)
             return 0
         if args.require_records:
             os.environ[REQUIRE_RECORDS_ENV] = "1"  # inherited by the kernels (and by this process: plain)

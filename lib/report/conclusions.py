@@ -1,0 +1,321 @@
+"""Every notebook's conclusion, written from the numbers of the run that renders it.
+
+Each function takes the per-seed results a notebook computed and returns its **Answer** paragraph
+as Markdown: the answer, the numbers with their spread over seeds, and for every comparison the
+paired difference per seed with a one-sided paired t-test at :data:`~lib.report.tables.ALPHA`
+(the rule of the claim verdicts, :data:`~lib.report.tables.VERDICT_RULE`). Nothing is asserted in
+advance: a sentence that depends on a result is chosen by the result, so the text stays true at
+every profile. :func:`show` renders it in a notebook (as Markdown in Jupyter, as text elsewhere).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..records import RunRecord
+from .tables import ALPHA, mean_std, one_sided_p, result_values
+
+SCORES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
+          "nmi": "NMI", "test_top1": "test accuracy"}
+
+# Image folders whose origin the pages must name (the folder's name -> what it holds)
+KNOWN_FOLDERS = {"cifar10-jpeg": "CIFAR-10, JPEG q75 copy"}
+BUILTIN_NAMES = {"sample": "the grey-scale Fashion-MNIST sample", "cifar10": "CIFAR-10",
+                 "cifar100": "CIFAR-100", "stl10": "STL-10", "fashion-mnist": "Fashion-MNIST"}
+
+
+def show(markdown: str) -> None:
+    """Render ``markdown`` as a notebook output: Markdown in a Jupyter kernel, plain text elsewhere
+    (the plain engine, a terminal)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        print(markdown)
+        return
+    if get_ipython() is None:
+        print(markdown)
+    else:
+        display(Markdown(markdown))
+
+
+def data_label(dataset: str) -> str:
+    """What a ``dataset`` value holds, as pages name it: ``imagefolder:data/cifar10-jpeg`` is
+    "CIFAR-10, JPEG q75 copy" (JPEG with 4:2:0 chroma subsampling, not the papers' lossless original)."""
+    if dataset.startswith("imagefolder:"):
+        folder = Path(dataset[len("imagefolder:"):]).name
+        return KNOWN_FOLDERS.get(folder, f"image folder {folder}")
+    return BUILTIN_NAMES.get(dataset, dataset)
+
+
+def setting(config: Config, seeds: int, epochs: int | None = None) -> str:
+    """The data, sizes, encoder, length and seeds of a notebook's runs, as one phrase."""
+    sizes = " and ".join(f"{n:,} {what}" for n, what in ((config.train_size, "training"), (config.test_size, "test"))
+                         if n) or "all"
+    epochs = config.epochs if epochs is None else epochs
+    return (f"{data_label(config.dataset)} ({sizes} images; {config.arch} ×{config.width:g}, {plural(epochs, 'epoch')}; "
+            f"{plural(seeds, 'seed')})")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+ONE_SEED = ("With one seed no difference can be tested: the signs above are those of single runs, which the next seed "
+            "may flip (the `cifar-cpu` and `full` profiles run 3 seeds).")
+
+
+# ---- numbers as text -----------------------------------------------------------------------------
+
+def pct(values: Sequence[float]) -> str:
+    """``"48.9 ± 0.7 %"`` over seeds (the mean alone for one seed; "–" for none)."""
+    mean, std, n = mean_std(values)
+    if not n:
+        return "–"
+    return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if n > 1 else "") + " %"
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, int, str]:
+    """``a - b`` paired by seed: (mean, std, seeds, word), the word from one-sided paired t-tests at
+    :data:`ALPHA` in both directions: "higher", "lower", "no significant difference" or "one seed"."""
+    deltas = [x - y for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    mean, std, n = mean_std(deltas)
+    if n < 2:
+        return mean, std, n, "one seed: no test"
+    if one_sided_p(mean, std, n, +1) < ALPHA:
+        return mean, std, n, "higher"
+    if one_sided_p(mean, std, n, -1) < ALPHA:
+        return mean, std, n, "lower"
+    return mean, std, n, "no significant difference"
+
+
+def difference(a: Sequence[float], b: Sequence[float]) -> str:
+    """``"+1.2 ± 0.8 points (higher, p = 0.03)"``: :func:`paired` as text, p of the test in the
+    direction of the mean."""
+    mean, std, n, word = paired(a, b)
+    if not n:
+        return "– (no result)"
+    text = f"{100 * mean:+.1f}" + (f" ± {100 * std:.1f}" if n > 1 else "") + " points"
+    if n < 2:
+        return f"{text} ({word})"
+    p = one_sided_p(mean, std, n, 1 if mean >= 0 else -1)
+    return f"{text} ({word}, p = {p:.2g})"
+
+
+def _significant(a: Sequence[float], b: Sequence[float]) -> str:
+    return paired(a, b)[3]
+
+
+def _per_seed(runs: Mapping[str, Sequence[RunRecord]], key: str) -> dict[str, list[float]]:
+    return {name: result_values(recs, key) for name, recs in runs.items()}
+
+
+def _best(values: Mapping[str, Sequence[float]]) -> str:
+    return max(values, key=lambda k: mean_std(values[k])[0] if mean_std(values[k])[2] else -math.inf)
+
+
+# ---- 00: data and views --------------------------------------------------------------------------
+
+def data_and_views(dataset: str, n_train: int, n_test: int, channels: int, size: int,
+                   pixel_top1: Mapping[str, float], pipeline: str, batch: int) -> str:
+    """Notebook 00: how much of SimCLR's pretext task pixel matching solves, on this data."""
+    identity, crop, simclr = pixel_top1["identity"], pixel_top1["crop"], pixel_top1[pipeline]
+    chance = 1 / (2 * batch - 1)
+    colour = ("colour distortion acts on three channels, so hue and saturation are part of what the views vary"
+              if channels == 3 else "with one channel, colour distortion reduces to brightness and contrast and "
+              "random grayscale does nothing")
+    left = "little" if simclr < 0.5 else "much"
+    return (f"**Answer.** On {data_label(dataset)} ({n_train:,} training and {n_test:,} test images, {channels} "
+            f"channel{'s' if channels > 1 else ''} of {size} px), matching views by raw pixels finds an image's partner "
+            f"in a batch of {batch} for {identity:.0%} of views without augmentation, {crop:.0%} with random crops alone "
+            f"and {simclr:.1%} with SimCLR's pipeline (chance {chance:.2%}). So pixel matching leaves {left} of the "
+            f"pretext task to be solved: the remaining {1 - simclr:.0%} of views is what the network must learn to match. "
+            f"Here {colour}.")
+
+
+# ---- 01: supervised metric learning -----------------------------------------------------------------
+
+def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int, reference: str = "cross-entropy",
+               prefix: str = "h") -> str:
+    """Notebook 01: which supervised loss gives the best distance, and do the metric losses beat
+    cross-entropy? ``runs``: method -> one record per seed (the same seeds for every method)."""
+    scores = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
+    values = {m: _per_seed(runs, f"{prefix}/{m}") for m in scores}
+    best = {m: _best(values[m]) for m in scores}
+    lines = [f"**Answer.** On {setting(base, seeds)}, the best distance by MAP@R is **{best['map@r']}** "
+             f"({pct(values['map@r'][best['map@r']])}), by Recall@1 {best['recall@1']} "
+             f"({pct(values['recall@1'][best['recall@1']])}) and by kNN accuracy {best['knn_top1']} "
+             f"({pct(values['knn_top1'][best['knn_top1']])}). On h, mean ± std over seeds:", ""]
+    for name in runs:
+        lines.append(f"- {name}: " + ", ".join(f"{SCORES[m]} {pct(values[m][name])}" for m in scores))
+    others = [n for n in runs if n != reference]
+    if reference in runs and others:
+        lines += ["", f"Paired by seed against {reference}, which never compares two embeddings during training:", ""]
+        for name in others:
+            lines.append(f"- {name} - {reference}: " + "; ".join(
+                f"{SCORES[m]} {difference(values[m][name], values[m][reference])}" for m in ("map@r", "recall@1", "knn_top1")))
+        words = {n: _significant(values["map@r"][n], values["map@r"][reference]) for n in others}
+        higher = [n for n, w in words.items() if w == "higher"]
+        lower = [n for n, w in words.items() if w == "lower"]
+        lines.append("")
+        if higher:
+            verdict = (f"So shaping distances directly pays for retrieval here: {' and '.join(higher)} beat "
+                       f"{reference} on MAP@R")
+        elif len(lower) == len(others):
+            verdict = (f"So at this scale the losses that shape distances directly do *not* pay: {reference}'s features "
+                       f"are the better metric on MAP@R than every metric loss")
+        else:
+            verdict = (f"So no metric loss beats {reference} on MAP@R by more than its seed-to-seed spread"
+                       + (f"; {' and '.join(lower)} fall below it" if lower else ""))
+        lines.append(verdict + f" (paired t-test, {ALPHA:.0%})." if seeds > 1 else ONE_SEED)
+    return "\n".join(lines)
+
+
+# ---- 02: SimCLR ---------------------------------------------------------------------------------------
+
+def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[RunRecord]], base: Config,
+           seeds: int) -> str:
+    """Notebook 02: how close SimCLR's h comes to the supervised methods of 01, and h against z."""
+    scores = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
+    h = {m: result_values(runs, f"h/{m}") for m in scores}
+    z = {m: result_values(runs, f"z/{m}") for m in scores}
+    lines = [f"**Answer.** On {setting(base, seeds)}, SimCLR's h, learned without a label, scores "
+             + ", ".join(f"{SCORES[m]} {pct(h[m])}" for m in scores) + "."]
+    if supervised_runs:
+        sup = {m: _per_seed(supervised_runs, f"h/{m}") for m in scores}
+        lines += ["", "Against the best supervised method of notebook 01 on each score (paired by seed):", ""]
+        ratios = {}
+        for m in scores:
+            best = _best(sup[m])
+            ratios[m] = mean_std(h[m])[0] / mean_std(sup[m][best])[0]
+            lines.append(f"- {SCORES[m]}: {best} {pct(sup[m][best])}; SimCLR {difference(h[m], sup[m][best])}, "
+                         f"{ratios[m]:.0%} of it")
+        closest = max(ratios, key=ratios.get)
+        farthest = min(ratios, key=ratios.get)
+        lines += ["", f"So without labels SimCLR recovers {ratios['knn_top1']:.0%} of the supervised kNN accuracy; "
+                      f"the gap is smallest on {SCORES[closest]} ({ratios[closest]:.0%}) and largest on "
+                      f"{SCORES[farthest]} ({ratios[farthest]:.0%})."]
+    else:
+        lines += ["", "Notebook 01 has no manifest at this profile, so there is no supervised reference here."]
+    words = {m: _significant(h[m], z[m]) for m in scores}
+    better = [SCORES[m] for m, w in words.items() if w == "higher"]
+    worse = [SCORES[m] for m, w in words.items() if w == "lower"]
+    lines += ["", "h against z (the projection head's output), paired by seed: "
+              + "; ".join(f"{SCORES[m]} {difference(h[m], z[m])}" for m in scores) + ".", ""]
+    if better and not worse:
+        lines.append(f"h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
+                     "(Sec. 4.2) found.")
+    elif worse and not better:
+        lines.append(f"Here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
+                     "SimCLR's Sec. 4.2 at this scale.")
+    elif seeds < 2:
+        lines.append(ONE_SEED)
+    else:
+        lines.append("h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
+                     + f"; the other differences are within the seeds' spread ({ALPHA:.0%} paired t-test).")
+    return "\n".join(lines)
+
+
+# ---- 03: SimCLRv2 -----------------------------------------------------------------------------------
+
+def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapping[float, int], base: Config,
+              seeds: int, all_labels_probe: Sequence[float]) -> str:
+    """Notebook 03: what contrastive pretraining buys with few labels. ``acc``: (method, fraction) ->
+    test accuracy per seed, methods named as the notebook names them."""
+    ft, ft_h = "fine-tuned from head layer 1", "fine-tuned from encoder h"
+    lines = [f"**Answer.** Pretrained on {setting(base, seeds)} (a linear probe on h with every label reaches "
+             f"{pct(all_labels_probe)}), then given a fraction of the labels:", ""]
+    summary = []
+    for f in sorted(n_labelled):
+        at = {m: v for (m, g), v in acc.items() if g == f}
+        best = _best(at)
+        lines.append(f"- **{f:.0%} labels ({n_labelled[f]:,} images):** best is {best} ({pct(at[best])}). "
+                     f"Fine-tuning from head layer 1 ({pct(at[ft])}) minus from scratch with the same steps: "
+                     f"{difference(at[ft], at['from scratch, same steps'])}; minus from scratch for longer: "
+                     f"{difference(at[ft], at['from scratch, longer'])}; head layer 1 minus h: "
+                     f"{difference(at[ft], at[ft_h])}."
+                     + "".join(f" Distilled, {m[len('distilled, '):]}, minus its teacher: {difference(at[m], at[ft])}."
+                               for m in at if m.startswith("distilled, ")))
+        summary.append((f, _significant(at[ft], at["from scratch, longer"]), _significant(at[ft], at[ft_h])))
+    lifts = [f"{f:.0%}" for f, w, _ in summary if w == "higher"]
+    losses = [f"{f:.0%}" for f, w, _ in summary if w == "lower"]
+    layer = [f"{f:.0%}" for f, _, w in summary if w == "higher"]
+    lines += ["", ("So contrastive pretraining beats even the longer from-scratch training at "
+                   f"{' and '.join(lifts)} labels" if lifts else
+                   "So contrastive pretraining does not beat the longer from-scratch training at any fraction here"
+                   + (f"; it falls below it at {' and '.join(losses)} labels" if losses else ""))
+              + (f"; fine-tuning from head layer 1 beats fine-tuning from h at {' and '.join(layer)} labels"
+                 if layer else "; fine-tuning from head layer 1 is not better than from h at any fraction")
+              + f" (paired t-test, {ALPHA:.0%})." if seeds > 1 else ONE_SEED]
+    return "\n".join(lines)
+
+
+# ---- 05-08: the claims of the related work -------------------------------------------------------------
+
+def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = ()) -> str:
+    """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        key = str(r["verdict"]).split(" (")[0]
+        counts[key] = counts.get(key, 0) + 1
+    order = ["agrees", "inconclusive", "opposite", "no result"]
+    tally = ", ".join(f"{counts[k]} {k}" for k in order if k in counts)
+    lines = [f"**Answer.** Of the {len(rows)} claims tested on {what}: {tally}."]
+    lines += ["", *[f"- {r['claim']} ({r['source']}): **{r['verdict']}**; ours {r['ours (points)']} points over "
+                    f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}, paper {r['paper (points)']}"
+                    + (f", p = {r['p (one-sided)']:.2g}" if isinstance(r.get("p (one-sided)"), float)
+                       and math.isfinite(r["p (one-sided)"]) else "") for r in rows]]
+    if extra:
+        lines += ["", *extra]
+    lines += ["", "A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
+                  f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
+                  "inconclusive otherwise (always with one seed)."]
+    return "\n".join(lines)
+
+
+# ---- 09: the summary --------------------------------------------------------------------------------
+
+def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: Any, profile: str) -> str:
+    """Notebook 09: the thesis' answer from 01-03's records and 05-08's verdicts at one profile."""
+    lines = [f"**Answer** (profile {profile}):", ""]
+    sup, sim = records.get("01_supervised", {}), records.get("02_simclr", {})
+    if sup:
+        r1 = _per_seed(sup, "h/recall@1")
+        best = _best(r1)
+        lines.append(f"- **Supervised metric learning (01):** the best Recall@1 on h is {best}'s ({pct(r1[best])}).")
+    if sim:
+        runs = next(iter(sim.values()))
+        h = result_values(runs, "h/recall@1")
+        text = f"- **SimCLR without labels (02):** Recall@1 on h {pct(h)}"
+        if sup:
+            text += f", {mean_std(h)[0] / mean_std(r1[best])[0]:.0%} of the best supervised method's"
+        lines.append(text + f"; kNN {pct(result_values(runs, 'h/knn_top1'))}.")
+    v2 = records.get("03_simclr_v2", {})
+    if v2:
+        per_fraction: dict[float, dict[str, list[float]]] = {}
+        for method, recs in v2.items():
+            for r in recs:
+                if "test_top1" in r.results:
+                    per_fraction.setdefault(r.config.label_fraction, {}).setdefault(method, []).append(
+                        float(r.results["test_top1"]))
+        for f, at in sorted(per_fraction.items()):
+            if f >= 1:
+                continue
+            best = _best(at)
+            scratch = [m for m in at if m.startswith("from scratch")]
+            text = f"- **SimCLRv2 with {f:.0%} labels (03):** best {best} ({pct(at[best])})"
+            if scratch and best not in scratch:
+                s = max(scratch, key=lambda m: mean_std(at[m])[0])
+                text += f"; the best from-scratch baseline ({s}) {pct(at[s])}"
+            lines.append(text + ".")
+    if related is not None and len(related):
+        verdicts = [str(v).split(" (")[0].split(";")[0] for v in related["verdict"]]
+        tally = ", ".join(f"{verdicts.count(k)} {k}" for k in dict.fromkeys(verdicts))
+        lines.append(f"- **Related work (05-08):** of {len(verdicts)} claims, {tally}.")
+    if len(lines) == 2:
+        lines.append("- no manifest at this profile: nothing to conclude yet.")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""The runs of the thesis' three iterations (notebooks 01-03), as configs built before anything trains.
+
+Each builder is the one place where its notebook's runs are defined: the notebook trains (or loads)
+the configs it returns, and :mod:`lib.report.plans` counts them to print a profile's plan of compute
+before training. Settings map to one config per seed (``[setting] -> [Config, ...]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import recipes
+from ..config import Config
+
+Group = dict[object, list[Config]]
+
+
+def seeds_of(config: Config, seeds: int) -> list[Config]:
+    """``config`` once per seed 0 .. seeds - 1."""
+    return [config.replace(seed=s) for s in range(seeds)]
+
+
+def supervised_methods(base: Config, supcon_temperature: float, triplet_mining: str, triplet_margin: float,
+                       seeds: int) -> Group:
+    """Notebook 01: the three supervised losses on ``base`` (its optimiser, rate, data and encoder)."""
+    methods = {
+        "cross-entropy": base.replace(task="supervised", loss="ce"),
+        "SupCon": base.replace(task="supervised", loss="supcon", temperature=supcon_temperature),
+        "triplet": base.replace(task="supervised", loss="triplet", triplet_mining=triplet_mining,
+                                triplet_margin=triplet_margin),
+    }
+    return {name: seeds_of(config, seeds) for name, config in methods.items()}
+
+
+def snapshot_epochs(epochs: int) -> str:
+    """Epochs at which notebook 02 keeps test embeddings for its UMAPs: 0, a quarter, half, the end."""
+    return ",".join(str(e) for e in sorted({0, epochs // 4, epochs // 2, epochs}))
+
+
+def simclr_config(base: Config, temperature: float, lr: float, lr_scaling: str, recipe: str) -> Config:
+    """Notebook 02: SimCLR on ``base`` (LARS, a 2-layer head, SimCLR's CIFAR views), or ``recipe``'s choices."""
+    simclr = base.replace(task="pretrain", views="crop,flip,color,gray", temperature=temperature, optimizer="lars",
+                          lr=lr, lr_scaling=lr_scaling, head_layers=2, snapshot_epochs=snapshot_epochs(base.epochs))
+    return recipes.apply(simclr, recipe)
+
+
+@dataclass
+class SimCLRv2Iteration:
+    """Notebook 03's runs: pretraining with a 3-layer head, fine-tuning from h and from head layer 1 on
+    each label fraction, distillation of the layer-1 teachers, and supervised baselines from scratch."""
+
+    pretrain: list[Config]  # one per seed
+    finetune: Group         # (head layer, fraction) -> configs
+    distill: Group          # (student, fraction) -> configs
+    scratch: Group          # (budget, fraction) -> configs
+    n_labelled: dict[float, int]
+    batch: dict[float, int]   # fine-tuning batch per fraction (capped at the labelled images)
+    repeat: dict[float, int]  # epoch multiplier per fraction, so that every fraction gets equal steps
+    students: tuple[str, ...]
+    budgets: dict[str, int]   # from-scratch budget -> epochs over the largest labelled subset
+
+
+def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str, label_fractions: str,
+                        finetune_epochs: int, finetune_batch_size: int, finetune_lr: float, finetune_crop_scale: float,
+                        distill_epochs: int, distill_lr: float, distill_alpha: float, scratch_epochs: int,
+                        seeds: int) -> SimCLRv2Iteration:
+    """Notebook 03's runs on ``base`` (data, encoder, batch and pretraining length), all derived at once:
+    a fine-tuning run's id names its pretraining run, a distillation run's its teacher."""
+    import torch
+
+    from ..training import prepare_data
+
+    fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
+    n_labelled = {f: len(prepare_data(base.replace(label_fraction=f), torch.device("cpu")).labelled) for f in fractions}
+    batch = {f: min(finetune_batch_size, n) for f, n in n_labelled.items()}
+    repeat = {f: max(1, round(max(n_labelled.values()) / n)) for f, n in n_labelled.items()}
+    pre = seeds_of(recipes.apply(base.replace(task="pretrain", head_layers=3, lr=lr, lr_scaling=lr_scaling), recipe)
+                   .replace(head_layers=3), seeds)
+    ft_args = dict(task="finetune", head_layers=3, views="crop,flip", crop_scale_min=finetune_crop_scale,
+                   optimizer="sgd", lr=finetune_lr, lr_scaling="none", weight_decay=0.0, final_eval=False)
+    finetune = {(layer, f): [base.replace(**ft_args, pretrained=pre[s].run_id(), finetune_layer=layer, label_fraction=f,
+                                          batch_size=batch[f], seed=s, epochs=finetune_epochs * repeat[f],
+                                          eval_every=repeat[f]) for s in range(seeds)]
+                for layer in (0, 1) for f in fractions}
+    distill_args = dict(task="distill", head_layers=3, views="crop,flip", crop_scale_min=finetune_crop_scale,
+                        epochs=distill_epochs, optimizer="sgd", lr=distill_lr, final_eval=False)
+    students = {"same size": dict(width=base.width), "half width": dict(width=base.width / 2)}
+    if distill_alpha > 0:
+        students["same size, with labels"] = dict(width=base.width, distill_alpha=distill_alpha)
+    distill = {(name, f): [base.replace(**distill_args, **kw, teacher=finetune[(1, f)][s].run_id(), label_fraction=f,
+                                        seed=s) for s in range(seeds)]
+               for name, kw in students.items() for f in fractions}
+    scratch_args = dict(task="supervised", loss="ce", views="crop,flip", crop_scale_min=finetune_crop_scale,
+                        optimizer="sgd", lr=finetune_lr, lr_scaling="none", weight_decay=5e-4, final_eval=False)
+    budgets = {"same steps": finetune_epochs, "longer": scratch_epochs}
+    scratch = {(name, f): [base.replace(**scratch_args, label_fraction=f, batch_size=batch[f], seed=s,
+                                        epochs=e * repeat[f], eval_every=max(1, e * repeat[f] // 10))
+                           for s in range(seeds)] for name, e in budgets.items() for f in fractions}
+    return SimCLRv2Iteration(pre, finetune, distill, scratch, n_labelled, batch, repeat, tuple(students), budgets)

@@ -1,0 +1,254 @@
+"""The plan of a profile's compute, before anything trains: runs, views and minutes per notebook.
+
+    python -m lib.report --profile cifar-cpu --plan
+
+Every notebook's runs are built as configs by the same builders the notebook calls
+(:mod:`lib.report.iterations` for 01-03, :mod:`lib.report.grids` for 05-08); a run whose record
+exists is counted as recorded, the others as pending. The time of a pending run is estimated from
+rates *measured* by the records already in ``runs/`` on the same kind of device: the median training
+throughput (views per second, logged every epoch) of runs with the same encoder and data set, and
+the time runs of the same task spend outside their training steps (data, monitor, evaluation): a
+fixed part plus a part per monitor evaluation, fitted over those records. A width without records is
+scaled from the nearest measured one by the square of the width ratio (the convolutions' cost); with
+no record at all the assumed rates below are used, and the line says so.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import Config, resolve_runs_dir
+from ..records import RECORD_FILE, existing_record, list_records
+from ..training import job_views
+from . import grids, iterations
+from .grids import n_train_images
+
+Group = Mapping[Any, Sequence[Config]]
+
+# Training views per second assumed where no record measured a rate: small_cnn (width 0.5) on the 2-core CPU
+# of the development machine; resnet18 on one H100 in bf16 until a GPU record measures it.
+ASSUMED_VIEWS_PER_S = {"small_cnn": 3500.0, "resnet18": 15000.0}
+ASSUMED_OVERHEAD_S = {"small_cnn": 5.0, "resnet18": 10.0}  # data, model set-up and evaluation per run
+
+
+def planned_views(config: Config) -> int:
+    """Training views a run will process: steps per epoch x batch x epochs x views per image.
+
+    Fine-tuning and supervised runs draw from the labelled fraction of the training images; the
+    labelled count is rounded per data set, not per class, so it is approximate there.
+    """
+    n = n_train_images(config.dataset, config.train_size)
+    if config.task in ("finetune", "supervised"):
+        n = max(1, round(n * config.label_fraction))
+    steps = n // config.batch_size
+    return steps * config.batch_size * config.epochs * job_views(config)
+
+
+# ---- rates measured by the records --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Measured:
+    """What one complete record measured: its set-up and its rates."""
+
+    task: str
+    arch: str
+    width: float
+    dataset: str
+    device_type: str
+    views_per_s: float   # median over its epochs
+    overhead_s: float    # wall time outside the training steps
+    evaluations: int     # monitor evaluations (epoch 0, then every eval_every epochs)
+
+
+def measure(record) -> Measured | None:
+    """A record's training throughput and overhead; None when it logged no throughput."""
+    rates = [e["views_per_second"] for e in record.epochs if e.get("views_per_second")]
+    wall = record.provenance.get("wall_time_s")
+    if not rates or not wall:
+        return None
+    train = sum(e.get("train_seconds", 0.0) for e in record.epochs)
+    c = record.config
+    return Measured(c.task, c.arch, c.width, c.dataset, record.provenance.get("device_type", ""),
+                    statistics.median(rates), max(0.0, wall - train), evaluations(c))
+
+
+def evaluations(config: Config) -> int:
+    """How many times a run evaluates its monitor: at epoch 0 and every ``eval_every`` epochs."""
+    return 1 + config.epochs // config.eval_every if config.monitor_size else 0
+
+
+@lru_cache(maxsize=8)
+def _measurements(runs_dir: str, n_records: int) -> tuple[Measured, ...]:
+    found = (measure(r) for r in list_records(runs_dir))
+    return tuple(m for m in found if m is not None)
+
+
+def measurements(runs_dir: str | Path = "") -> tuple[Measured, ...]:
+    """Every complete record's measurement (read again only when the folder holds another number of records)."""
+    directory = resolve_runs_dir(runs_dir)
+    return _measurements(str(directory), sum(1 for _ in directory.glob(f"*/{RECORD_FILE}")))
+
+
+@dataclass(frozen=True)
+class Rate:
+    views_per_s: float
+    overhead_s: float
+    source: str  # "measured (n records)" or "assumed"
+
+
+def rate_for(config: Config, device_type: str, found: Sequence[Measured]) -> Rate:
+    """The estimated throughput and per-run overhead of ``config`` on ``device_type`` (see the module doc)."""
+    same = [m for m in found if (m.arch, m.dataset, m.device_type) == (config.arch, config.dataset, device_type)]
+    if not same:
+        return Rate(ASSUMED_VIEWS_PER_S.get(config.arch, 3500.0), ASSUMED_OVERHEAD_S.get(config.arch, 10.0), "assumed")
+    nearest = min({m.width for m in same}, key=lambda w: abs(w - config.width))
+    at_width = [m for m in same if m.width == nearest]
+    # the encoder's throughput: from runs that train it on views (pretraining and supervised losses)
+    trained = [m for m in at_width if m.task in ("pretrain", "supervised")] or at_width
+    views_per_s = statistics.median(m.views_per_s for m in trained) * (nearest / config.width) ** 2
+    task = [m for m in same if m.task == config.task] or same
+    return Rate(views_per_s, overhead(task, evaluations(config)), f"measured ({len(same)} records)")
+
+
+def overhead(found: Sequence[Measured], n_evaluations: int) -> float:
+    """Seconds a run spends outside its training steps: a fixed part (data, set-up, final evaluation)
+    plus a part per monitor evaluation, fitted by least squares when the records evaluated different
+    numbers of times, else their median."""
+    xs, ys = [m.evaluations for m in found], [m.overhead_s for m in found]
+    if len(set(xs)) < 2:
+        return statistics.median(ys)
+    slope, intercept = statistics.linear_regression(xs, ys)
+    return max(0.0, intercept + max(0.0, slope) * n_evaluations) if slope > 0 else statistics.median(ys)
+
+
+# ---- a notebook's plan -----------------------------------------------------------------------------
+
+def plan(configs: Sequence[Config], device_type: str = "cpu", runs_dir: str | Path = "") -> dict[str, Any]:
+    """Runs of a group: how many, how many already recorded, and the estimated time of the rest.
+
+    Duplicated configs (the same run id) count once."""
+    unique = list({c.run_id(): c for c in configs}.values())
+    pending = [c for c in unique if existing_record(c) is None]
+    found = measurements(runs_dir or (unique[0].runs_dir if unique else ""))
+    rates = [rate_for(c, device_type, found) for c in pending]
+    seconds = sum(planned_views(c) / r.views_per_s + r.overhead_s for c, r in zip(pending, rates))
+    sources = sorted({r.source.split(" (")[0] for r in rates})
+    return {"runs": len(unique), "recorded": len(unique) - len(pending), "pending": [c.run_id() for c in pending],
+            "pending_views": sum(planned_views(c) for c in pending), "estimated_minutes": seconds / 60,
+            "rate": " and ".join(sources) or "-"}
+
+
+def plan_line(name: str, p: Mapping[str, Any]) -> str:
+    """One sentence about :func:`plan`'s result."""
+    todo = len(p["pending"])
+    estimate = (f" ({p['pending_views'] / 1e6:.1f} M training views, about {p['estimated_minutes']:.0f} min at the "
+                f"{p['rate']} rate)") if todo else ""
+    return f"{name}: {p['runs']} runs, {p['recorded']} already recorded, {todo} to train{estimate}"
+
+
+def plan_lines(groups: Mapping[str, Group], device_type: str = "cpu") -> str:
+    """:func:`plan_line` of each named group of configs."""
+    return "\n".join(plan_line(name, plan([c for cs in group.values() for c in cs], device_type))
+                     for name, group in groups.items())
+
+
+# ---- every notebook's runs, from its parameter values ------------------------------------------------
+# Each function builds the notebook's base config as its first code cell does and calls the builders
+# its later cells call; tests/test_plans.py checks the run ids against the manifests the notebooks wrote.
+
+def _base(v: Mapping[str, Any], *extra: str) -> Config:
+    keys = ("dataset", "test_size", "arch", "width", "batch_size", "monitor_size", "knn_k", "device", "wandb",
+            "runs_dir", *extra)
+    return Config(**{k: v[k] for k in keys}, progress=False)
+
+
+def _groups_01(v):
+    base = _base(v, "train_size", "epochs", "optimizer", "lr")
+    return {"supervised losses": iterations.supervised_methods(base, v["supcon_temperature"], v["triplet_mining"],
+                                                                v["triplet_margin"], v["seeds"])}
+
+
+def _groups_02(v):
+    config = iterations.simclr_config(_base(v, "train_size", "epochs"), v["temperature"], v["lr"], v["lr_scaling"],
+                                      v["recipe"])
+    return {"SimCLR": {"SimCLR": iterations.seeds_of(config, v["seeds"])}}
+
+
+def _groups_03(v):
+    keys = ("lr", "lr_scaling", "recipe", "label_fractions", "finetune_epochs", "finetune_batch_size", "finetune_lr",
+            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_epochs", "seeds")
+    it = iterations.simclr_v2_iteration(_base(v, "train_size", "epochs"), **{k: v[k] for k in keys})
+    return {"pretraining": {"3-layer head": it.pretrain}, "fine-tuning": it.finetune, "distillation": it.distill,
+            "from scratch": it.scratch}
+
+
+def _groups_05(v):
+    base = _base(v)
+    _, grid = grids.augmentation_grid(base, v["recipe"], v["grid_ops"], v["grid_pairs"], v["grid_train_size"],
+                                      v["grid_epochs"], v["seeds"])
+    _, _, color = grids.color_grid(base, v["recipe"], v["color_strengths"], v["color_blur"], v["color_train_size"],
+                                   v["color_epochs"], v["supervised_epochs"], v["seeds"])
+    return {"grid": grid, "colour strength": color}
+
+
+def _groups_06(v):
+    _, heads = grids.head_grid(_base(v), v["recipe"], grids.parse_list(v["head_dims"], int, "head_dims"),
+                               v["head_train_size"], v["head_epochs"], v["seeds"])
+    return {"projection heads": heads}
+
+
+def _groups_07(v):
+    g = grids.batch_temperature_grids(_base(v), v["recipe"], v["batch_sizes"], v["bt_epochs"], v["bt_train_size"],
+                                      v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"], v["seeds"])
+    return {"batch x epochs": g.batch_epochs, "temperature": g.temperature, "learning-rate scaling": g.lr_scaling}
+
+
+def _groups_08(v):
+    keys = ("depths", "finetune_from", "label_fractions", "pretrain_epochs", "finetune_epochs", "finetune_batch_size",
+            "finetune_lr", "width_multipliers", "distill_fractions", "distill_epochs", "distill_batch_size",
+            "distill_lr", "distill_alpha", "seeds")
+    p = grids.simclr_v2_plan(_base(v), v["recipe"], train_size=v["v2_train_size"], **{k: v[k] for k in keys})
+    return {"pretraining": p.pretrain, "fine-tuning": p.finetune, "distillation": p.distill}
+
+
+NOTEBOOK_GROUPS: dict[str, Callable[[Mapping[str, Any]], dict[str, Group]]] = {
+    "01_supervised": _groups_01, "02_simclr": _groups_02, "03_simclr_v2": _groups_03,
+    "05_simclr_augmentations": _groups_05, "06_projection_head": _groups_06, "07_batch_temperature": _groups_07,
+    "08_simclr_v2_claims": _groups_08,
+}
+
+
+def notebook_groups(stem: str, values: Mapping[str, Any]) -> dict[str, Group]:
+    """The named groups of runs of notebook ``stem`` at parameter ``values``; {} for a notebook that trains nothing."""
+    build = NOTEBOOK_GROUPS.get(stem)
+    return build(values) if build else {}
+
+
+def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]]], device_type: str) -> list[str]:
+    """Lines of a profile's plan: per notebook its groups, then the notebook's total, then the profile's.
+
+    ``jobs``: the runner's ``(source, declared parameters, values)`` per notebook."""
+    lines, total_runs, total_pending, total_min = [], 0, 0, 0.0
+    for source, declared, values in jobs:
+        merged = {**{n: p.value for n, p in declared.items()}, **values}
+        groups = notebook_groups(source.stem, merged)
+        if not groups:
+            lines.append(f"{source.stem}: trains nothing")
+            continue
+        plans = {name: plan([c for cs in g.values() for c in cs], device_type) for name, g in groups.items()}
+        runs = sum(p["runs"] for p in plans.values())
+        pending = sum(len(p["pending"]) for p in plans.values())
+        minutes = sum(p["estimated_minutes"] for p in plans.values())
+        views = sum(p["pending_views"] for p in plans.values())
+        lines.append(f"{source.stem}: {runs} runs, {runs - pending} recorded, {pending} to train"
+                     + (f", {views / 1e6:.1f} M views, about {minutes:.0f} min" if pending else ""))
+        lines += [f"  {plan_line(name, p)}" for name, p in plans.items()]
+        total_runs, total_pending, total_min = total_runs + runs, total_pending + pending, total_min + minutes
+    lines.append(f"total: {total_runs} runs, {total_runs - total_pending} recorded, {total_pending} to train, "
+                 f"about {total_min:.0f} min on {device_type}")
+    return lines

@@ -1,0 +1,116 @@
+"""The notebooks' conclusions are computed from their numbers: each sentence that states a result
+must flip when the numbers do, and every difference carries its spread and test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lib.config import Config
+from lib.records import RunRecord
+from lib.report import conclusions as C
+
+BASE = Config(dataset="imagefolder:data/cifar10-jpeg", train_size=10000, test_size=2000, width=0.5, epochs=30)
+
+
+def rec(**results) -> RunRecord:
+    return RunRecord(Path("runs/x"), BASE, "complete", results=results)
+
+
+def runs_with(values: dict[str, list[float]], prefix: str = "h/") -> dict[str, list[RunRecord]]:
+    """method -> one record per seed whose every battery score is the given value."""
+    scores = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
+    return {m: [rec(**{f"{prefix}{s}": v for s in scores}) for v in vs] for m, vs in values.items()}
+
+
+def test_paired_differences_are_tested_in_both_directions():
+    assert C.paired([0.6, 0.61, 0.62], [0.5, 0.5, 0.51])[3] == "higher"
+    assert C.paired([0.5, 0.5, 0.51], [0.6, 0.61, 0.62])[3] == "lower"
+    assert C.paired([0.6, 0.5, 0.55], [0.55, 0.56, 0.54])[3] == "no significant difference"
+    assert C.paired([0.6], [0.5])[3] == "one seed: no test"
+    text = C.difference([0.6, 0.61, 0.62], [0.5, 0.5, 0.51])
+    assert text.startswith("+10.7 ± 0.6 points (higher, p = ") and C.difference([], []) == "– (no result)"
+    assert C.pct([0.5, 0.52]) == "51.0 ± 1.4 %" and C.pct([0.5]) == "50.0 %"
+
+
+def test_pages_name_the_jpeg_copy():
+    assert C.data_label("imagefolder:data/cifar10-jpeg") == "CIFAR-10, JPEG q75 copy"
+    assert C.data_label("imagefolder:/elsewhere/cifar10-jpeg/") == "CIFAR-10, JPEG q75 copy"
+    assert C.data_label("cifar10") == "CIFAR-10" and C.data_label("imagefolder:my/pets") == "image folder pets"
+    assert C.setting(BASE, 3) == "CIFAR-10, JPEG q75 copy (10,000 training and 2,000 test images; small_cnn ×0.5, 30 epochs; 3 seeds)"
+    assert "(all images; small_cnn ×0.5, 1 epoch; 1 seed)" in C.setting(BASE.replace(train_size=0, test_size=0, epochs=1), 1)
+
+
+def test_supervised_conclusion_follows_the_numbers():
+    metric_wins = C.supervised(runs_with({"cross-entropy": [0.50, 0.51, 0.50], "SupCon": [0.60, 0.62, 0.61],
+                                          "triplet": [0.50, 0.52, 0.49]}), BASE, 3)
+    assert "best distance by MAP@R is **SupCon** (61.0 ± 1.0 %)" in metric_wins
+    assert "shaping distances directly pays for retrieval here: SupCon beat" in metric_wins
+    ce_wins = C.supervised(runs_with({"cross-entropy": [0.60, 0.61, 0.62], "SupCon": [0.50, 0.51, 0.50],
+                                      "triplet": [0.55, 0.54, 0.55]}), BASE, 3)
+    assert "**cross-entropy**" in ce_wins and "do *not* pay" in ce_wins
+    tie = C.supervised(runs_with({"cross-entropy": [0.60, 0.50, 0.55], "SupCon": [0.55, 0.56, 0.54],
+                                  "triplet": [0.56, 0.52, 0.57]}), BASE, 3)
+    assert "no metric loss beats cross-entropy on MAP@R by more than its seed-to-seed spread" in tie
+
+
+SCORES = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
+
+
+def hz(h: float, z: float) -> RunRecord:
+    return rec(**{f"h/{s}": h for s in SCORES}, **{f"z/{s}": z for s in SCORES})
+
+
+def test_simclr_conclusion_compares_with_01_and_h_with_z():
+    h_better = [hz(v, v - 0.05) for v in (0.45, 0.46, 0.47)]
+    sup = runs_with({"cross-entropy": [0.60, 0.60, 0.60]})
+    text = C.simclr(h_better, sup, BASE, 3)
+    assert "recovers 77% of the supervised kNN accuracy" in text and "as SimCLR (Sec. 4.2) found" in text
+    z_better = [hz(v - 0.05, v) for v in (0.45, 0.46, 0.48)]
+    assert "the opposite of SimCLR's Sec. 4.2" in C.simclr(z_better, {}, BASE, 3)
+    assert "no supervised reference" in C.simclr(z_better, {}, BASE, 3)
+
+
+def test_simclr_v2_conclusion_says_where_pretraining_pays():
+    def acc(ft, scratch):
+        out = {}
+        for f in (0.01, 0.1):
+            out[("fine-tuned from head layer 1", f)] = ft
+            out[("fine-tuned from encoder h", f)] = [v - 0.01 for v in ft]
+            out[("from scratch, same steps", f)] = scratch
+            out[("from scratch, longer", f)] = scratch
+            out[("distilled, same size", f)] = ft
+        return out
+    n = {0.01: 100, 0.1: 1000}
+    lifts = C.simclr_v2(acc([0.40, 0.41, 0.42], [0.30, 0.31, 0.30]), n, BASE, 3, [0.5, 0.5, 0.5])
+    assert "beats even the longer from-scratch training at 1% and 10% labels" in lifts
+    assert "**1% labels (100 images):**" in lifts and "minus its teacher: +0.0 ± 0.0 points" in lifts
+    none = C.simclr_v2(acc([0.30, 0.31, 0.30], [0.40, 0.41, 0.42]), n, BASE, 3, [0.5, 0.5, 0.5])
+    assert "does not beat the longer from-scratch training at any fraction here; it falls below it" in none
+
+
+def test_claims_conclusion_counts_the_verdicts():
+    rows = [{"claim": "a", "source": "s", "verdict": "agrees", "ours (points)": "+1.0 ± 0.2", "seeds": 3,
+             "paper (points)": 2.0, "p (one-sided)": 0.01},
+            {"claim": "b", "source": "s", "verdict": "inconclusive (1 seed: no test)", "ours (points)": "+1.0",
+             "seeds": 1, "paper (points)": "+", "p (one-sided)": float("nan")},
+            {"claim": "c", "source": "s", "verdict": "opposite", "ours (points)": "-3.0 ± 0.2", "seeds": 3,
+             "paper (points)": 2.0, "p (one-sided)": 0.99}]
+    text = C.claims(rows, "CIFAR-10", ["extra line"])
+    assert "Of the 3 claims tested on CIFAR-10: 1 agrees, 1 inconclusive, 1 opposite." in text
+    assert "- a (s): **agrees**; ours +1.0 ± 0.2 points over 3 seeds, paper 2.0, p = 0.01" in text
+    assert "extra line" in text and "one-sided paired t-test at 5%" in text
+
+
+@pytest.mark.parametrize("channels,word", [(3, "three channels"), (1, "brightness and contrast")])
+def test_data_and_views_conclusion(channels, word):
+    text = C.data_and_views("cifar10", 50000, 10000, channels, 32, {"identity": 1.0, "crop": 0.4, "x": 0.05}, "x", 256)
+    assert "for 100% of views without augmentation, 40% with random crops alone and 5.0% with SimCLR's" in text
+    assert word in text
+
+
+def test_one_seed_conclusions_claim_no_direction():
+    one = C.supervised(runs_with({"cross-entropy": [0.5], "SupCon": [0.6], "triplet": [0.4]}), BASE, 1)
+    assert C.ONE_SEED in one and "pays" not in one
+    assert C.ONE_SEED in C.simclr([hz(0.5, 0.4)], {}, BASE, 1)

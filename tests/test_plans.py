@@ -1,0 +1,90 @@
+"""The plan of a profile's compute: the planner builds exactly the runs the notebooks train, and
+estimates their time from rates the records measured."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from lib.config import Config, repo_path
+from lib.records import RecordWriter
+from lib.report import plans, runner, tables
+from lib.report.profiles import PROFILES
+
+NOTEBOOKS = repo_path("notebooks")
+
+
+def planned_ids(profile: str, stem: str) -> set[str]:
+    [(source, declared, values)] = runner.plan(NOTEBOOKS, profile, [stem])
+    merged = {**{n: p.value for n, p in declared.items()}, **values}
+    return {c.run_id() for group in plans.notebook_groups(stem, merged).values() for cs in group.values() for c in cs}
+
+
+def manifest_ids(manifest) -> set[str]:
+    return {run for runs in manifest["runs"].values() for run in tables.as_list(runs)}
+
+
+COMMITTED = [(profile, stem) for profile in PROFILES for stem in plans.NOTEBOOK_GROUPS
+             if tables.manifest_path(stem, profile).is_file()]
+
+
+@pytest.mark.parametrize("profile,stem", COMMITTED, ids=[f"{p}-{s}" for p, s in COMMITTED])
+def test_the_planner_builds_the_runs_each_notebook_trained(profile, stem):
+    """Every run a notebook's committed manifest names is one the planner builds for that profile: the
+    planner and the notebook call the same builders with the same values."""
+    manifest = json.loads(tables.manifest_path(stem, profile).read_text())
+    assert manifest_ids(manifest) <= planned_ids(profile, stem)
+
+
+def test_the_committed_manifests_cover_the_quick_profile():
+    assert {s for p, s in COMMITTED if p == "quick"} == set(plans.NOTEBOOK_GROUPS)
+
+
+def test_planned_views():
+    c = Config(dataset="sample", train_size=1000, batch_size=256, epochs=2)
+    assert plans.planned_views(c) == 3 * 256 * 2 * 2  # 3 steps, 2 views per image
+    ft = c.replace(task="finetune", pretrained="pretrain-x", label_fraction=0.1, batch_size=16, epochs=5)
+    assert plans.planned_views(ft) == 6 * 16 * 5
+
+
+def fake_record(runs_dir, config: Config, views_per_s: float, wall: float, epochs: int = 2):
+    """A complete record that measured ``views_per_s`` in each epoch and took ``wall`` seconds."""
+    w = RecordWriter(config, runs_dir)
+    w.start("cpu")
+    for e in range(epochs):
+        w.log_epoch({"epoch": e + 1, "views_per_second": views_per_s, "train_seconds": 10.0})
+    w.finish({}, wall)
+
+
+def test_rates_come_from_the_records_of_the_same_encoder_data_and_device(tmp_path):
+    base = Config(dataset="sample", train_size=512, batch_size=256, epochs=2, width=0.5, runs_dir=str(tmp_path))
+    fake_record(tmp_path, base.replace(seed=10), 2000.0, wall=26.0)  # 20 s of steps: 6 s overhead
+    fake_record(tmp_path, base.replace(seed=11), 4000.0, wall=30.0)  # 10 s overhead
+    fake_record(tmp_path, base.replace(seed=12, arch="resnet18"), 99.0, wall=1000.0)  # another encoder: ignored
+    found = plans.measurements(tmp_path)
+    rate = plans.rate_for(base, "cpu", found)
+    assert rate.views_per_s == pytest.approx(3000.0) and rate.overhead_s == pytest.approx(8.0)
+    assert rate.source == "measured (2 records)"
+    # twice the width: the convolutions cost four times as much
+    assert plans.rate_for(base.replace(width=1.0), "cpu", found).views_per_s == pytest.approx(750.0)
+    # no record on that device or data set: the assumed rate, and the plan says so
+    assert plans.rate_for(base, "cuda", found).source == "assumed"
+    pending = base.replace(seed=0)
+    p = plans.plan([pending, pending, pending.replace(seed=1), base.replace(seed=10)], "cpu", tmp_path)
+    assert (p["runs"], p["recorded"], len(p["pending"])) == (3, 1, 2)
+    views = plans.planned_views(pending)
+    assert p["estimated_minutes"] == pytest.approx(2 * (views / 3000.0 + 8.0) / 60)
+    assert "3 runs, 1 already recorded, 2 to train" in plans.plan_line("x", p) and "measured rate" in plans.plan_line("x", p)
+
+
+def test_the_runner_prints_the_plan_without_training(tmp_path, capsys):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = runner.main(["--profile", "smoke", "--only", "01,03,09", "--plan", "-p", "runs_dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "01_supervised: 3 runs, 0 recorded, 3 to train" in out
+    assert "03_simclr_v2:" in out and "fine-tuning:" in out and "09_summary: trains nothing" in out
+    assert math.isfinite(float(out.split("about ")[-1].split(" min")[0]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing trained, no record written
