@@ -26,11 +26,13 @@ figure of the profile its numbers come from, when that file exists.
 
 Which runs: each training notebook ends by writing a manifest (``lib.tables.write_manifest``)
 naming the run ids behind every row it reports, ``runs/_manifests/<notebook>-<profile>.json``;
-the summary notebook (09) reads the same manifests. A block uses the manifest of the first profile of
-``full``, ``quick`` that has one (``--profile`` picks one), and the records it names. Without a
-manifest, or with a named record missing or incomplete, the block says so ("pending: run
-``make report``") instead of showing numbers. Every block states its provenance: profile, run
-ids, commits, devices, dates and wall time, with links to the manifest and the HTML report.
+the summary notebook (09) reads the same manifests. A block uses the first profile of ``full``,
+``cifar-cpu``, ``quick`` whose manifest exists and names only complete records (``--profile`` picks
+one), names that profile and links its pages (``reports/<profile>/<notebook>.html``). The related-work
+block shows a verdict column for every profile with complete records, the best first. Without such a
+manifest the block says so ("pending: run ``make report``") instead of showing numbers. Every block
+states its provenance: profile, data, run ids, commits, devices, dates and wall time, with links to
+the manifest and the HTML report.
 The output depends on the records only (no date of its own), so ``--check`` is stable.
 """
 
@@ -47,13 +49,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.report import plots, tables  # noqa: E402
+from lib.report import conclusions, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.report.profiles import PROFILES  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
-PROFILE_ORDER = ("full", "quick")  # the README shows the largest profile that has results; smoke never unless asked
+# the README shows, per block, the first of these profiles whose records are complete; smoke never unless asked
+PROFILE_ORDER = ("full", "cifar-cpu", "quick")
 NAMES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
          "nmi": "NMI"}
 SUPERVISED_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
@@ -144,14 +147,56 @@ def pending(reason: str) -> str:
 
 # ---- the iteration blocks ----------------------------------------------------------------------
 
-def choose_manifest(notebook: str, runs_dir: Path, profile: str | None) -> tuple[str, Path] | None:
-    """``(profile, path)`` of the manifest a block uses: ``profile`` if given, else the first of
-    :data:`PROFILE_ORDER` that exists; None when there is none."""
+class Chosen(NamedTuple):
+    """The manifest a block shows: its profile, file, contents and the complete records it names."""
+
+    profile: str
+    path: Path
+    manifest: dict[str, Any]
+    records: dict[str, list[RunRecord]]
+
+
+def manifest_state(notebook: str, runs_dir: Path, profile: str) -> tuple[Chosen | None, str]:
+    """``(chosen, "")`` when ``notebook``'s manifest at ``profile`` names only complete records,
+    else ``(None, why not)``."""
+    path = tables.manifest_path(notebook, profile, runs_dir)
+    if not path.is_file():
+        return None, ""
+    manifest = json.loads(path.read_text())
+    records, missing = tables.manifest_records(manifest, runs_dir)
+    missing += [r.run_id for recs in records.values() for r in recs if not r.complete]
+    if missing:
+        return None, (f"{len(missing)} run(s) named by `{path.name}` have no complete record: "
+                      + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
+    return Chosen(profile, path, manifest, records), ""
+
+
+def choose_manifests(notebook: str, runs_dir: Path, profile: str | None) -> tuple[list[Chosen], list[str]]:
+    """Every profile of :data:`PROFILE_ORDER` (or just ``profile``) whose manifest of ``notebook`` names
+    only complete records, best first; and why the others with a manifest were passed over."""
+    chosen, why = [], []
     for p in [profile] if profile else PROFILE_ORDER:
-        path = tables.manifest_path(notebook, p, runs_dir)
-        if path.is_file():
-            return p, path
-    return None
+        c, reason = manifest_state(notebook, runs_dir, p)
+        if c is not None:
+            chosen.append(c)
+        elif reason:
+            why.append(f"profile `{p}`: {reason}")
+    return chosen, why
+
+
+def report_page(src: "Sources", profile: str, notebook: str) -> Path:
+    """Where the runner renders ``notebook`` at ``profile``: ``reports/<profile>/<notebook>.html``."""
+    return src.readme_dir / "reports" / profile / f"{notebook}.html"
+
+
+def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
+    """The sentence that names the profile a block shows, its data and seeds, and links its pages."""
+    runs = unique_runs(c.records)
+    seeds = len({r.config.seed for r in runs})
+    data = ", ".join(dict.fromkeys(conclusions.data_label(r.config.dataset) for r in runs))
+    return (f"**Profile `{c.profile}`**: {data}, {seeds} seed{'s' if seeds != 1 else ''}; pages: "
+            f"{link(report_page(src, c.profile, notebook), src.readme_dir, 'report')}, "
+            f"{link(src.readme_dir / 'reports' / c.profile / 'index.html', src.readme_dir, 'all reports')}.")
 
 
 def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
@@ -221,58 +266,88 @@ def figure_markdown(notebook: str, name: str, profile: str, caption: str, src: S
 
 
 def render_iteration(name: str, src: Sources) -> str:
-    """A table from the records of the notebook's manifest, with its provenance; or why not."""
+    """A table from the records of the best profile's manifest, with its provenance; or why not."""
     notebook, table = ITERATIONS[name][:2]
-    chosen = choose_manifest(notebook, src.runs_dir, src.profile)
-    if chosen is None:
+    chosen, why = choose_manifests(notebook, src.runs_dir, src.profile)
+    if not chosen:
         profiles = src.profile or " or ".join(PROFILE_ORDER)
-        return pending(f"No manifest of `notebooks/{notebook}.ipynb` at profile {profiles} in "
-                       f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`.")
-    profile, path = chosen
-    manifest = json.loads(path.read_text())
-    records, missing = tables.manifest_records(manifest, src.runs_dir)
-    missing += [r.run_id for recs in records.values() for r in recs if not r.complete]
-    if missing:
-        return pending(f"{len(missing)} run(s) named by {link(path, src.readme_dir)} have no complete record: "
-                       + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
-    text, caption = table(records)
-    runs = unique_runs(records)
+        return pending(f"No manifest of `notebooks/{notebook}.ipynb` with complete records at profile {profiles} in "
+                       f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`"
+                       + (": " + "; ".join(why) if why else "."))
+    best = chosen[0]
+    text, caption = table(best.records)
     spec = ITERATIONS[name]
-    figure = figure_markdown(notebook, spec.figure, profile, spec.figure_caption, src)
-    return "\n\n".join([text, caption + " Mean ± std over seeds where there are several.", *([figure] if figure else []),
-                        provenance(runs, profile, path, notebook, src)])
+    figure = figure_markdown(notebook, spec.figure, best.profile, spec.figure_caption, src)
+    return "\n\n".join([profile_line(best, notebook, src), text,
+                         caption + " Mean ± std over seeds where there are several.", *([figure] if figure else []),
+                         provenance(unique_runs(best.records), best.profile, best.path, notebook, src)])
+
+
+# Claims name their settings ("batch 512 - 128", "10% labels"); a claim is matched across profiles by its
+# text with the numbers taken out, and by its place among the notebook's claims of that same text.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def claim_keys(notebook: str, claims: Iterable[str]) -> list[tuple[str, str, int]]:
+    """``(notebook, claim without its numbers, occurrence)`` of each claim, in order."""
+    seen: dict[str, int] = {}
+    keys = []
+    for claim in claims:
+        shape = _NUMBER.sub("#", claim)
+        keys.append((notebook, shape, seen.get(shape, 0)))
+        seen[shape] = seen.get(shape, 0) + 1
+    return keys
 
 
 def render_related(src: Sources) -> str:
-    """One table of every reproduced claim with our verdict, then each notebook's figure and provenance."""
-    chosen = {nb: choose_manifest(nb, src.runs_dir, src.profile) for nb in tables.RELATED_NOTEBOOKS}
-    manifests = {nb: json.loads(c[1].read_text()) for nb, c in chosen.items() if c is not None}
-    if not manifests:
-        profiles = src.profile or " or ".join(PROFILE_ORDER)
-        return pending(f"No manifest of the related-work notebooks (05-08) at profile {profiles}.")
-    table = tables.related_work_table(manifests)
-    rows = []
-    for _, row in table.iterrows():
-        c = chosen[row["notebook"]]
-        where = (link(src.readme_dir / "reports" / f"{row['notebook']}.html", src.readme_dir, row["notebook"])
-                 + (f" ({c[0]})" if c else ""))
-        rows.append([where, row["paper"], row["claim"], row["verdict"]])
-    parts = [markdown_table(["notebook (profile)", "paper", "claim", "ours: verdict; effect vs the paper's"], rows),
+    """Every reproduced claim with our verdict at each profile with complete records (best first), then
+    the best profile's figure and provenance of each notebook."""
+    chosen = {nb: choose_manifests(nb, src.runs_dir, src.profile)[0] for nb in tables.RELATED_NOTEBOOKS}
+    profiles = [p for p in ([src.profile] if src.profile else PROFILE_ORDER)
+                if any(c.profile == p for cs in chosen.values() for c in cs)]
+    if not profiles:
+        return pending(f"No manifest of the related-work notebooks (05-08) with complete records at profile "
+                       f"{src.profile or ' or '.join(PROFILE_ORDER)}.")
+    rows: dict[tuple[str, str, int], list[str]] = {}
+    for nb, cs in chosen.items():
+        ran = {c.profile for c in cs}
+        absent = ["not run at this profile" if p not in ran else "–" for p in profiles]
+        if not cs:
+            claims, figures = tables.RELATED_NOTEBOOKS[nb]
+            rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, *absent]
+        for c in cs:
+            table = tables.related_work_table({nb: c.manifest})
+            table = table[table["notebook"] == nb]
+            column = 3 + profiles.index(c.profile)
+            for key, (_, row) in zip(claim_keys(nb, table["claim"]), table.iterrows()):
+                if key not in rows:
+                    rows[key] = [link(report_page(src, c.profile, nb), src.readme_dir, nb), row["paper"], row["claim"],
+                                 *absent]
+                rows[key][column] = row["verdict"]
+    header = ["notebook", "paper", "claim"] + [f"`{p}`: verdict; effect vs the paper's" for p in profiles]
+    described = []
+    for p in profiles:
+        c = next(c for cs in chosen.values() for c in cs if c.profile == p)
+        runs = unique_runs(c.records)
+        seeds = len({r.config.seed for r in runs})
+        data = ", ".join(dict.fromkeys(conclusions.data_label(r.config.dataset) for r in runs))
+        described.append(f"`{p}` ({data}, {seeds} seed{'s' if seeds != 1 else ''}, "
+                         f"{link(src.readme_dir / 'reports' / p / 'index.html', src.readme_dir, 'reports')})")
+    parts = [markdown_table(header, rows.values()),
              "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
-             f"the paper's in points. The rule: {tables.VERDICT_RULE}."]
-    for nb, c in chosen.items():
-        if c is None:
+             f"the paper's in points, one column per profile: {'; '.join(described)}. A claim's wording is the "
+             f"first profile's (its settings differ between profiles). The rule: {tables.VERDICT_RULE}."]
+    for nb, cs in chosen.items():
+        if not cs:
             continue
-        profile, path = c
+        best = cs[0]
         name, caption = RELATED_FIGURES.get(nb, ("", ""))
-        figure = figure_markdown(nb, name, profile, caption, src)
-        records, missing = tables.manifest_records(manifests[nb], src.runs_dir)
-        runs = unique_runs(records)
+        figure = figure_markdown(nb, name, best.profile, caption, src)
+        runs = unique_runs(best.records)
         commits = sorted({commit_label(r.provenance) for r in runs})
         wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
-        facts = (f"{nb}: profile `{profile}`, {len(runs)} run(s), {format_duration(wall)} of wall time, commit "
-                 + ", ".join(commits) + f", manifest {link(path, src.readme_dir)}"
-                 + (f"; {len(missing)} named run(s) missing" if missing else "") + ".")
+        facts = (f"{nb}: profile `{best.profile}`, {len(runs)} run(s), {format_duration(wall)} of wall time, commit "
+                 + ", ".join(commits) + f", manifest {link(best.path, src.readme_dir)}.")
         parts += ([figure] if figure else []) + [facts]
     return "\n\n".join(parts)
 
@@ -296,14 +371,14 @@ def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: st
     dates = distinct((r.provenance.get("finished") or "")[:10] for r in runs)
     wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
     facts = [f"profile `{profile}`",
-             "data " + ", ".join(f"`{d}`" for d in distinct(r.config.dataset for r in runs)),
+             "data " + ", ".join(f"{conclusions.data_label(d)} (`{d}`)" for d in distinct(r.config.dataset for r in runs)),
              "encoder " + ", ".join(f"`{a}`" for a in distinct(f"{r.config.arch} ×{r.config.width:g}" for r in runs)),
              "commit " + ", ".join(commits),
              "device " + "; ".join(distinct(r.provenance.get("device") for r in runs)),
              "finished " + (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"),
              f"{format_duration(wall)} of wall time over {len(runs)} run(s)",
              f"manifest {link(manifest, src.readme_dir)}",
-             f"report {link(src.readme_dir / 'reports' / f'{notebook}.html', src.readme_dir)}"]
+             f"report {link(report_page(src, profile, notebook), src.readme_dir)}"]
     ids = ", ".join(link(r.directory / "record.json", src.readme_dir, r.run_id) for r in runs)
     return "Provenance: " + " · ".join(facts) + ".\n\nRuns: " + ids + "."
 

@@ -124,7 +124,8 @@ def test_tables_hold_the_records_numbers(repo):
     ce = repo["ce"][0]
     assert f"`{ce.provenance['commit'][:7]}`" in block1 and ce.provenance["device"] in block1
     assert ce.provenance["finished"][:10] in block1 and "3.0 min of wall time over 3 run(s)" in block1
-    assert "[`reports/01_supervised.html`](reports/01_supervised.html)" in block1
+    assert "[`reports/quick/01_supervised.html`](reports/quick/01_supervised.html)" in block1
+    assert "**Profile `quick`**: the grey-scale Fashion-MNIST sample, 2 seeds; pages: [`report`]" in block1
     assert "[`runs/_manifests/01_supervised-quick.json`](runs/_manifests/01_supervised-quick.json)" in block1
     assert "profile `quick`" in block1 and "stale content" not in text
 
@@ -178,6 +179,25 @@ def test_full_profile_is_preferred_and_profile_picks_one(repo):
         assert row(ur.render("iteration2", sources(repo)), "SimCLR (h)")[0] == "99.0"
         assert row(ur.render("iteration2", sources(repo, "quick")), "SimCLR (h)")[0] == "61.0"
         assert "Pending" in ur.render("iteration1", sources(repo, "smoke"))
+    finally:
+        path.unlink()
+
+
+def test_a_profile_with_missing_records_gives_way_to_the_next(repo):
+    """The README shows the best profile whose records are complete: full, then cifar-cpu, then quick."""
+    runs = repo["runs"]
+    cpu = fake_record(runs, {"h/knn_top1": 0.7, "z/knn_top1": 0.6}, task="pretrain", epochs=60,
+                      dataset="imagefolder:data/cifar10-jpeg")
+    path = tables.write_manifest("02_simclr", "cifar-cpu", {"SimCLR": [cpu.run_id, "pretrain-000000000000"]},
+                                 runs_dir=runs)
+    try:
+        text = ur.render("iteration2", sources(repo))
+        assert row(text, "SimCLR (h)")[0] == "61.0" and "**Profile `quick`**" in text  # cifar-cpu incomplete
+        tables.write_manifest("02_simclr", "cifar-cpu", {"SimCLR": cpu.run_id}, runs_dir=runs)
+        text = ur.render("iteration2", sources(repo))
+        assert row(text, "SimCLR (h)")[0] == "70.0"
+        assert "**Profile `cifar-cpu`**: CIFAR-10, JPEG q75 copy, 1 seed; pages: [`report`](reports/cifar-cpu/02_simclr.html)" in text
+        assert "data CIFAR-10, JPEG q75 copy (`imagefolder:data/cifar10-jpeg`)" in text
     finally:
         path.unlink()
 
@@ -266,9 +286,33 @@ def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:related:start -->\n<!-- results:related:end -->\n")
     text = ur.update_text(readme.read_text(), ur.Sources(runs, tmp_path / "none", tmp_path, None))
-    assert "| [`06_projection_head`](reports/06_projection_head.html) (quick) |" in text
+    assert "| [`06_projection_head`](reports/quick/06_projection_head.html) |" in text
     assert "nonlinear head beats none" in text and "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points" in text
-    assert "not run at this profile" in text  # 05, 07, 08 have no manifest
+    assert "| `05_simclr_augmentations` |" in text and "not run at this profile" in text  # 05, 07, 08: no manifest
     assert f"06_projection_head: profile `quick`, 1 run(s)" in text
     empty = ur.update_text(readme.read_text(), ur.Sources(tmp_path / "nothing", tmp_path / "none", tmp_path, None))
     assert "Pending" in empty
+
+
+def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_settings(tmp_path):
+    runs = tmp_path / "runs"
+    for profile, seeds, batches, verdicts in (("quick", 1, "256 - 64", ("inconclusive (1 seed: no test); ours +4.8",
+                                                                        "inconclusive (1 seed: no test); ours +1.0")),
+                                              ("cifar-cpu", 3, "512 - 128", ("agrees; ours +2.0 ± 0.5",
+                                                                             "opposite; ours -3.0 ± 0.4"))):
+        recs = [fake_record(runs, {"h/linear_probe_top1": 0.5}, task="pretrain", seed=s, dataset="sample"
+                            if profile == "quick" else "imagefolder:data/cifar10-jpeg") for s in range(seeds)]
+        tables.write_manifest("07_batch_temperature", profile, {"grid": [r.run_id for r in recs]}, runs_dir=runs,
+                              headline={f"verdict: larger batch is better (batch {batches}, 10% labels)": verdicts[0],
+                                        f"verdict: larger batch is better (batch {batches}, 1% labels)": verdicts[1]})
+    text = ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, None))
+    header = next(line for line in text.splitlines() if line.startswith("| notebook |"))
+    assert header.endswith("| `cifar-cpu`: verdict; effect vs the paper's | `quick`: verdict; effect vs the paper's |")
+    first = row(text, "[`07_batch_temperature`](reports/cifar-cpu/07_batch_temperature.html)")
+    assert first == ["SimCLR Figure 9, Table 5, Appendix B.1, B.9", "larger batch is better (batch 512 - 128, 1% labels)",
+                     "opposite; ours -3.0 ± 0.4", "inconclusive (1 seed: no test); ours +1.0"]
+    assert "| agrees; ours +2.0 ± 0.5 | inconclusive (1 seed: no test); ours +4.8 |" in text
+    assert "`cifar-cpu` (CIFAR-10, JPEG q75 copy, 3 seeds" in text and "`quick` (the grey-scale Fashion-MNIST sample, 1 seed" in text
+    assert row(text, "`05_simclr_augmentations`")[2:] == ["not run at this profile", "not run at this profile"]
+    assert "07_batch_temperature: profile `cifar-cpu`, 3 run(s)" in text
+    assert ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, "quick")).count("| `quick`: verdict") == 1
