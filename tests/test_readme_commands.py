@@ -9,7 +9,7 @@ Each command is taken from the blocks (continuation lines joined, comments dropp
   (``lib.runner.plan``); ``python -m lib.<module>``: parsed by the module's ``build_parser``;
 - ``python scripts/<x>.py``, ``python benchmarks/<x>.py``: parsed by the script's own parser;
 - ``make <target> VAR=value``: ``make -n`` (nothing runs) and the variable is the Makefile's;
-- ``torchrun``, ``srun``: torchrun's own parser, then the command it starts;
+- ``torchrun``, ``srun``, ``nice``: torchrun's own parser, then the command it starts;
 - ``conda``, ``python -m ipykernel``, ``jupyter``: the environment file, kernel name and
   package they name exist.
 
@@ -213,6 +213,9 @@ def check(command: Command) -> None:
         rest = argv[1:]
         while rest and rest[0].startswith("-"):
             rest = rest[1:]
+        return check(Command(command.line, rest))
+    if program == "nice":  # nice [-n N] <command>: training at low priority; the command is checked
+        rest = argv[3:] if argv[1:2] == ["-n"] else argv[1:]
         return check(Command(command.line, rest))
     if program == "conda":
         return check_conda(argv[1:])
