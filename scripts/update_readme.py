@@ -189,12 +189,17 @@ def report_page(src: "Sources", profile: str, notebook: str) -> Path:
     return src.readme_dir / "reports" / profile / f"{notebook}.html"
 
 
-def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
-    """The sentence that names the profile a block shows, its data and seeds, and links its pages."""
+def data_and_seeds(c: Chosen) -> str:
+    """``CIFAR-10, JPEG q75 copy, 3 seeds``: what a manifest's runs trained on, and over how many seeds."""
     runs = unique_runs(c.records)
     seeds = len({r.config.seed for r in runs})
     data = ", ".join(dict.fromkeys(conclusions.data_label(r.config.dataset) for r in runs))
-    return (f"**Profile `{c.profile}`**: {data}, {seeds} seed{'s' if seeds != 1 else ''}; pages: "
+    return f"{data}, {seeds} seed{'s' if seeds != 1 else ''}"
+
+
+def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
+    """The sentence that names the profile a block shows, its data and seeds, and links its pages."""
+    return (f"**Profile `{c.profile}`**: {data_and_seeds(c)}; pages: "
             f"{link(report_page(src, c.profile, notebook), src.readme_dir, 'report')}, "
             f"{link(src.readme_dir / 'reports' / c.profile / 'index.html', src.readme_dir, 'all reports')}.")
 
@@ -328,10 +333,7 @@ def render_related(src: Sources) -> str:
     described = []
     for p in profiles:
         c = next(c for cs in chosen.values() for c in cs if c.profile == p)
-        runs = unique_runs(c.records)
-        seeds = len({r.config.seed for r in runs})
-        data = ", ".join(dict.fromkeys(conclusions.data_label(r.config.dataset) for r in runs))
-        described.append(f"`{p}` ({data}, {seeds} seed{'s' if seeds != 1 else ''}, "
+        described.append(f"`{p}` ({data_and_seeds(c)}, "
                          f"{link(src.readme_dir / 'reports' / p / 'index.html', src.readme_dir, 'reports')})")
     parts = [markdown_table(header, rows.values()),
              "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
