@@ -133,14 +133,16 @@ def plan(configs: Sequence[Config], device_type: str = "cpu", runs_dir: str | Pa
 
     Duplicated configs (the same run id) count once."""
     unique = list({c.run_id(): c for c in configs}.values())
-    pending = [c for c in unique if existing_record(c) is None]
+    records = {c.run_id(): existing_record(c) for c in unique}
+    pending = [c for c in unique if records[c.run_id()] is None]
+    recorded_s = sum(r.provenance.get("wall_time_s") or 0.0 for r in records.values() if r is not None)
     found = measurements(runs_dir or (unique[0].runs_dir if unique else ""))
     rates = [rate_for(c, device_type, found) for c in pending]
     seconds = sum(planned_views(c) / r.views_per_s + r.overhead_s for c, r in zip(pending, rates))
     sources = sorted({r.source.split(" (")[0] for r in rates})
     return {"runs": len(unique), "recorded": len(unique) - len(pending), "pending": [c.run_id() for c in pending],
             "pending_views": sum(planned_views(c) for c in pending), "estimated_minutes": seconds / 60,
-            "rate": " and ".join(sources) or "-"}
+            "rate": " and ".join(sources) or "-", "recorded_minutes": recorded_s / 60}
 
 
 def plan_line(name: str, p: Mapping[str, Any]) -> str:
@@ -233,7 +235,7 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
     """Lines of a profile's plan: per notebook its groups, then the notebook's total, then the profile's.
 
     ``jobs``: the runner's ``(source, declared parameters, values)`` per notebook."""
-    lines, total_runs, total_pending, total_min = [], 0, 0, 0.0
+    lines, total_runs, total_pending, total_min, total_done = [], 0, 0, 0.0, 0.0
     for source, declared, values in jobs:
         merged = {**{n: p.value for n, p in declared.items()}, **values}
         groups = notebook_groups(source.stem, merged)
@@ -245,10 +247,12 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
         pending = sum(len(p["pending"]) for p in plans.values())
         minutes = sum(p["estimated_minutes"] for p in plans.values())
         views = sum(p["pending_views"] for p in plans.values())
-        lines.append(f"{source.stem}: {runs} runs, {runs - pending} recorded, {pending} to train"
-                     + (f", {views / 1e6:.1f} M views, about {minutes:.0f} min" if pending else ""))
+        done = sum(p["recorded_minutes"] for p in plans.values())
+        lines.append(f"{source.stem}: {runs} runs, {runs - pending} recorded ({done:.0f} min of wall time), "
+                     f"{pending} to train" + (f", {views / 1e6:.1f} M views, about {minutes:.0f} min" if pending else ""))
         lines += [f"  {plan_line(name, p)}" for name, p in plans.items()]
-        total_runs, total_pending, total_min = total_runs + runs, total_pending + pending, total_min + minutes
-    lines.append(f"total: {total_runs} runs, {total_runs - total_pending} recorded, {total_pending} to train, "
-                 f"about {total_min:.0f} min on {device_type}")
+        total_runs, total_pending = total_runs + runs, total_pending + pending
+        total_min, total_done = total_min + minutes, total_done + done
+    lines.append(f"total: {total_runs} runs, {total_runs - total_pending} recorded ({total_done / 60:.1f} h of wall "
+                 f"time), {total_pending} to train, about {total_min:.0f} min on {device_type}")
     return lines
