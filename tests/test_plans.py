@@ -69,8 +69,11 @@ def test_rates_come_from_the_records_of_the_same_encoder_data_and_device(tmp_pat
     assert rate.source == "measured (2 records)"
     # twice the width: the convolutions cost four times as much
     assert plans.rate_for(base.replace(width=1.0), "cpu", found).views_per_s == pytest.approx(750.0)
-    # no record on that device or data set: the assumed rate, and the plan says so
-    assert plans.rate_for(base, "cuda", found).source == "assumed"
+    # no record of that data set: the rate assumed for the encoder on this device; none assumed: unknown
+    assert plans.rate_for(base.replace(dataset="cifar10"), "cpu", found).source == "assumed"
+    unknown = plans.rate_for(base, "cuda", found)
+    assert unknown.source == "unknown" and math.isnan(unknown.views_per_s)
+    assert "time unknown" in plans.plan_line("x", plans.plan([base.replace(seed=5)], "cuda", tmp_path))
     pending = base.replace(seed=0)
     p = plans.plan([pending, pending, pending.replace(seed=1), base.replace(seed=10)], "cpu", tmp_path)
     assert (p["runs"], p["recorded"], len(p["pending"])) == (3, 1, 2)

@@ -15,6 +15,7 @@ no record at all the assumed rates below are used, and the line says so.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,10 +31,11 @@ from .grids import n_train_images
 
 Group = Mapping[Any, Sequence[Config]]
 
-# Training views per second assumed where no record measured a rate: small_cnn (width 0.5) on the 2-core CPU
-# of the development machine; resnet18 on one H100 in bf16 until a GPU record measures it.
-ASSUMED_VIEWS_PER_S = {"small_cnn": 3500.0, "resnet18": 15000.0}
-ASSUMED_OVERHEAD_S = {"small_cnn": 5.0, "resnet18": 10.0}  # data, model set-up and evaluation per run
+# Training views per second assumed where no record measured a rate, by (encoder, device type): small_cnn
+# (width 0.5) on the 2-core CPU of the development machine; resnet18 on one H100 in bf16 until a GPU record
+# measures it. Other pairs have no estimate.
+ASSUMED_VIEWS_PER_S = {("small_cnn", "cpu"): 3500.0, ("resnet18", "cuda"): 15000.0}
+ASSUMED_OVERHEAD_S = {("small_cnn", "cpu"): 5.0, ("resnet18", "cuda"): 10.0}  # data, set-up, evaluation per run
 
 
 def planned_views(config: Config) -> int:
@@ -105,7 +107,10 @@ def rate_for(config: Config, device_type: str, found: Sequence[Measured]) -> Rat
     """The estimated throughput and per-run overhead of ``config`` on ``device_type`` (see the module doc)."""
     same = [m for m in found if (m.arch, m.dataset, m.device_type) == (config.arch, config.dataset, device_type)]
     if not same:
-        return Rate(ASSUMED_VIEWS_PER_S.get(config.arch, 3500.0), ASSUMED_OVERHEAD_S.get(config.arch, 10.0), "assumed")
+        key = (config.arch, device_type)
+        if key not in ASSUMED_VIEWS_PER_S:
+            return Rate(math.nan, math.nan, "unknown")
+        return Rate(ASSUMED_VIEWS_PER_S[key], ASSUMED_OVERHEAD_S[key], "assumed")
     nearest = min({m.width for m in same}, key=lambda w: abs(w - config.width))
     at_width = [m for m in same if m.width == nearest]
     # the encoder's throughput: from runs that train it on views (pretraining and supervised losses)
@@ -148,8 +153,9 @@ def plan(configs: Sequence[Config], device_type: str = "cpu", runs_dir: str | Pa
 def plan_line(name: str, p: Mapping[str, Any]) -> str:
     """One sentence about :func:`plan`'s result."""
     todo = len(p["pending"])
-    estimate = (f" ({p['pending_views'] / 1e6:.1f} M training views, about {p['estimated_minutes']:.0f} min at the "
-                f"{p['rate']} rate)") if todo else ""
+    minutes = (f"about {p['estimated_minutes']:.0f} min at the {p['rate']} rate" if math.isfinite(p["estimated_minutes"])
+               else "time unknown: no record measured this encoder on this device")
+    estimate = f" ({p['pending_views'] / 1e6:.1f} M training views, {minutes})" if todo else ""
     return f"{name}: {p['runs']} runs, {p['recorded']} already recorded, {todo} to train{estimate}"
 
 
@@ -238,7 +244,11 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
     lines, total_runs, total_pending, total_min, total_done = [], 0, 0, 0.0, 0.0
     for source, declared, values in jobs:
         merged = {**{n: p.value for n, p in declared.items()}, **values}
-        groups = notebook_groups(source.stem, merged)
+        try:
+            groups = notebook_groups(source.stem, merged)
+        except (FileNotFoundError, ValueError) as exc:  # e.g. its data set is not on this machine
+            lines.append(f"{source.stem}: not planned: {str(exc).splitlines()[0][:300]}")
+            continue
         if not groups:
             lines.append(f"{source.stem}: trains nothing")
             continue
@@ -249,10 +259,14 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
         views = sum(p["pending_views"] for p in plans.values())
         done = sum(p["recorded_minutes"] for p in plans.values())
         lines.append(f"{source.stem}: {runs} runs, {runs - pending} recorded ({done:.0f} min of wall time), "
-                     f"{pending} to train" + (f", {views / 1e6:.1f} M views, about {minutes:.0f} min" if pending else ""))
+                     f"{pending} to train" + (f", {views / 1e6:.1f} M views, {_minutes(minutes)}" if pending else ""))
         lines += [f"  {plan_line(name, p)}" for name, p in plans.items()]
         total_runs, total_pending = total_runs + runs, total_pending + pending
         total_min, total_done = total_min + minutes, total_done + done
     lines.append(f"total: {total_runs} runs, {total_runs - total_pending} recorded ({total_done / 60:.1f} h of wall "
-                 f"time), {total_pending} to train, about {total_min:.0f} min on {device_type}")
+                 f"time), {total_pending} to train, {_minutes(total_min)} on {device_type}")
     return lines
+
+
+def _minutes(m: float) -> str:
+    return f"about {m:.0f} min" if math.isfinite(m) else "time unknown"
