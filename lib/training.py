@@ -647,6 +647,9 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     if nproc > 1 and not distributed.is_initialized():  # THESIS_NPROC: start torchrun for this run
         return distributed.launch(config, nproc, force=force)
     device = distributed.process_device(resolve_device(config.device))
+    parent = {"finetune": config.pretrained, "distill": config.teacher}.get(config.task)
+    if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
+        load_pretrained(parent, config)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     generator = torch.Generator(device=device).manual_seed(config.seed)  # the data order: alike everywhere

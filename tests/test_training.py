@@ -150,6 +150,25 @@ def test_finetune_from_a_head_layer_then_distill(tiny):
     assert "teacher_agreement" in student.epochs[-1]
 
 
+def test_a_parent_trained_again_for_its_weights_changes_nothing_of_its_child(tiny):
+    """Checkpoints are never committed: on a fresh clone a fine-tuning run first trains its pretraining run
+    again to recreate the weights. Its result and its wall time must be those of a clone that had them."""
+    import shutil
+
+    pre = training.run(tiny.replace(head_layers=3, final_eval=False))
+    ft_config = tiny.replace(task="finetune", pretrained=pre.run_id, finetune_layer=1, head_layers=3,
+                             label_fraction=0.1, views="crop,flip", optimizer="sgd", lr=0.05, batch_size=32)
+    with_weights = training.run(ft_config)
+    for run in (pre, with_weights):  # a fresh clone: records, no checkpoints
+        shutil.rmtree(run.checkpoint_dir)
+    again = training.run(ft_config, force=True)  # the pretraining run is trained again first
+    assert (pre.checkpoint_dir / "final.pt").is_file()
+    assert again.results["test_top1"] == with_weights.results["test_top1"]
+    assert again.epochs[-1]["loss"] == with_weights.epochs[-1]["loss"]
+    parent = load_record(pre.directory).provenance["wall_time_s"]
+    assert again.provenance["wall_time_s"] < parent + with_weights.provenance["wall_time_s"]
+
+
 def test_finetune_refuses_a_missing_or_mismatched_pretrained_run(tiny):
     with pytest.raises(FileNotFoundError, match="no run record 'pretrain-000000000000'"):
         training.run(tiny.replace(task="finetune", pretrained="pretrain-000000000000"))
