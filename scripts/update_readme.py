@@ -184,7 +184,7 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
 
 
 class Iteration(NamedTuple):
-    notebook: str                                                          # stem in notebooks/ and reports/
+    notebook: str                                                          # stem in notebooks/ and reports/<profile>/
     table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
     figure: str = ""                                                       # name given to plots.export_figure
     figure_caption: str = ""
@@ -254,8 +254,8 @@ def render_related(src: Sources) -> str:
     rows = []
     for _, row in table.iterrows():
         c = chosen[row["notebook"]]
-        where = (link(src.readme_dir / "reports" / f"{row['notebook']}.html", src.readme_dir, row["notebook"])
-                 + (f" ({c[0]})" if c else ""))
+        where = (link(src.readme_dir / "reports" / (c[0] if c else "quick") / f"{row['notebook']}.html",
+                      src.readme_dir, row["notebook"]) + (f" ({c[0]})" if c else ""))
         rows.append([where, row["paper"], row["claim"], row["verdict"]])
     parts = [markdown_table(["notebook (profile)", "paper", "claim", "ours: verdict; effect vs the paper's"], rows),
              "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
@@ -303,7 +303,7 @@ def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: st
              "finished " + (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"),
              f"{format_duration(wall)} of wall time over {len(runs)} run(s)",
              f"manifest {link(manifest, src.readme_dir)}",
-             f"report {link(src.readme_dir / 'reports' / f'{notebook}.html', src.readme_dir)}"]
+             f"report {link(src.readme_dir / 'reports' / profile / f'{notebook}.html', src.readme_dir)}"]
     ids = ", ".join(link(r.directory / "record.json", src.readme_dir, r.run_id) for r in runs)
     return "Provenance: " + " · ".join(facts) + ".\n\nRuns: " + ids + "."
 

@@ -124,7 +124,7 @@ def test_tables_hold_the_records_numbers(repo):
     ce = repo["ce"][0]
     assert f"`{ce.provenance['commit'][:7]}`" in block1 and ce.provenance["device"] in block1
     assert ce.provenance["finished"][:10] in block1 and "3.0 min of wall time over 3 run(s)" in block1
-    assert "[`reports/01_supervised.html`](reports/01_supervised.html)" in block1
+    assert "[`reports/quick/01_supervised.html`](reports/quick/01_supervised.html)" in block1
     assert "[`runs/_manifests/01_supervised-quick.json`](runs/_manifests/01_supervised-quick.json)" in block1
     assert "profile `quick`" in block1 and "stale content" not in text
 
@@ -266,7 +266,7 @@ def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:related:start -->\n<!-- results:related:end -->\n")
     text = ur.update_text(readme.read_text(), ur.Sources(runs, tmp_path / "none", tmp_path, None))
-    assert "| [`06_projection_head`](reports/06_projection_head.html) (quick) |" in text
+    assert "| [`06_projection_head`](reports/quick/06_projection_head.html) (quick) |" in text
     assert "nonlinear head beats none" in text and "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points" in text
     assert "not run at this profile" in text  # 05, 07, 08 have no manifest
     assert f"06_projection_head: profile `quick`, 1 run(s)" in text
