@@ -18,7 +18,7 @@ responsibility:
 - ``records``      run records: provenance, per-epoch metrics, results, stored by config hash
 - ``checkpoints``  checkpoints written atomically, read with ``weights_only``
 - ``tracking``     Weights & Biases, when turned on
-- ``progress``     a progress display that behaves in a terminal, a notebook and a log file
+- ``progress``     a progress display that fits the context: terminal bar, live bar in JupyterLab, lines in a log
 - ``cli``          ``python -m lib <command>``
 """
 

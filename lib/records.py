@@ -283,6 +283,46 @@ def existing_record(config: Config) -> RunRecord | None:
     return None
 
 
+# ---- which runs a process loaded and which it trained ------------------------------------------
+
+RUN_LOG_ENV = "THESIS_RUN_LOG"  # a file: every run() of a process that has it appends what it did
+
+
+def log_run(record: RunRecord, action: str) -> None:
+    """Append ``{"run_id", "action", "task", "finished", "device"}`` to the file named by
+    ``$THESIS_RUN_LOG``, if set: ``action`` is "loaded" (the record existed) or "trained" (trained or
+    resumed here). The report runner sets it for each notebook it executes and reads it back, so that
+    its summary and the page say which runs were trained now and which came from records (their
+    date and device). One short line per call, appended: several processes (torchrun) may share it."""
+    path = os.environ.get(RUN_LOG_ENV, "")
+    if not path:
+        return
+    if action not in ("loaded", "trained"):
+        raise ValueError(f"action must be 'loaded' or 'trained'; got {action!r}")
+    line = {"run_id": record.run_id, "action": action, "task": record.config.task,
+            "finished": record.provenance.get("finished"), "device": record.provenance.get("device")}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def read_run_log(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The runs a log names, each once (run id -> its last line), a run trained at any point counted
+    as trained (a notebook may load a run it trained a few cells earlier). No file: no runs."""
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return runs
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        if runs.get(entry["run_id"], {}).get("action") == "trained":
+            entry["action"] = "trained"
+        runs[entry["run_id"]] = entry
+    return runs
+
+
 def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
     base = resolve_runs_dir(runs_dir or "")
     out = []

@@ -34,7 +34,7 @@ from . import checkpoints, data, distributed, evaluation, losses, models, optim,
 from .config import Config
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
-                      find_record)
+                      find_record, log_run)
 from .tracking import Tracker
 
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
@@ -214,7 +214,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     t_fit = t_saved = time.perf_counter()
     state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs)
     with Progress(schedule.total_steps, enabled=config.progress and procs.main,
-                  description=ckpt_dir.parent.name) as progress:
+                  description=ckpt_dir.parent.name, epochs=config.epochs) as progress:
         progress.step(state.epoch * schedule.steps_per_epoch)
         if state.epoch == 0 and procs.main:
             progress.epoch_end(state.epochs_log[0])
@@ -632,11 +632,15 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     return None once training is done (a finished record is returned on every rank). Outside
     one, with ``THESIS_NPROC=N`` (N > 1) in the environment, the run is trained by N processes
     started with torchrun on this machine (:func:`distributed.launch`) and its record returned.
+    With ``THESIS_RUN_LOG`` set, rank 0 notes there whether it loaded or trained the run
+    (:func:`lib.records.log_run`), which the report runner reads.
     """
     main, world = distributed.is_main(), distributed.world_size()
     if not force:
         done = distributed.broadcast_object(existing_record(config) if main else None)
         if done is not None:
+            if main:
+                log_run(done, "loaded")
             return done
     if os.environ.get(REQUIRE_RECORDS_ENV, "") not in ("", "0"):
         raise MissingRecordError(
@@ -687,6 +691,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
             writer.save_embeddings(embeddings)
         record = writer.finish(results, time.perf_counter() - t_start)
         tracker.finish(results)
+        log_run(record, "trained")
         return record
     except BaseException as e:
         writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)

@@ -234,7 +234,7 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
 
 
 class Iteration(NamedTuple):
-    notebook: str                                                          # stem in notebooks/ and reports/
+    notebook: str                                                          # stem in notebooks/ and reports/<profile>/
     table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
     figure: str = ""                                                       # name given to plots.export_figure
     figure_caption: str = ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -204,7 +205,7 @@ def test_list_shows_defaults_and_profile_values(tiny, capsys):
 
 # ---- execution ---------------------------------------------------------------------------------
 
-def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
+def test_good_failing_and_timed_out_notebooks(tmp_path, capfd, monkeypatch):
     notebooks, out = tmp_path / "nb", tmp_path / "out"
     monkeypatch.setenv("MPLBACKEND", "Agg")  # would hide figures: the runner must keep them inline
     write_notebook(notebooks / "01_good.ipynb", title="Good one", params="x = 2  # x\nprofile = 'quick'  # p\n",
@@ -216,11 +217,15 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
                    code=["import time; time.sleep(60)"])
     base = ["--notebooks", str(notebooks), "--output", str(out), "--profile", "smoke", "--cell-timeout", "3"]
     assert runner.main([*base, "-p", "x", "5"]) == 1
-    stdout = capsys.readouterr().out
+    stdout, stderr = capfd.readouterr()  # the kernels' own output included (they write to these descriptors)
     assert "02_bad" in stdout and "ValueError: boom 42" in stdout and "03_slow" in stdout
+    assert "no run loaded or trained by this notebook" in stdout and "0 run(s) loaded from records, 0 trained now" in stdout
+    assert "without encryption" not in stdout + stderr  # the kernels talk over IPC sockets, not TCP
+    assert not list(notebooks.glob("kernel-ipc*"))  # ... in a private folder, not the notebooks'
 
     good = (out / "01_good.html").read_text()
     assert "answer=50 profile=smoke" in good and "FAILED" not in good
+    assert "<b>parameters:</b> profile smoke, x 5" in good and '<details class="reader-code">' in good
     assert "data:image/png;base64," in good  # the figure is embedded
     bad = (out / "02_bad.html").read_text()
     assert "FAILED: this notebook did not finish" in bad and "ValueError: boom 42" in bad
@@ -238,6 +243,29 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capsys, monkeypatch):
     page = (out / "index.html").read_text()
     assert page.count("FAILED") == 2 and 'href="01_good.html"' in page and "Slow one" in page
 
+
+
+def test_default_layout_puts_each_profile_in_its_folder_and_rebuilds_the_top_index(tmp_path, monkeypatch):
+    """Without --output, pages go to reports/<profile>/ and reports/index.html gets a section per profile;
+    with --output, only that folder is written."""
+    notebooks = tmp_path / "nb"
+    write_notebook(notebooks / "01_one.ipynb", params="profile = 'quick'  # p\n", code=["print(profile)"])
+    real = runner.repo_path
+    monkeypatch.setattr(runner, "repo_path", lambda name: tmp_path / name if name == "reports" else real(name))
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    assert runner.default_output("cifar-cpu") == tmp_path / "reports" / "cifar-cpu"
+    for profile in ("smoke", "quick"):
+        assert runner.main(["--notebooks", str(notebooks), "--profile", profile]) == 0
+        assert (tmp_path / "reports" / profile / "01_one.html").exists()
+        assert json.loads((tmp_path / "reports" / profile / "index.json").read_text())["reports"][0]["profile"] == profile
+    top = (tmp_path / "reports" / "index.html").read_text()
+    assert 'href="quick/01_one.html"' in top and 'href="smoke/01_one.html"' in top
+    assert top.index("Profile quick") < top.index("Profile smoke")
+    assert "no manifest at profile quick" in top  # the headline says what is missing
+    elsewhere = tmp_path / "elsewhere"
+    assert runner.main(["--notebooks", str(notebooks), "--profile", "smoke", "--output", str(elsewhere)]) == 0
+    assert (elsewhere / "01_one.html").exists() and (elsewhere / "index.html").exists()
+    assert (tmp_path / "reports" / "index.html").read_text() == top  # --output leaves the top index alone
 
 
 def index_entry(stem: str, status: str = "ok", error: str | None = None) -> runner.NotebookResult:
@@ -300,10 +328,28 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     out = tmp_path / "reports"
     code = runner.main(["--profile", "smoke", "--output", str(out)])
-    assert code == 0, capsys.readouterr().out
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
     for path in REAL:
         assert (out / f"{path.stem}.html").stat().st_size > 0
     assert (out / "index.html").exists()
+    index = {e["stem"]: e for e in json.loads((out / "index.json").read_text())["reports"]}
+    for path in REAL:  # every notebook has its headline numbers in the index
+        assert index[path.stem]["headline"] and not index[path.stem]["headline"][0].startswith(("no ", "headline")), \
+            (path.stem, index[path.stem]["headline"])
+    # a fresh runs folder: notebook 02 trained its run now, and says so on its page and in the summary
+    simclr = [r for r in index["02_simclr"]["runs"].values() if r["action"] == "trained"]
+    assert simclr and "1 trained now" in (out / "02_simclr.html").read_text()
+    assert re.search(r"02_simclr\s+ok\s+[\d.]+ s\s+0 loaded from records, 1 trained now", stdout), stdout
+    # under papermill, training prints one line per epoch into the saved output; nothing warns
+    executed = nbformat.read(out / "02_simclr.ipynb", as_version=4)
+    printed = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
+    assert any(re.search(rf"{simclr[0]['run_id']} \[\s*[\d.]+ s\] .*epoch 1 .*loss", o.text) for o in printed)
+    assert not any("\r" in o.text for o in printed)
+    for path in REAL:
+        for cell in nbformat.read(out / f"{path.stem}.ipynb", as_version=4).cells:
+            for o in cell.get("outputs", []):
+                assert not (o.output_type == "stream" and o.name == "stderr"), (path.stem, o.text[:500])
 
     records = sorted(runs.rglob("record.json"))
     if any("epochs" in read_parameters(p) for p in REAL):

@@ -44,6 +44,10 @@ def test_manifest_records_lists_missing_runs_and_manifest_validates(tmp_path):
     assert list(records) == ["ok"] and missing == ["pretrain-000000000000"]
     with pytest.raises(ValueError, match="runs"):
         tables.write_manifest("03_simclr_v2", "smoke", {}, runs_dir=str(tmp_path))
+    # a notebook that trains nothing records its headline alone
+    path = tables.write_manifest("00_data", "smoke", {}, headline={"pixels: identity": 1.0}, runs_dir=str(tmp_path))
+    assert json.loads(path.read_text())["runs"] == {}
+    assert tables.manifest_records(tables.read_manifests("smoke", str(tmp_path))["00_data"], str(tmp_path)) == ({}, [])
     with pytest.raises(ValueError, match="notebook must be a plain name"):
         tables.write_manifest("../evil", "smoke", {"a": a.run_id}, runs_dir=str(tmp_path))
     with pytest.raises(ValueError, match=r"runs\['a'\]"):

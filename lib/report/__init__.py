@@ -3,6 +3,9 @@
 Built on the engine (:mod:`lib`), which never imports this package:
 
 - ``runner``    ``python -m lib.report``: run the notebooks with papermill, render HTML, write the index
+- ``pages``     a page for readers: banner (parameters, runs loaded and trained), folded code, contents
+- ``index``     the indexes: one section per profile, each notebook's headline numbers from its manifest
+- ``kernels``   the project's Jupyter kernel: that it is this environment's, started over IPC sockets
 - ``plain``     the same notebooks' code cells in one Python process (``--engine plain``, no Jupyter)
 - ``params``    the notebooks' ``parameters`` cells: read, typed, overridden
 - ``profiles``  named sets of parameter values: smoke, quick, full

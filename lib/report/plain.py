@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,6 +38,7 @@ class PlainResult:
     error: str | None
     wall_time_s: float
     cells_run: int
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> loaded or trained (the runner's run log)
 
 
 def runnable_source(source: str) -> str:

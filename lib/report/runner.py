@@ -1,6 +1,6 @@
 """The report runner: execute the notebooks headlessly and render them to HTML.
 
-    python -m lib.report --profile quick                 # all notebooks -> reports/*.html
+    python -m lib.report --profile quick                 # all notebooks -> reports/quick/*.html
     python -m lib.report --profile smoke --only 01,02_simclr -p epochs 2
     python -m lib.report --list                          # parameters and the profile's values
     python -m lib.report --profile cifar-cpu --plan      # runs, views and minutes per notebook; trains nothing
@@ -9,12 +9,19 @@
 
 Each notebook in ``notebooks/`` (sorted by name) runs with papermill in a fresh kernel, receives
 its profile's values (:mod:`lib.report.profiles`) and the ``-p`` overrides, and is rendered with
-nbconvert to ``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``. Every parameter is
-validated before anything executes. A notebook that fails is still rendered, up to its error,
-under a red banner saying so; the others still run, and the exit code is 1. ``index.html``
-(and ``index.json``) list every report with its status, profile, date, commit, device and wall
-time; ``--only`` updates its entries in place. Exit codes: 0 all ok, 1 a notebook failed,
-2 invalid arguments (nothing executed).
+nbconvert (:mod:`lib.report.pages`: code folded, a banner, a table of contents) to
+``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``; ``<output>`` is ``reports/<profile>/``
+unless ``--output`` says otherwise. Every parameter is validated before anything executes. A
+notebook that fails is still rendered, up to its error, under a red banner saying so; the others
+still run, and the exit code is 1. ``<output>/index.json`` and ``index.html`` list every report with
+its status, headline numbers, the runs it loaded and trained, profile, date, commit, device and wall
+time (:mod:`lib.report.index`); ``--only`` updates its entries in place. In the default layout the
+top index ``reports/index.html`` is rebuilt too, one section per profile. Exit codes: 0 all ok, 1 a
+notebook failed, 2 invalid arguments (nothing executed).
+
+Which runs a notebook loaded from records and which it trained now is read from the run log that
+:func:`lib.training.run` appends to (``THESIS_RUN_LOG``, :func:`lib.records.log_run`); the page's
+banner, the index and the summary printed at the end say it per notebook.
 
 ``--engine plain`` (:mod:`lib.report.plain`) runs the code cells in this process instead, for a
 machine without Jupyter's packages: the run records are written, no page is rendered and the index
@@ -26,12 +33,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html
-import json
 import os
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -39,11 +45,12 @@ from ..config import repo_path
 from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
-from ..records import REQUIRE_RECORDS_ENV, device_description, git_state, now_iso
+from ..records import REQUIRE_RECORDS_ENV, RUN_LOG_ENV, device_description, git_state, now_iso, read_run_log
+from . import pages
+from .index import write_index, write_top_index
+from .kernels import KERNEL, check_kernel, kernel_config
 
-KERNEL = "contrastive-thesis"
 CELL_TIMEOUT_S = 3600
-STATUS_TAG = "report-status"  # tag of the status line the runner puts on top of each executed notebook
 ERROR_LINES = 2  # lines of an error message kept in the summary and the index
 
 
@@ -64,6 +71,8 @@ class NotebookResult:
     commit: str | None = None
     dirty: bool | None = None
     device: str = ""
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> loaded or trained (the run log)
+    headline: list[str] = field(default_factory=list)  # what the notebook found (lib.report.index.headlines)
 
 
 # ---- selecting and validating ------------------------------------------------------------------
@@ -106,31 +115,6 @@ def plan(notebooks_dir: str | Path, profile: str, only: Iterable[str] | None = N
             for p in selected]
 
 
-def check_kernel(kernel: str) -> None:
-    """The kernel exists; the project's own kernel must run this environment's Python.
-
-    A kernel registered for the user (not inside the environment) is shared by every checkout: a
-    report started in one clone would then run another clone's code and write into its ``runs/``.
-    ``make setup`` installs the kernel into the environment (``--sys-prefix``), which Jupyter
-    searches first there."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    install = (f"run `make setup`, or `{sys.executable} -m ipykernel install --sys-prefix --name {kernel} "
-               f"--display-name \"Python ({kernel})\"`")
-    manager = KernelSpecManager()
-    installed = manager.find_kernel_specs()
-    if kernel not in installed:
-        raise ParameterError(f"Jupyter kernel {kernel!r} is not installed (installed: "
-                             f"{', '.join(sorted(installed)) or 'none'}); {install}")
-    if kernel == KERNEL:
-        python = Path(os.path.abspath(manager.get_kernel_spec(kernel).argv[0]))
-        prefix = Path(os.path.abspath(sys.prefix))
-        if python.is_absolute() and prefix not in python.parents:
-            raise ParameterError(f"Jupyter kernel {kernel!r} ({installed[kernel]}) runs {python}, which is not "
-                                 f"this environment's Python ({sys.executable}): the notebooks would run other "
-                                 f"code and write into another checkout's runs/; {install}")
-
-
 # ---- executing and rendering -------------------------------------------------------------------
 
 def notebook_title(nb: Mapping, default: str) -> str:
@@ -155,32 +139,52 @@ def describe_error(exc: BaseException) -> str:
 
 
 def status_line(result: NotebookResult) -> str:
-    """The HTML put on top of an executed notebook: its provenance, in red when it failed."""
-    commit = f"{result.commit[:7]}{' (dirty tree)' if result.dirty else ''}" if result.commit else "unknown"
-    facts = (f"profile <b>{result.profile}</b> · {result.date} UTC · commit {commit} · "
-             f"{html.escape(result.device)} · {result.wall_time_s:.1f} s")
-    if result.status == "ok":
-        return f'<div style="color:#555;font-size:0.9em">Executed by <code>lib.report</code>: {facts}</div>'
-    return ('<div style="border:3px solid #c00;background:#fee;color:#900;padding:0.6em 1em;font-size:1.1em">'
-            f'<b>FAILED: this notebook did not finish.</b> {html.escape(result.error or "")}<br>'
-            f'Everything below stops at the error; numbers in it come from an unfinished run. {facts}</div>')
+    """The banner of an executed notebook (:func:`lib.report.pages.banner`): its parameters, the runs
+    it loaded and trained, its provenance; red when it failed."""
+    return pages.banner(status=result.status, error=result.error, profile=result.profile,
+                        parameters=result.parameters, runs=result.runs, date=result.date, commit=result.commit,
+                        dirty=result.dirty, device=result.device, wall_time_s=result.wall_time_s)
 
 
 def render(result: NotebookResult, source: Path) -> None:
-    """Put the status line on top of the executed notebook (or the source, if none was written)
-    and render it to HTML with images embedded."""
+    """Put the banner into the executed notebook (or the source, if none was written) and render
+    it to a reader's page (:mod:`lib.report.pages`)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     ipynb = Path(result.ipynb)
     nb = nbformat.read(ipynb if ipynb.exists() else source, as_version=4)
-    nb.cells = [c for c in nb.cells if STATUS_TAG not in c.get("metadata", {}).get("tags", [])]
-    banner = nbformat.v4.new_markdown_cell(status_line(result), metadata={"tags": [STATUS_TAG]})
-    nb.cells.insert(0, banner)
+    pages.place_banner(nb, status_line(result), failed=result.status != "ok")
     nbformat.write(nb, ipynb)
-    exporter = HTMLExporter(embed_images=True, exclude_input_prompt=False)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": result.title}})
-    Path(result.html).write_text(body, encoding="utf-8")
+    Path(result.html).write_text(pages.export(nb, result.title), encoding="utf-8")
+
+
+@contextlib.contextmanager
+def run_log():
+    """A fresh run log (:func:`lib.records.log_run`) named in ``THESIS_RUN_LOG`` while the block runs
+    (inherited by a kernel started in it); yields a function returning what was logged."""
+    fd, path = tempfile.mkstemp(prefix="thesis-runs-", suffix=".jsonl")
+    os.close(fd)
+    before = os.environ.get(RUN_LOG_ENV)
+    os.environ[RUN_LOG_ENV] = path
+    try:
+        yield lambda: read_run_log(path)
+    finally:
+        if before is None:
+            os.environ.pop(RUN_LOG_ENV, None)
+        else:
+            os.environ[RUN_LOG_ENV] = before
+        os.unlink(path)
+
+
+def notebook_headline(stem: str, values: Mapping[str, Any], profile: str) -> list[str]:
+    """The index's headline of a notebook just run (from its manifest); a failure to read it is
+    said in the line, never raised."""
+    from .index import headlines
+
+    try:
+        return headlines(stem, values.get("profile", profile), values.get("runs_dir", "") or "")
+    except Exception as exc:  # a malformed manifest must not lose the page
+        return [f"headline unavailable: {describe_error(exc)}"]
 
 
 @contextlib.contextmanager
@@ -210,17 +214,20 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
     for stale in (ipynb, page):
         stale.unlink(missing_ok=True)
     start, error = time.perf_counter(), None
-    try:
-        papermill.execute_notebook(str(source), str(ipynb), parameters=values, kernel_name=kernel,
-                                   execution_timeout=cell_timeout, cwd=str(source.parent),
-                                   progress_bar=False, log_output=False, report_mode=False)
-    except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
-        error = describe_error(exc)
+    with run_log() as logged, kernel_config() as config:
+        try:
+            papermill.execute_notebook(str(source), str(ipynb), parameters=values, kernel_name=kernel,
+                                       execution_timeout=cell_timeout, cwd=str(source.parent),
+                                       progress_bar=False, log_output=False, report_mode=False, config=config)
+        except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
+            error = describe_error(exc)
+        runs = logged()
     wall = time.perf_counter() - start
     result = NotebookResult(
         stem=stem, title=notebook_title(read_notebook(source), stem),
         status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
-        html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), **context)
+        html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), runs=runs,
+        headline=notebook_headline(stem, values, context["profile"]), **context)
     try:
         render(result, source)
     except Exception as exc:
@@ -238,7 +245,7 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
     Raises :class:`ParameterError` (nothing executed) when validation or the kernel check fails.
     """
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_path("notebooks")
-    output = Path(output) if output else repo_path("reports")
+    output = Path(output) if output else default_output(profile)
     jobs = plan(notebooks_dir, profile, only, overrides)
     check_kernel(kernel)
     import torch
@@ -251,11 +258,18 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
         for i, (source, _, values) in enumerate(jobs, start=1):
             echo(f"[{i}/{len(jobs)}] {source.stem} ...", flush=True)
             result = execute(source, values, output, kernel, cell_timeout, context)
-            echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s)"
-                 + (f" - {result.error}" if result.error else ""), flush=True)
+            echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s; "
+                 f"{pages.runs_line(result.runs)})" + (f" - {result.error}" if result.error else ""), flush=True)
             results.append(result)
     write_index(output, results, replace_all=not only)
+    if output.resolve().parent == repo_path("reports").resolve():  # the default layout: reports/<profile>/
+        write_top_index(output.parent)
     return results
+
+
+def default_output(profile: str) -> Path:
+    """Where a profile's pages go: ``reports/<profile>/``."""
+    return repo_path("reports") / profile
 
 
 def run_plain(profile: str = "quick", only: Iterable[str] | None = None,
@@ -270,75 +284,13 @@ def run_plain(profile: str = "quick", only: Iterable[str] | None = None,
     results = []
     for i, (source, _, values) in enumerate(jobs, start=1):
         echo(f"[{i}/{len(jobs)}] {source.stem} (plain) ...", flush=True)
-        result = execute_plain(source, values, echo=echo)
-        echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s)"
-             + (f" - {result.error}" if result.error else ""), flush=True)
+        with run_log() as logged:
+            result = execute_plain(source, values, echo=echo)
+            result.runs = logged()
+        echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s; "
+             f"{pages.runs_line(result.runs)})" + (f" - {result.error}" if result.error else ""), flush=True)
         results.append(result)
     return results
-
-
-# ---- the index ---------------------------------------------------------------------------------
-
-def write_index(output: Path, results: list[NotebookResult], replace_all: bool) -> list[dict[str, Any]]:
-    """Write ``index.json`` and ``index.html``. With ``replace_all`` False, entries of notebooks
-    not run this time are kept from the existing ``index.json``."""
-    entries: dict[str, dict[str, Any]] = {}
-    previous = output / "index.json"
-    if not replace_all and previous.exists():
-        try:
-            entries = {e["stem"]: e for e in json.loads(previous.read_text())["reports"]}
-        except (json.JSONDecodeError, KeyError, TypeError):
-            entries = {}
-    for r in results:
-        entry = asdict(r)
-        entry["html"], entry["ipynb"] = Path(r.html).name, Path(r.ipynb).name
-        entries[r.stem] = entry
-    ordered = [entries[k] for k in sorted(entries)]
-    previous.write_text(json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n")
-    (output / "index.html").write_text(index_html(ordered), encoding="utf-8")
-    return ordered
-
-
-def index_html(entries: list[dict[str, Any]]) -> str:
-    e = html.escape
-    rows = []
-    for r in entries:
-        ok = r["status"] == "ok"
-        commit = f"{r.get('commit') or 'unknown'}"[:7] + (" (dirty)" if r.get("dirty") else "")
-        status = '<span class="ok">ok</span>' if ok else \
-            f'<span class="failed">FAILED</span><div class="error">{e(r.get("error") or "")}</div>'
-        rows.append(f'<tr><td><a href="{e(r["html"])}">{e(r["title"])}</a><div class="stem">{e(r["stem"])}</div></td>'
-                    f'<td>{status}</td><td>{e(r["profile"])}</td><td>{e(r["date"])}</td><td><code>{e(commit)}</code></td>'
-                    f'<td>{e(r.get("device") or "")}</td><td class="num">{r["wall_time_s"]:.1f} s</td></tr>')
-    failed = sum(r["status"] != "ok" for r in entries)
-    total = sum(r["wall_time_s"] for r in entries)
-    verdict = f'<span class="failed">{failed} failed</span>' if failed else '<span class="ok">all ok</span>'
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 72em; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: 0.4em 0.6em; border-bottom: 1px solid #ddd; vertical-align: top; }}
-th {{ background: #f4f4f4; }}
-.num {{ text-align: right; white-space: nowrap; }}
-.stem {{ color: #777; font-size: 0.85em; }}
-.ok {{ color: #070; font-weight: bold; }}
-.failed {{ color: #c00; font-weight: bold; }}
-.error {{ color: #900; font-size: 0.85em; max-width: 28em; }}
-tfoot td {{ font-weight: bold; border-top: 2px solid #999; }}
-</style></head><body>
-<h1>Reports</h1>
-<p>Each notebook was executed headlessly by <code>python -m lib.report</code> and rendered to HTML.
-A failed notebook's page stops at its error and says so at the top.</p>
-<table>
-<thead><tr><th>Notebook</th><th>Status</th><th>Profile</th><th>Date (UTC)</th><th>Commit</th><th>Device</th><th class="num">Wall time</th></tr></thead>
-<tbody>
-{chr(10).join(rows)}
-</tbody>
-<tfoot><tr><td>Total: {len(entries)} notebooks</td><td>{verdict}</td><td colspan="4"></td><td class="num">{total:.1f} s</td></tr></tfoot>
-</table>
-</body></html>
-"""
 
 
 # ---- command line ------------------------------------------------------------------------------
@@ -351,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated notebook stems or number prefixes, e.g. 01_supervised,02")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a parameter in every selected notebook that declares it (repeatable)")
-    parser.add_argument("--output", default=None, help="folder for executed notebooks and HTML (default reports/)")
+    parser.add_argument("--output", default=None,
+                        help="folder for executed notebooks, HTML and the profile's index (default reports/<profile>/, "
+                             "which also rebuilds the top index reports/index.html)")
     parser.add_argument("--notebooks", default=None, help="folder of the notebooks (default notebooks/)")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them in (default {KERNEL})")
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S,
@@ -396,11 +350,16 @@ def print_plan(jobs, profile: str) -> None:
 
 
 def print_summary(results: list[NotebookResult], output: Path) -> None:
+    """One line per notebook: status, wall time, the runs it loaded from records and trained now."""
     width = max([len(r.stem) for r in results] + [8])
-    print(f"\n{'notebook':<{width}}  {'status':<6}  {'wall time':>10}")
+    print(f"\n{'notebook':<{width}}  {'status':<6}  {'wall time':>10}  runs")
     for r in results:
-        print(f"{r.stem:<{width}}  {r.status:<6}  {r.wall_time_s:>8.1f} s" + (f"  {r.error}" if r.error else ""))
-    print(f"{'total':<{width}}  {'':<6}  {sum(r.wall_time_s for r in results):>8.1f} s")
+        print(f"{r.stem:<{width}}  {r.status:<6}  {r.wall_time_s:>8.1f} s  {pages.runs_line(r.runs)}"
+              + (f"  {r.error}" if r.error else ""))
+    loaded = sum(x.get("action") == "loaded" for r in results for x in r.runs.values())
+    trained = sum(x.get("action") == "trained" for r in results for x in r.runs.values())
+    print(f"{'total':<{width}}  {'':<6}  {sum(r.wall_time_s for r in results):>8.1f} s  "
+          f"{loaded} run(s) loaded from records, {trained} trained now")
     print(f"index: {output / 'index.html'}")
 
 
@@ -408,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = dict(args.parameter)
     notebooks_dir = Path(args.notebooks) if args.notebooks else repo_path("notebooks")
-    output = Path(args.output) if args.output else repo_path("reports")
+    output = Path(args.output) if args.output else default_output(args.profile)
     try:
         if args.list:
             print_listing(plan(notebooks_dir, args.profile, args.only, overrides), args.profile, overrides)

@@ -59,11 +59,13 @@ def write_manifest(notebook: str, profile: str, runs: Mapping[str, str | list[st
 
     ``runs`` maps a label (``"SimCLR"``, ``"fine-tune h, 1 %"``) to a run id or a list of run ids
     (one per seed); lists are stored in every case. ``headline`` holds the few numbers the
-    notebook concludes with (plain floats or strings). The file is written atomically, with the
-    date and the git commit of the code that wrote it.
+    notebook concludes with (plain floats or strings). A notebook that trains nothing (00) gives
+    no runs and its headline alone. The file is written atomically, with the date and the git
+    commit of the code that wrote it.
     """
-    if not isinstance(runs, Mapping) or not runs:
-        raise ValueError(f"runs must be a non-empty mapping label -> run id(s); got {runs!r}")
+    if not isinstance(runs, Mapping) or not (runs or headline):
+        raise ValueError(f"runs must be a mapping label -> run id(s), non-empty unless a headline is given; "
+                         f"got {runs!r}")
     normalised: dict[str, list[str]] = {}
     for label, ids in runs.items():
         ids = [ids] if isinstance(ids, str) else list(ids)

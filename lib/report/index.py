@@ -1,0 +1,270 @@
+"""The indexes of the report: what each notebook found, per profile, on one page.
+
+Each profile's pages live in ``reports/<profile>/`` beside its ``index.json`` (one entry per
+notebook: status, title, parameters, provenance, the runs it loaded and trained, and its headline)
+and ``index.html``. The top index, ``reports/index.html``, has one section per profile rendered,
+built by scanning ``reports/*/index.json``: the date and commit, and per notebook its status and one
+or two headline numbers taken from its manifest (``runs/_manifests/<notebook>-<profile>.json``):
+
+- numbers named in :data:`INDEX_NUMBERS` are recomputed from the run records the manifest names,
+  as mean ± std over seeds (:func:`lib.report.tables.mean_std`): "SimCLR h kNN 48.9 ± 0.7 %";
+- the verdicts of the reproduced claims (``verdict: ...`` entries) are counted: "claims: 2 agree,
+  9 inconclusive, 1 opposite"; the summary notebook counts those of every related-work notebook;
+- otherwise the manifest's first group of numbers ("<what>: <which>" keys) is shown as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..records import now_iso
+
+# notebook -> the numbers its index line shows: (result key of its records, what it is, label fraction)
+# where the fraction is None or "min" (the smallest label fraction among the records, SimCLRv2's 1 %)
+INDEX_NUMBERS: dict[str, list[tuple[str, str, str | None]]] = {
+    "01_supervised": [("h/knn_top1", "h kNN", None)],
+    "02_simclr": [("h/knn_top1", "h kNN", None), ("h/linear_probe_top1", "h linear probe", None)],
+    "03_simclr_v2": [("test_top1", "top-1 with {fraction} labels", "min")],
+}
+SUMMARY_NOTEBOOKS = ("09_summary",)  # notebooks that train nothing and summarise the claims of all the others
+PER_LINE = 3  # labels shown per headline line, best first
+PROFILE_ORDER = ("full", "cifar-cpu", "quick", "smoke")  # sections of the top index, largest scale first
+
+
+# ---- headline numbers --------------------------------------------------------------------------
+
+def _percent(mean: float, std: float, n: int) -> str:
+    text = f"{100 * mean:.1f}"
+    return text + (f" ± {100 * std:.1f}" if n > 1 and math.isfinite(std) else "") + " %"
+
+
+def _fraction_text(fraction: float) -> str:
+    return f"{100 * fraction:g} %"
+
+
+def record_line(records: Mapping[str, list], key: str, what: str, fraction: str | None) -> str | None:
+    """``<what>: <label> <mean ± std> % · ...`` over the labels whose records have ``key`` (best
+    first, at most :data:`PER_LINE`); ``<label> <what> <mean ± std> %`` for a single label. With
+    ``fraction="min"`` only the records at the smallest label fraction count."""
+    from . import tables
+
+    if fraction == "min":
+        fractions = [r.config.label_fraction for recs in records.values() for r in recs
+                     if math.isfinite(tables.result_value(r, key))]
+        if not fractions:
+            return None
+        smallest = min(fractions)
+        records = {label: [r for r in recs if r.config.label_fraction == smallest] for label, recs in records.items()}
+        what = what.format(fraction=_fraction_text(smallest))
+    stats = []
+    for label, recs in records.items():
+        mean, std, n = tables.mean_std(tables.result_values(recs, key))
+        if n:
+            stats.append((mean, label, std, n))
+    if not stats:
+        return None
+    stats.sort(key=lambda s: -s[0])
+    if len(stats) == 1:
+        mean, label, std, n = stats[0]
+        return f"{label} {what} {_percent(mean, std, n)}"
+    shown = [f"{label} {_percent(mean, std, n)}" for mean, label, std, n in stats[:PER_LINE]]
+    return f"{what}: " + " · ".join(shown) + (" · …" if len(stats) > PER_LINE else "")
+
+
+def verdict_counts(verdicts: Iterable[str]) -> str | None:
+    """``claims: 2 agree, 9 inconclusive, 1 opposite`` from verdict texts (``agrees``,
+    ``inconclusive (1 seed: no test); ...``, ``opposite``, ``no result``); None for none."""
+    counts = {"agree": 0, "inconclusive": 0, "opposite": 0, "no result": 0}
+    total = 0
+    for text in verdicts:
+        word = str(text).strip().lower()
+        total += 1
+        if word.startswith("agree"):
+            counts["agree"] += 1
+        elif word.startswith("opposite"):
+            counts["opposite"] += 1
+        elif word.startswith("no result"):
+            counts["no result"] += 1
+        else:
+            counts["inconclusive"] += 1
+    if not total:
+        return None
+    shown = [f"{n} {name}" for name, n in counts.items() if n or name != "no result"]
+    return "claims: " + ", ".join(shown)
+
+
+def _verdicts(manifest: Mapping[str, Any]) -> list[str]:
+    return [v for k, v in (manifest.get("headline") or {}).items() if k.startswith("verdict: ")]
+
+
+def headline_group(headline: Mapping[str, Any]) -> str | None:
+    """The first group of plain numbers of a manifest's headline: keys ``"<what>: <which>"`` sharing
+    ``<what>`` become ``<what>: <which> <value> · ...``; a key without ':' stands alone."""
+    numbers = [(k, v) for k, v in headline.items()
+               if not k.startswith("verdict: ") and isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return None
+
+    def value(v: float) -> str:
+        return f"{100 * v:.1f} %" if 0 <= v <= 1 else f"{v:.4g}"
+
+    first = numbers[0][0]
+    if ": " not in first:
+        return f"{first} {value(numbers[0][1])}"
+    what = first.split(": ", 1)[0]
+    group = [(k.split(": ", 1)[1], v) for k, v in numbers if k.startswith(what + ": ")]
+    return f"{what}: " + " · ".join(f"{which} {value(v)}" for which, v in group[:PER_LINE]) + \
+        (" · …" if len(group) > PER_LINE else "")
+
+
+def headlines(notebook: str, profile: str, runs_dir: str | Path = "") -> list[str]:
+    """One or two lines saying what ``notebook`` found at ``profile`` (see the module's docstring);
+    a line saying so when it has no manifest there."""
+    from . import tables  # (imports torch: only when a headline is asked for)
+
+    if notebook in SUMMARY_NOTEBOOKS:
+        manifests = tables.read_manifests(profile, runs_dir)
+        related = [v for nb, m in manifests.items() if nb in tables.RELATED_NOTEBOOKS for v in _verdicts(m)]
+        line = verdict_counts(related)
+        return [f"{line} ({len([nb for nb in manifests if nb in tables.RELATED_NOTEBOOKS])} related-work notebooks)"
+                if line else "no related-work manifest at this profile yet"]
+    path = tables.manifest_path(notebook, profile, runs_dir)
+    if not path.is_file():
+        return [f"no manifest at profile {profile}"]
+    manifest = json.loads(path.read_text())
+    lines = []
+    if manifest.get("runs") and notebook in INDEX_NUMBERS:
+        records, _ = tables.manifest_records(manifest, runs_dir)
+        lines += [line for key, what, fraction in INDEX_NUMBERS[notebook]
+                  if (line := record_line(records, key, what, fraction))]
+    if claims := verdict_counts(_verdicts(manifest)):
+        lines.append(claims)
+    if not lines and (group := headline_group(manifest.get("headline") or {})):
+        lines.append(group)
+    return lines[:2] or ["no headline in its manifest"]
+
+
+# ---- index.json and the pages ------------------------------------------------------------------
+
+def write_index(output: Path, results: list, replace_all: bool) -> list[dict[str, Any]]:
+    """Write ``index.json`` and ``index.html`` of one profile's folder. With ``replace_all`` False,
+    entries of notebooks not run this time are kept from the existing ``index.json``."""
+    entries: dict[str, dict[str, Any]] = {}
+    previous = output / "index.json"
+    if not replace_all and previous.exists():
+        try:
+            entries = {e["stem"]: e for e in json.loads(previous.read_text())["reports"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            entries = {}
+    for r in results:
+        entry = asdict(r)
+        entry["html"], entry["ipynb"] = Path(r.html).name, Path(r.ipynb).name
+        entries[r.stem] = entry
+    ordered = [entries[k] for k in sorted(entries)]
+    previous.write_text(json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n")
+    (output / "index.html").write_text(index_page([(output.name, ordered)], link_prefix=""), encoding="utf-8")
+    return ordered
+
+
+def read_profiles(root: Path) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(folder name, entries)`` of every ``<root>/*/index.json``, largest profile first."""
+    found = []
+    for path in sorted(Path(root).glob("*/index.json")):
+        try:
+            found.append((path.parent.name, json.loads(path.read_text())["reports"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    rank = {name: i for i, name in enumerate(PROFILE_ORDER)}
+    return sorted(found, key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def write_top_index(root: Path) -> Path:
+    """``<root>/index.html``: one section per profile folder holding an ``index.json``."""
+    path = Path(root) / "index.html"
+    path.write_text(index_page(read_profiles(root), link_prefix="{folder}/"), encoding="utf-8")
+    return path
+
+
+def _commit(entry: Mapping[str, Any]) -> str:
+    return f"{entry.get('commit') or 'unknown'}"[:7] + (" (dirty)" if entry.get("dirty") else "")
+
+
+def _runs_cell(entry: Mapping[str, Any]) -> str:
+    runs = entry.get("runs")
+    if runs is None:  # an entry written before the runner kept its run log
+        return "–"
+    loaded = sum(r.get("action") == "loaded" for r in runs.values())
+    trained = sum(r.get("action") == "trained" for r in runs.values())
+    return f"{loaded} loaded, {trained} trained"
+
+
+def section(folder: str, entries: list[dict[str, Any]], link_prefix: str) -> str:
+    """One profile's section: what, when, which commit; a row per notebook."""
+    e = html.escape
+    rows = []
+    for r in entries:
+        ok = r["status"] == "ok"
+        status = '<span class="ok">ok</span>' if ok else \
+            f'<span class="failed">FAILED</span><div class="error">{e(r.get("error") or "")}</div>'
+        lines = "".join(f"<div>{e(line)}</div>" for line in r.get("headline") or [])
+        href = e(link_prefix.format(folder=folder) + r["html"])
+        rows.append(f'<tr><td><a href="{href}">{e(r["title"])}</a><div class="stem">{e(r["stem"])}</div></td>'
+                    f'<td class="headline">{lines}</td><td>{status}</td><td>{e(_runs_cell(r))}</td>'
+                    f'<td>{e((r.get("date") or "")[:16].replace("T", " "))}</td><td><code>{e(_commit(r))}</code></td>'
+                    f'<td class="num">{r["wall_time_s"]:.1f} s</td></tr>')
+    failed = sum(r["status"] != "ok" for r in entries)
+    total = sum(r["wall_time_s"] for r in entries)
+    verdict = f'<span class="failed">{failed} failed</span>' if failed else '<span class="ok">all ok</span>'
+    profiles = sorted({r.get("profile") or folder for r in entries})
+    dates = sorted((r.get("date") or "")[:10] for r in entries if r.get("date"))
+    when = (dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}") if dates else "unknown date"
+    commits = ", ".join(sorted({_commit(r) for r in entries}))
+    devices = "; ".join(sorted({r.get("device") or "unknown device" for r in entries}))
+    return f"""<section id="profile-{e(folder)}">
+<h2>Profile {e(", ".join(profiles))}</h2>
+<p class="facts">Executed {e(when)} (UTC) · commit {e(commits)} · {e(devices)}</p>
+<table>
+<thead><tr><th>Notebook</th><th>Headline</th><th>Status</th><th>Runs</th><th>Date (UTC)</th><th>Commit</th><th class="num">Wall time</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody>
+<tfoot><tr><td>Total: {len(entries)} notebooks</td><td></td><td>{verdict}</td><td colspan="3"></td><td class="num">{total:.1f} s</td></tr></tfoot>
+</table>
+</section>"""
+
+
+def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str) -> str:
+    """The page of one or more profile sections (``link_prefix`` is put before each page's file
+    name, ``{folder}`` standing for the section's folder)."""
+    sections = "\n".join(section(folder, entries, link_prefix) for folder, entries in profiles) or \
+        "<p>No report rendered yet: <code>make report</code>.</p>"
+    nav = " · ".join(f'<a href="#profile-{html.escape(folder)}">{html.escape(folder)}</a>' for folder, _ in profiles)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Reports</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 80em; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2em; }}
+th, td {{ text-align: left; padding: 0.4em 0.6em; border-bottom: 1px solid #ddd; vertical-align: top; }}
+th {{ background: #f4f4f4; }}
+.num {{ text-align: right; white-space: nowrap; }}
+.stem {{ color: #777; font-size: 0.85em; }}
+.headline {{ font-size: 0.92em; }}
+.facts {{ color: #555; }}
+.ok {{ color: #070; font-weight: bold; }}
+.failed {{ color: #c00; font-weight: bold; }}
+.error {{ color: #900; font-size: 0.85em; max-width: 28em; }}
+tfoot td {{ font-weight: bold; border-top: 2px solid #999; }}
+</style></head><body>
+<h1>Reports</h1>
+<p>Each notebook was executed headlessly by <code>python -m lib.report</code> and rendered to HTML; its
+headline numbers are mean ± std over seeds, recomputed from the run records its manifest names. "Runs" says
+how many runs the notebook loaded from records and how many it trained when it was executed. A failed
+notebook's page stops at its error and says so at the top.{f" Profiles: {nav}." if len(profiles) > 1 else ""}</p>
+{sections}
+</body></html>
+"""

@@ -1,0 +1,65 @@
+"""The Jupyter kernels the notebooks run in: which one, that it is this environment's, and how to start it.
+
+The project's kernel is ``contrastive-thesis``, installed by ``make setup`` into the environment.
+A kernel started for one notebook talks to its client over Unix sockets in a private temporary
+folder (:func:`kernel_config`) rather than over TCP ports on localhost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .params import ParameterError
+
+KERNEL = "contrastive-thesis"
+# The kernels run on this machine only: Unix sockets rather than TCP ports on localhost, which other
+# users of the machine could reach. ipykernel warns about unencrypted TCP ("Kernel is running over TCP
+# without encryption"); over IPC there is nothing to warn about. (Windows has no IPC transport.)
+KERNEL_TRANSPORT = "ipc" if os.name == "posix" else "tcp"
+
+
+def check_kernel(kernel: str) -> None:
+    """The kernel exists; the project's own kernel must run this environment's Python.
+
+    A kernel registered for the user (not inside the environment) is shared by every checkout: a
+    report started in one clone would then run another clone's code and write into its ``runs/``.
+    ``make setup`` installs the kernel into the environment (``--sys-prefix``), which Jupyter
+    searches first there."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    install = (f"run `make setup`, or `{sys.executable} -m ipykernel install --sys-prefix --name {kernel} "
+               f"--display-name \"Python ({kernel})\"`")
+    manager = KernelSpecManager()
+    installed = manager.find_kernel_specs()
+    if kernel not in installed:
+        raise ParameterError(f"Jupyter kernel {kernel!r} is not installed (installed: "
+                             f"{', '.join(sorted(installed)) or 'none'}); {install}")
+    if kernel == KERNEL:
+        python = Path(os.path.abspath(manager.get_kernel_spec(kernel).argv[0]))
+        prefix = Path(os.path.abspath(sys.prefix))
+        if python.is_absolute() and prefix not in python.parents:
+            raise ParameterError(f"Jupyter kernel {kernel!r} ({installed[kernel]}) runs {python}, which is not "
+                                 f"this environment's Python ({sys.executable}): the notebooks would run other "
+                                 f"code and write into another checkout's runs/; {install}")
+
+
+@contextlib.contextmanager
+def kernel_config():
+    """The configuration of a kernel started for one notebook (:data:`KERNEL_TRANSPORT`): over IPC its
+    sockets are files, put in a private temporary folder (jupyter_client would put them in the working
+    folder, as ``kernel-ipc-1``..``5``, shared by every kernel started there), removed afterwards."""
+    from traitlets.config import Config as TraitletsConfig
+
+    if KERNEL_TRANSPORT != "ipc":
+        yield TraitletsConfig({"KernelManager": {"transport": KERNEL_TRANSPORT}})
+        return
+    folder = tempfile.mkdtemp(prefix="thesis-kernel-")
+    try:
+        yield TraitletsConfig({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,173 @@
+"""The pages in a real browser: headless Chromium opens one smoke page and the indexes.
+
+Checked as a reader meets them, through the DevTools protocol: the first screen (1300 x 900) shows
+the question, the parameters banner and the first result; every code cell is folded, and a click on
+its toggle opens it; every image loads (``naturalWidth > 0``) and has alt text; the console shows no
+error (no script, no resource that fails to load). Skipped where Chromium is not installed; CI
+installs it (``.ci/run``: Debian's ``chromium``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lib.report import index, runner
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")]
+WIDTH, HEIGHT = 1300, 900  # the first screen of a laptop
+
+
+class Browser:
+    """Headless Chromium and one page of it, driven over the DevTools protocol (websocket-client)."""
+
+    def __init__(self, profile_dir: Path):
+        websocket = pytest.importorskip("websocket", reason="websocket-client (the dev extra) drives Chromium")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile_dir}", "--remote-debugging-port=0", f"--window-size={WIDTH},{HEIGHT}",
+             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile_dir / "DevToolsActivePort"  # Chromium writes the port it chose here
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("Chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
+        page = next(t for t in targets if t["type"] == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
+        self.events: list[dict] = []
+        self._id = 0
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(f"{domain}.enable")
+
+    def send(self, method: str, **params):
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == self._id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def open(self, path: Path) -> None:
+        self.events.clear()
+        self.send("Page.navigate", url=path.resolve().as_uri())
+        deadline = time.monotonic() + 60
+        while not any(e.get("method") == "Page.loadEventFired" for e in self.events):
+            assert time.monotonic() < deadline, f"{path.name} did not load"
+            self.events.append(json.loads(self.ws.recv()))
+
+    def js(self, expression: str):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        """A real mouse click at the middle of the element (scrolled into view first)."""
+        x, y = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+                       "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def console_errors(self) -> list[str]:
+        errors = []
+        for e in self.events:
+            method, p = e.get("method"), e.get("params", {})
+            if method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+            elif method == "Runtime.exceptionThrown":
+                errors.append(p["exceptionDetails"].get("text", "exception"))
+            elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
+                errors.append(f"{p['entry'].get('source')}: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+        return errors
+
+    def close(self) -> None:
+        if getattr(self, "ws", None) is not None:
+            self.ws.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The smoke page of notebook 00 (real images, tables, no training) in reports/smoke/, its index,
+    and the top index."""
+    tmp = tmp_path_factory.mktemp("browser")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("THESIS_RUNS_DIR", str(tmp / "runs"))
+    try:
+        assert runner.main(["--profile", "smoke", "--only", "00", "--output", str(tmp / "reports" / "smoke")]) == 0
+    finally:
+        mp.undo()
+    index.write_top_index(tmp / "reports")
+    return tmp / "reports"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+def test_page_is_read_first_and_code_folded_until_clicked(rendered, browser):
+    browser.open(rendered / "smoke" / "00_data_and_views.html")
+    layout = browser.js("""(() => {
+        const top = s => { const e = document.querySelector(s); return e ? e.getBoundingClientRect().top : null; };
+        const inputs = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea')];
+        return {height: window.innerHeight,
+                question: [...document.querySelectorAll('li')].find(l => l.textContent.startsWith('Question'))
+                          .getBoundingClientRect().bottom,
+                banner: document.querySelector('.report-banner').getBoundingClientRect().bottom,
+                bannerText: document.querySelector('.report-banner').textContent,
+                result: top('.jp-OutputArea-output'),
+                codeCells: inputs.length,
+                folded: inputs.filter(i => i.closest('details.reader-code:not([open])')).length,
+                codeVisible: inputs.filter(i => i.checkVisibility()).length,  // closed <details>: hidden
+                toc: [...document.querySelectorAll('nav.reader-toc a')].map(a => a.getAttribute('href'))};
+    })()""")
+    assert layout["codeCells"] >= 5 and layout["folded"] == layout["codeCells"] and layout["codeVisible"] == 0, layout
+    assert layout["question"] < layout["banner"] < layout["result"] < layout["height"], layout  # the first screen
+    assert "parameters: profile smoke" in layout["bannerText"] and "runs: no run loaded or trained" in layout["bannerText"]
+    assert layout["toc"] and all(browser.js(f"!!document.getElementById({json.dumps(h[1:])})") for h in layout["toc"])
+
+    browser.click("details.reader-code > summary")
+    opened = browser.js("""(() => { const d = document.querySelector('details.reader-code');
+        const code = d.querySelector('.jp-InputArea');
+        return {open: d.open, visible: code.checkVisibility(), height: code.getBoundingClientRect().height,
+                text: code.textContent}; })()""")
+    assert opened["open"] and opened["visible"] and opened["height"] > 0 and "profile =" in opened["text"], opened
+    assert browser.js("[...document.querySelectorAll('details.reader-code')].filter(d => d.open).length") == 1
+
+    images = browser.js("""Promise.all([...document.images].map(i => i.decode().then(() => 0, () => 0)
+        .then(() => ({w: i.naturalWidth, alt: i.alt}))))""")
+    assert len(images) >= 3 and all(i["w"] > 0 for i in images) and all(i["alt"].strip() for i in images), images
+    assert browser.console_errors() == []
+
+
+@pytest.mark.parametrize("page", ["index.html", "smoke/index.html"])
+def test_indexes_link_the_page_and_show_its_headline(rendered, browser, page):
+    browser.open(rendered / page)
+    rows = browser.js("""[...document.querySelectorAll('tbody tr')].map(r => ({
+        href: r.querySelector('a').getAttribute('href'), headline: r.querySelector('.headline').textContent}))""")
+    assert len(rows) == 1 and "positive view found by pixel cosine" in rows[0]["headline"], rows
+    assert (rendered / page).parent.joinpath(rows[0]["href"]).resolve() == \
+        (rendered / "smoke" / "00_data_and_views.html").resolve()
+    assert browser.console_errors() == []

@@ -1,0 +1,101 @@
+"""The report's indexes (lib.report.index): headline numbers from manifests and records, one section
+per profile, links into each profile's folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lib.config import Config
+from lib.records import RecordWriter
+from lib.report import index, tables
+
+
+def fake_record(runs, results, **config):
+    """A complete record written the way training writes it (no training)."""
+    writer = RecordWriter(Config(runs_dir=str(runs), **config))
+    writer.start("cpu")
+    return writer.finish(results, wall_time_s=1.0)
+
+
+def test_verdicts_are_counted():
+    assert index.verdict_counts(["agrees", "inconclusive (1 seed: no test); ours +1.0", "opposite", "agrees",
+                                 "inconclusive"]) == "claims: 2 agree, 2 inconclusive, 1 opposite"
+    assert index.verdict_counts(["no result"]) == "claims: 0 agree, 0 inconclusive, 0 opposite, 1 no result"
+    assert index.verdict_counts([]) is None
+
+
+def test_plain_headline_numbers_are_grouped():
+    headline = {"pixels: identity": 1.0, "pixels: crop": 0.41, "verdict: x": "agrees", "best": "crop"}
+    assert index.headline_group(headline) == "pixels: identity 100.0 % · crop 41.0 %"
+    assert index.headline_group({"steps": 1234.5}) == "steps 1234"
+    assert index.headline_group({"best": "crop"}) is None
+
+
+def test_headlines_are_recomputed_from_the_records_mean_and_std_over_seeds(tmp_path):
+    knn, probe = [0.50, 0.55, 0.62], [0.6, 0.6, 0.7]
+    seeds = [fake_record(tmp_path, {"h/knn_top1": k, "h/linear_probe_top1": p}, seed=s, task="pretrain")
+             for s, (k, p) in enumerate(zip(knn, probe))]
+    tables.write_manifest("02_simclr", "smoke", {"SimCLR": [r.run_id for r in seeds]},
+                          headline={"SimCLR h/knn_top1": 0.0}, runs_dir=tmp_path)  # the headline is not reused
+    lines = index.headlines("02_simclr", "smoke", tmp_path)
+    assert lines == [f"SimCLR h kNN {100 * np.mean(knn):.1f} ± {100 * np.std(knn, ddof=1):.1f} %",
+                     f"SimCLR h linear probe {100 * np.mean(probe):.1f} ± {100 * np.std(probe, ddof=1):.1f} %"]
+    assert index.headlines("02_simclr", "full", tmp_path) == ["no manifest at profile full"]
+
+
+def test_several_labels_best_first_and_the_smallest_label_fraction(tmp_path):
+    runs = {}
+    table = {"a": (0.30, 0.60), "b": (0.50, 0.55), "c": (0.40, 0.70), "d": (0.10, 0.9)}
+    for seed, (label, (at1, at10)) in enumerate(table.items()):  # distinct configs: distinct records
+        runs[label] = [fake_record(tmp_path, {"test_top1": at1}, label_fraction=0.01, seed=seed).run_id,
+                       fake_record(tmp_path, {"test_top1": at10}, label_fraction=0.1, seed=seed).run_id]
+    tables.write_manifest("03_simclr_v2", "smoke", runs, runs_dir=tmp_path)
+    assert index.headlines("03_simclr_v2", "smoke", tmp_path) == [
+        "top-1 with 1 % labels: b 50.0 % · c 40.0 % · a 30.0 % · …"]
+
+
+def test_claims_of_a_notebook_and_of_the_summary(tmp_path):
+    rec = fake_record(tmp_path, {"h/linear_probe_top1": 0.5})
+    tables.write_manifest("06_projection_head", "smoke", {"head": rec.run_id}, runs_dir=tmp_path,
+                          headline={"verdict: a": "agrees", "verdict: b": "opposite", "probe": 0.5})
+    tables.write_manifest("07_batch_temperature", "smoke", {"x": rec.run_id}, runs_dir=tmp_path,
+                          headline={"verdict: c": "inconclusive (1 seed: no test)"})
+    assert index.headlines("06_projection_head", "smoke", tmp_path) == ["claims: 1 agree, 0 inconclusive, 1 opposite"]
+    assert index.headlines("09_summary", "smoke", tmp_path) == [
+        "claims: 1 agree, 1 inconclusive, 1 opposite (2 related-work notebooks)"]
+    assert index.headlines("09_summary", "full", tmp_path) == ["no related-work manifest at this profile yet"]
+
+
+def entry(stem, profile, status="ok", headline=("a number",), runs=None):
+    return {"stem": stem, "title": f"Title {stem}", "status": status, "error": "KeyError: 'x'" if status != "ok" else None,
+            "wall_time_s": 2.0, "html": f"{stem}.html", "ipynb": f"{stem}.ipynb", "parameters": {}, "profile": profile,
+            "date": "2026-12-05T08:00:00+00:00", "commit": "abcdef0123", "dirty": False, "device": "CPU: test",
+            "runs": runs if runs is not None else {"r1": {"action": "loaded"}, "r2": {"action": "trained"}},
+            "headline": list(headline)}
+
+
+def test_top_index_has_one_section_per_profile_with_links_into_its_folder(tmp_path):
+    for profile, entries in {"smoke": [entry("01_a", "smoke", "failed")],
+                             "quick": [entry("01_a", "quick", headline=("SimCLR h kNN 69.3 %", "claims: 1 agree")),
+                                       entry("02_b", "quick")]}.items():
+        (tmp_path / profile).mkdir()
+        (tmp_path / profile / "index.json").write_text(json.dumps({"updated": "x", "reports": entries}))
+    (tmp_path / "not-a-profile").mkdir()  # no index.json: no section
+    page = index.write_top_index(tmp_path).read_text()
+    assert page.index('id="profile-quick"') < page.index('id="profile-smoke"') and "not-a-profile" not in page
+    assert 'href="quick/01_a.html"' in page and 'href="smoke/01_a.html"' in page
+    assert "<div>SimCLR h kNN 69.3 %</div><div>claims: 1 agree</div>" in page
+    assert "1 loaded, 1 trained" in page and "commit abcdef0" in page and "2026-12-05" in page
+    assert page.count("FAILED") == 1 and "1 failed" in page and "all ok" in page
+    (tmp_path / "empty").mkdir()
+    assert "No report rendered yet" in index.write_top_index(tmp_path / "empty").read_text()
+
+
+@pytest.mark.parametrize("runs, cell", [(None, "–"), ({}, "0 loaded, 0 trained")])
+def test_runs_cell_of_old_and_new_entries(runs, cell):
+    e = entry("01_a", "quick")
+    e["runs"] = runs
+    assert index._runs_cell(e) == cell
