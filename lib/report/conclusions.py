@@ -227,8 +227,8 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
     """Notebook 03: what contrastive pretraining buys with few labels. ``acc``: (method, fraction) ->
     test accuracy per seed, methods named as the notebook names them."""
     ft, ft_h = "fine-tuned from head layer 1", "fine-tuned from encoder h"
-    lines = [f"**Answer.** Pretrained on {setting(base, seeds)} (a linear probe on h with every label reaches "
-             f"{pct(all_labels_probe)}), then given a fraction of the labels:", ""]
+    lines = [f"**Answer.** Pretrained on {setting(base, seeds)}, the encoder's h reaches {pct(all_labels_probe)} with a "
+             "linear probe on every label. Given only a fraction of the labels:", ""]
     summary = []
     for f in sorted(n_labelled):
         at = {m: v for (m, g), v in acc.items() if g == f}
