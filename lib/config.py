@@ -316,12 +316,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        if path.suffix == ".toml":
-            merged.update(tomllib.loads(path.read_text()))
-        elif path.suffix == ".json":
-            merged.update(json.loads(path.read_text()))
-        else:
+        if path.suffix not in (".toml", ".json"):
             raise ValueError(f"config file {path} must be .toml or .json")
+        try:
+            values = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path} must hold key = value pairs (a TOML table or a JSON object), "
+                             f"not a {type(values).__name__}")
+        merged.update(values)
     merged.update(values)
     for text in overrides:
         key, value = parse_override(text)

@@ -11,21 +11,23 @@ A record lives in ``<runs_dir>/<run_id>/``::
 
 Everything but ``checkpoints/`` is small and meant to be committed, so every number in a
 report can be traced to the run that produced it. Files are written to a temporary name and
-renamed, so a record is never half-written.
+renamed, so a record is never half-written; they get the permissions the umask gives new files.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -40,12 +42,28 @@ CHECKPOINT_DIR = "checkpoints"
 
 # ---- atomic writes -----------------------------------------------------------------------------
 
+def umask() -> int:
+    """The process's umask, read from ``/proc`` where it can be (setting it to read it is not thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename. The file gets the mode
+    ``open()`` would give it (0666 less the umask): ``mkstemp`` makes it private (0600), which would
+    hide records from the other members of a group on shared storage."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -198,6 +216,9 @@ class RecordWriter:
         self.provenance: dict[str, Any] = {}
         self._epochs: list[dict[str, Any]] = []
 
+    def close(self) -> None:
+        """The writer writes nothing more."""
+
     def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None) -> None:
         self.provenance = {"run_id": self.config.run_id(), "config_hash": self.config.config_hash(),
                            **git_state(), "versions": library_versions(),
@@ -222,10 +243,9 @@ class RecordWriter:
         atomic_write_bytes(self.directory / METRICS_FILE, text.encode())
 
     def save_embeddings(self, arrays: dict[str, np.ndarray]) -> None:
-        path = self.directory / EMBEDDINGS_FILE
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(self.directory / EMBEDDINGS_FILE, buffer.getvalue())
 
     def finish(self, results: dict[str, Any], wall_time_s: float) -> RunRecord:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2))
@@ -253,10 +273,18 @@ def load_record(directory: str | Path) -> RunRecord:
         config = from_dict(json.loads((directory / CONFIG_FILE).read_text()))
     except (json.JSONDecodeError, OSError, ValueError, TypeError) as e:
         raise ValueError(f"run record {directory} is unreadable: {e}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"run record {record_path} is unreadable: not a JSON object")
     epochs = []
     metrics_path = directory / METRICS_FILE
     if metrics_path.exists():
-        epochs = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+        for number, line in enumerate(metrics_path.read_text().splitlines(), start=1):
+            if line.strip():
+                try:
+                    epochs.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"run record {metrics_path}: line {number} is not valid JSON "
+                                     f"({e.msg}, column {e.colno}); the file is torn or was edited") from None
     return RunRecord(directory=directory, config=config, status=meta.get("status", "running"),
                      provenance=meta.get("provenance", {}), results=meta.get("results", {}),
                      epochs=epochs)
@@ -274,13 +302,21 @@ def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunR
 
 
 def existing_record(config: Config) -> RunRecord | None:
-    """The complete record of this config, if one exists."""
+    """The complete record of this config, if one exists. A record that says it is complete but
+    cannot be read is an error that says how to replace it (an unfinished one is simply resumed)."""
     directory = config.resolved_runs_dir() / config.run_id()
-    if (directory / RECORD_FILE).is_file():
-        record = load_record(directory)
-        if record.complete:
-            return record
-    return None
+    if not (directory / RECORD_FILE).is_file():
+        return None
+    try:
+        meta = json.loads((directory / RECORD_FILE).read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        if meta.get("status") != "complete":
+            return None
+        return load_record(directory)
+    except (ValueError, OSError) as e:
+        why = str(e) if str(e).startswith("run record") else f"run record {directory} is unreadable: {e}"
+        raise ValueError(f"{why}; train the run again with --force (run(config, force=True)) to replace it") from None
 
 
 # ---- which runs a process loaded and which it trained ------------------------------------------
@@ -323,11 +359,22 @@ def read_run_log(path: str | Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def list_records(runs_dir: str | Path | None = None, complete_only: bool = True,
+                 warn: Callable[[str], None] = _warn) -> list[RunRecord]:
+    """The records in ``runs_dir`` (complete ones only by default). A record that cannot be read is
+    skipped with a one-line warning naming it; the others are still listed."""
     base = resolve_runs_dir(runs_dir or "")
     out = []
     for path in sorted(base.glob(f"*/{RECORD_FILE}")):
-        record = load_record(path.parent)
+        try:
+            record = load_record(path.parent)
+        except (ValueError, OSError) as e:
+            warn(f"warning: skipping {path.parent}: {e}")
+            continue
         if record.complete or not complete_only:
             out.append(record)
     return out

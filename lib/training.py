@@ -45,7 +45,7 @@ class MissingRecordError(RuntimeError):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
 # ---- set-up ------------------------------------------------------------------------------------
@@ -247,9 +247,17 @@ def _resume(config: Config, job: Job, optimizer, generator: torch.Generator, ckp
             writer: RecordWriter | None, procs: distributed.Processes) -> _State:
     """The newest good checkpoint of this config, restored (rank 0 reads it and sends it to every
     process, so all resume from the same state); without one, epoch 0: the random initialisation
-    evaluated, the baseline every curve starts from."""
+    evaluated, the baseline every curve starts from. A checkpoint that lacks a part of the state or
+    holds another model's weights is skipped like an unreadable one, before anything is restored."""
+    reference = job.model.state_dict()
+
+    def usable(state: dict[str, Any], path: Path) -> None:
+        checkpoints.check_keys(state, path)
+        checkpoints.check_model(state, path, reference)
+
     resumed = procs.from_main(
-        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity()) if procs.main else None)
+        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity(), check=usable)
+        if procs.main else None)
     if resumed is not None:
         job.model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
@@ -294,8 +302,12 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
     record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
     record.update({k: float(v) / steps for k, v in sums.items()})
     if not math.isfinite(record["loss"]):
+        saved = checkpoints.epoch_checkpoints(ckpt_dir)
+        kept = (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
+                "no checkpoint had been written, so running it again starts over")
         raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
-                                 f"{(epoch + 1) * steps - 1}); the last good checkpoint is kept in {ckpt_dir}")
+                                 f"{(epoch + 1) * steps - 1}); {kept}; a lower lr (now {config.lr}) "
+                                 "or a higher temperature usually helps")
     record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
     if job.flops_per_view:  # forward + backward ~ 3 x forward
         record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
@@ -481,21 +493,23 @@ def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, A
     if not record.complete:
         raise ValueError(f"run {run_id} is not complete (status {record.status!r}); finish it first")
     path = record.checkpoint_dir / checkpoints.FINAL_NAME
-    if not path.exists():
-        # The record was committed but its weights were not (checkpoints never are): train the
-        # run again from its stored config, which recreates the weights.
+    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    if state is None:
+        # The record was committed but its weights were not (checkpoints never are), or they were
+        # refused: train the run again from its stored config, which recreates the weights.
+        what = (f"no weights at {path} (checkpoints are not committed)" if not path.exists() else
+                f"no usable weights ({path} was refused)")
         here = resolve_device(config.device).type
         if record.provenance.get("device_type", "cpu").split(":")[0] != here:
             raise FileNotFoundError(
-                f"run {run_id} has no weights at {path} (checkpoints are not committed) and it was trained on "
-                f"{record.provenance.get('device')}, not on this {here} device; retrain it there or copy its "
-                f"checkpoints/ folder here")
-        print(f"{run_id}: record found but no weights at {path}; training it again to recreate them")
+                f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
+                f"{here} device; retrain it there or copy its checkpoints/ folder here")
+        print(f"{run_id}: record found but {what}; training it again to recreate them")
         again = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
                                           progress=config.progress), force=True)
         record = again or record  # ranks other than 0 get None; the weights are written by then
-    state = checkpoints.load(path)
-    checkpoints.check_config(state, record.config.config_hash(), path)
+        state = checkpoints.load(path)
+        checkpoints.check_config(state, record.config.config_hash(), path)
     return record, state
 
 
@@ -705,6 +719,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     nproc = distributed.requested_processes()
     if nproc > 1 and not distributed.is_initialized():  # THESIS_NPROC: start torchrun for this run
         return distributed.launch(config, nproc, force=force)
+    if main:
+        check_runs_dir(config.resolved_runs_dir())  # before the data loads, not after
     device = distributed.process_device(resolve_device(config.device))
     parent = {"finetune": config.pretrained, "distill": config.teacher}.get(config.task)
     if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
@@ -724,6 +740,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     if config.download and main:
         distributed.barrier()
     job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
+    Schedule.of(config, job.n_train, world)  # a batch larger than the data: refused before a run folder exists
     job.flops_per_view = models.flops_per_image(job.model, d.size, d.train.channels)
     writer = RecordWriter(config) if main else None
     if writer is not None:
@@ -752,6 +769,19 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
         writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
         tracker.finish({}, failed=True)
         raise
+
+
+def check_runs_dir(path: Path) -> None:
+    """A ValueError naming ``runs_dir`` unless it is, or can become, a folder this process writes."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"runs_dir {path} cannot be a folder: {existing} is a file; give runs_dir=<a folder> "
+                         "(or set THESIS_RUNS_DIR)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"runs_dir {path} is not writable (no write permission on {existing}); "
+                         "give runs_dir=<a folder you can write>")
 
 
 def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
