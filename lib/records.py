@@ -8,15 +8,17 @@ A record lives in ``<runs_dir>/<run_id>/``::
     metrics.jsonl     one JSON line of metrics per epoch (as DINO writes them)
     embeddings.npz    a subsample of test embeddings (and at chosen epochs) for plots
     checkpoints/      model and optimizer state; git-ignored, never committed
+    .lock             held by the process writing the record (:class:`RunLock`); git-ignored
 
-Everything but ``checkpoints/`` is small and meant to be committed, so every number in a
-report can be traced to the run that produced it. Files are written to a temporary name and
+Everything but ``checkpoints/`` and ``.lock`` is small and meant to be committed, so every number
+in a report can be traced to the run that produced it. Files are written to a temporary name and
 renamed, so a record is never half-written; they get the permissions the umask gives new files.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import io
 import json
 import math
@@ -38,6 +40,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 EMBEDDINGS_FILE = "embeddings.npz"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
 
 
 # ---- atomic writes -----------------------------------------------------------------------------
@@ -76,7 +79,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files left by a process killed in the middle of an atomic write."""
+    """Delete temporary files left by a process killed in the middle of an atomic write. Only the
+    holder of the run's :class:`RunLock` may call this: another process's files are not stale."""
     for path in Path(directory).rglob(".*.tmp*"):
         if path.is_file():
             path.unlink(missing_ok=True)
@@ -156,6 +160,62 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# ---- one process per run ------------------------------------------------------------------------
+
+class RunLock:
+    """One process at a time writes a run folder: an exclusive ``fcntl.flock`` on ``<run>/.lock``.
+
+    The operating system releases the lock when its process ends, however it ends (SIGKILL, a crash,
+    a dead machine's process on local storage), so a lock is never stale. The holder writes its pid,
+    host and start time into the file; a second process says whom it waits for, then waits. Without
+    the lock, a second process on the same run deleted the first's temporary files as it set up, and
+    the two overwrote each other's record.
+    """
+
+    _held: set[str] = set()  # folders this process holds: a second flock from here would wait forever
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self, echo: Callable[..., None] = print) -> "RunLock":
+        key = str(self.directory.resolve())
+        if key in RunLock._held:
+            raise RuntimeError(f"run {self.directory} is already being written by this process")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+                echo(f"run {self.directory.name} is being written by {holder}; waiting for it to finish "
+                     f"(lock {self.path}; Ctrl-C to stop waiting)", file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {platform.node()} since {now_iso()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        RunLock._held.add(key)
+        return self
+
+    def release(self) -> None:
+        """Give the lock back (closing the file releases it); the file stays, empty of meaning."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            RunLock._held.discard(str(self.directory.resolve()))
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 # ---- the record --------------------------------------------------------------------------------
 
 @dataclass
@@ -206,18 +266,22 @@ class RunRecord:
 
 
 class RecordWriter:
-    """Writes a run's record as the run goes; every write is atomic."""
+    """Writes a run's record as the run goes; every write is atomic.
 
-    def __init__(self, config: Config, runs_dir: Path | None = None):
+    It holds the run's :class:`RunLock` from construction until :meth:`close` (or :meth:`finish` /
+    :meth:`fail`): a second writer of the same run, in another process, waits for it."""
+
+    def __init__(self, config: Config, runs_dir: Path | None = None, echo: Callable[..., None] = print):
         self.config = config
         self.directory = Path(runs_dir or config.resolved_runs_dir()) / config.run_id()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.directory)
+        self.lock = RunLock(self.directory).acquire(echo)
+        remove_stale_temporaries(self.directory)  # the lock holder's to remove: nobody else writes here now
         self.provenance: dict[str, Any] = {}
         self._epochs: list[dict[str, Any]] = []
 
     def close(self) -> None:
-        """The writer writes nothing more."""
+        """Release the run's lock; the writer writes nothing more."""
+        self.lock.release()
 
     def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None) -> None:
         self.provenance = {"run_id": self.config.run_id(), "config_hash": self.config.config_hash(),
@@ -250,11 +314,13 @@ class RecordWriter:
     def finish(self, results: dict[str, Any], wall_time_s: float) -> RunRecord:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2))
         self._write_record("complete", results)
+        self.close()
         return load_record(self.directory)
 
     def fail(self, error: str, wall_time_s: float) -> None:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2), error=error)
         self._write_record("failed", {})
+        self.close()
 
     def _write_record(self, status: str, results: dict[str, Any]) -> None:
         atomic_write_json(self.directory / RECORD_FILE, {

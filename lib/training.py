@@ -742,33 +742,44 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
     Schedule.of(config, job.n_train, world)  # a batch larger than the data: refused before a run folder exists
     job.flops_per_view = models.flops_per_image(job.model, d.size, d.train.channels)
+    # One process writes a run: a second one waits here for the first (records.RunLock) ...
     writer = RecordWriter(config) if main else None
-    if writer is not None:
-        writer.start(device, world_size=world,
-                     extra={"parameters": models.count_parameters(job.model),
-                            "train_images": len(d.train), "test_images": len(d.test),
-                            "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
-                            **distributed.describe(device)})
-    tracker = Tracker(config, writer.directory) if writer is not None else None
-    if not main:
-        _fit(config, job, device, None, None, generator, augment)
-        return None
     try:
-        _, snapshots = _fit(config, job, device, writer, tracker, generator, augment)
-        results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
-        final_results, embeddings = final()
-        results.update(final_results)
-        embeddings.update(snapshots)
-        if embeddings:
-            writer.save_embeddings(embeddings)
-        record = writer.finish(results, time.perf_counter() - t_start)
-        tracker.finish(results)
-        log_run(record, "trained")
-        return record
-    except BaseException as e:
-        writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
-        tracker.finish({}, failed=True)
-        raise
+        if not force:  # ... and then finds its finished record rather than training the run again
+            done = distributed.broadcast_object(existing_record(config) if main else None)
+            if done is not None:
+                if main:
+                    log_run(done, "loaded")
+                return done
+        if writer is not None:
+            writer.start(device, world_size=world,
+                         extra={"parameters": models.count_parameters(job.model),
+                                "train_images": len(d.train), "test_images": len(d.test),
+                                "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
+                                **distributed.describe(device)})
+        tracker = Tracker(config, writer.directory) if writer is not None else None
+        if not main:
+            _fit(config, job, device, None, None, generator, augment)
+            return None
+        try:
+            _, snapshots = _fit(config, job, device, writer, tracker, generator, augment)
+            results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
+            final_results, embeddings = final()
+            results.update(final_results)
+            embeddings.update(snapshots)
+            if embeddings:
+                writer.save_embeddings(embeddings)
+            record = writer.finish(results, time.perf_counter() - t_start)
+            tracker.finish(results)
+            log_run(record, "trained")
+            return record
+        except BaseException as e:
+            writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
+            tracker.finish({}, failed=True)
+            raise
+    finally:
+        if writer is not None:
+            writer.close()  # the lock goes back even when the run failed
 
 
 def check_runs_dir(path: Path) -> None:
