@@ -283,20 +283,25 @@ class RecordWriter:
         """Release the run's lock; the writer writes nothing more."""
         self.lock.release()
 
-    def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None) -> None:
+    def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None,
+              started: str | None = None) -> None:
+        """The record of a run that starts (or starts again); ``started`` (UTC) defaults to now."""
         self.provenance = {"run_id": self.config.run_id(), "config_hash": self.config.config_hash(),
                            **git_state(), "versions": library_versions(),
                            "device": device_description(device), "device_type": str(device),
                            "hostname": platform.node(), "world_size": world_size,
-                           "started": now_iso(), **(extra or {})}
+                           "started": started or now_iso(), **(extra or {})}
         atomic_write_json(self.directory / CONFIG_FILE, self.config.to_dict())
         # Metrics from an earlier, unfinished attempt are kept only up to the resumed epoch.
         self._write_record("running", {})
 
-    def resume_epochs(self, epochs: list[dict[str, Any]]) -> None:
-        """Continue after a resumed checkpoint: keep the metrics of the epochs it covers."""
+    def resume_epochs(self, epochs: list[dict[str, Any]], started: str | None = None, resumes: int = 1) -> None:
+        """Continue after a resumed checkpoint: keep the metrics of the epochs it covers, the start
+        of the run's first segment and how many times it has been resumed."""
         self._epochs = list(epochs)
         self._write_metrics()
+        self.provenance.update(started=started or self.provenance.get("started"), resumes=resumes)
+        self._write_record("running", {})
 
     def log_epoch(self, metrics: dict[str, Any]) -> None:
         self._epochs.append(_jsonable(metrics))

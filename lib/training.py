@@ -34,7 +34,7 @@ from . import checkpoints, data, distributed, evaluation, losses, models, optim,
 from .config import Config
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
-                      find_record, log_run)
+                      find_record, log_run, now_iso)
 from .tracking import Tracker
 
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
@@ -187,10 +187,37 @@ class _State:
     epoch: int = 0                                                  # epochs finished
     epochs_log: list[dict[str, Any]] = field(default_factory=list)  # epoch 0 (initialisation) first
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # test embeddings at snapshot_epochs
+    elapsed_before_s: float = 0.0                                   # training time up to the resumed epoch
+
+
+@dataclass
+class Clock:
+    """A run's wall time over the segments a resume joins: a resumed run adds the time its earlier
+    segments had spent up to the checkpoint it continues from (the work a kill loses is done again,
+    and counted once). ``started`` is the first segment's start; ``resumes`` counts the resumes."""
+
+    t0: float = field(default_factory=time.perf_counter)  # this segment's start
+    before_s: float = 0.0                                  # earlier segments, up to the resumed checkpoint
+    started: str = field(default_factory=now_iso)          # UTC
+    resumes: int = 0
+
+    def seconds(self) -> float:
+        return self.before_s + time.perf_counter() - self.t0
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the clock (plain types)."""
+        return {"wall_time_s": self.seconds(), "started": self.started, "resumes": self.resumes}
+
+    def resume(self, saved: dict[str, Any] | None) -> None:
+        """Continue from a checkpoint's :meth:`state` (a checkpoint written before clocks: from zero)."""
+        saved = saved or {}
+        self.before_s = float(saved.get("wall_time_s", 0.0))
+        self.started = str(saved.get("started", self.started))
+        self.resumes = int(saved.get("resumes", 0)) + 1
 
 
 def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
-         generator: torch.Generator, augment: torch.Generator | None = None,
+         generator: torch.Generator, augment: torch.Generator | None = None, clock: Clock | None = None,
          ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Train ``job.model`` for ``config.epochs``, resuming from the newest good checkpoint.
 
@@ -201,9 +228,12 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     epoch. ``writer`` and ``tracker`` are rank 0's (None elsewhere): rank 0 alone evaluates, logs
     and writes checkpoints (:class:`lib.distributed.Processes`).
 
+    ``clock`` (rank 0's) goes into every checkpoint and is continued on a resume.
+
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
     procs = distributed.Processes.current()
+    clock = clock or Clock()
     if procs.main and writer is None:
         raise ValueError("rank 0 needs a RecordWriter")
     schedule = Schedule.of(config, job.n_train, procs.world)
@@ -212,7 +242,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                                       lars_trust=config.lars_trust, lars_clip=config.lars_clip)
     ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
     t_fit = t_saved = time.perf_counter()
-    state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs)
+    state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs, clock)
     with Progress(schedule.total_steps, enabled=config.progress and procs.main,
                   description=ckpt_dir.parent.name, epochs=config.epochs) as progress:
         progress.step(state.epoch * schedule.steps_per_epoch)
@@ -223,7 +253,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                                   progress, ckpt_dir)
             if procs.main:  # the others wait at the barrier below
                 _monitor(config, job, epoch + 1, record, state)
-                record["elapsed_seconds"] = time.perf_counter() - t_fit  # this process's wall time, evaluation included
+                # this process's training wall time, evaluation included, over the segments of a resumed run
+                record["elapsed_seconds"] = state.elapsed_before_s + time.perf_counter() - t_fit
                 state.epoch = epoch + 1
                 state.epochs_log.append(record)
                 writer.log_epoch(record)
@@ -233,7 +264,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                 if checkpoint_due(epoch + 1, config.epochs, config.checkpoint_every, config.checkpoint_seconds,
                                   time.perf_counter() - t_saved):
                     t_saved = time.perf_counter()
-                    _checkpoint(config, job, optimizer, generator, ckpt_dir, state)
+                    _checkpoint(config, job, optimizer, generator, ckpt_dir, state, clock)
             procs.wait()
     job.model.eval()
     if procs.main:
@@ -244,7 +275,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
 
 
 def _resume(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
-            writer: RecordWriter | None, procs: distributed.Processes) -> _State:
+            writer: RecordWriter | None, procs: distributed.Processes, clock: Clock) -> _State:
     """The newest good checkpoint of this config, restored (rank 0 reads it and sends it to every
     process, so all resume from the same state); without one, epoch 0: the random initialisation
     evaluated, the baseline every curve starts from. A checkpoint that lacks a part of the state or
@@ -264,8 +295,10 @@ def _resume(config: Config, job: Job, optimizer, generator: torch.Generator, ckp
         checkpoints.restore_rng_state(resumed["rng"], generator)
         state = _State(int(resumed["epoch"]), list(resumed["metrics"]),
                        {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()})
+        state.elapsed_before_s = float(state.epochs_log[-1].get("elapsed_seconds") or 0.0)
         if procs.main:
-            writer.resume_epochs(state.epochs_log)
+            clock.resume(resumed.get("clock"))
+            writer.resume_epochs(state.epochs_log, started=clock.started, resumes=clock.resumes)
             print(f"resumed {writer.directory.name} from epoch {state.epoch}")
         return state
     state = _State()
@@ -327,14 +360,15 @@ def _monitor(config: Config, job: Job, epoch: int, record: dict[str, Any] | None
 
 
 def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
-                state: _State) -> None:
+                state: _State, clock: Clock) -> None:
     """Everything a resumed run needs to continue bitwise: weights, optimizer, the data-order
-    generator, the epochs so far and their metrics and snapshots."""
+    generator, the epochs so far and their metrics and snapshots; and the run's clock."""
     checkpoints.save_epoch(ckpt_dir, state.epoch, {
         "model": job.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": state.epoch,
         "metrics": state.epochs_log, "rng": checkpoints.rng_state(generator),
         "config_hash": config.config_hash(), "config": config.identity(),
-        "snapshots": {k: torch.from_numpy(v) for k, v in state.snapshots.items()}})
+        "snapshots": {k: torch.from_numpy(v) for k, v in state.snapshots.items()},
+        "clock": clock.state()})
 
 
 def job_views(config: Config) -> int:
@@ -733,7 +767,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     amp = autocast(device, config.precision)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-    t_start = time.perf_counter()
+    clock = Clock()
     if config.download and not main:
         distributed.barrier()  # rank 0 downloads first
     d = prepare_data(config, device)
@@ -756,25 +790,25 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
                          extra={"parameters": models.count_parameters(job.model),
                                 "train_images": len(d.train), "test_images": len(d.test),
                                 "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
-                                **distributed.describe(device)})
+                                **distributed.describe(device)}, started=clock.started)
         tracker = Tracker(config, writer.directory) if writer is not None else None
         if not main:
             _fit(config, job, device, None, None, generator, augment)
             return None
         try:
-            _, snapshots = _fit(config, job, device, writer, tracker, generator, augment)
-            results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
+            _, snapshots = _fit(config, job, device, writer, tracker, generator, augment, clock)
+            results: dict[str, Any] = {"train_wall_time_s": round(clock.seconds(), 2)}
             final_results, embeddings = final()
             results.update(final_results)
             embeddings.update(snapshots)
             if embeddings:
                 writer.save_embeddings(embeddings)
-            record = writer.finish(results, time.perf_counter() - t_start)
+            record = writer.finish(results, clock.seconds())
             tracker.finish(results)
             log_run(record, "trained")
             return record
         except BaseException as e:
-            writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
+            writer.fail(f"{type(e).__name__}: {e}", clock.seconds())
             tracker.finish({}, failed=True)
             raise
     finally:
