@@ -88,15 +88,16 @@ def test_record_files_follow_the_umask(tmp_path):
     try:
         config, record = _finished(tmp_path)
         writer = RecordWriter(config.replace(seed=5))
+        writer.start("cpu")
         writer.save_embeddings({"h": np.ones((2, 2), np.float16)})
-        writer.close()
+        writer.finish({}, wall_time_s=1.0)
         os.umask(0o077)
         atomic_write_json(tmp_path / "private.json", {})
     finally:
         os.umask(old)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (*record.directory.iterdir(), *writer.directory.iterdir())
              if p.is_file() and p.name != ".lock"}
-    assert modes == {"record.json": 0o664, "config.json": 0o664, "metrics.jsonl": 0o664, "embeddings.npz": 0o664}
+    assert modes == {"record.json": 0o664, "config.json": 0o664, "metrics.jsonl": 0o664, "embeddings.npz": 0o664}, modes
     assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lib.config import Config
-from lib.records import RecordWriter, RunLock, load_record
+from lib.records import RecordWriter, load_record
 
 HOLD = """
 import sys, time
@@ -69,6 +69,8 @@ def test_this_process_cannot_take_its_own_lock_twice(tmp_path):
         RecordWriter(Config(runs_dir=str(tmp_path)))
     writer.close()
     RecordWriter(Config(runs_dir=str(tmp_path))).close()  # given back: free again
+    from lib.records import RunLock
+
     with RunLock(tmp_path / "other"):
         assert (tmp_path / "other" / ".lock").read_text().startswith(f"pid {os.getpid()} on ")
 
