@@ -169,20 +169,23 @@ class RunLock:
     a dead machine's process on local storage), so a lock is never stale. The holder writes its pid,
     host and start time into the file; a second process says whom it waits for, then waits. Without
     the lock, a second process on the same run deleted the first's temporary files as it set up, and
-    the two overwrote each other's record.
+    the two overwrote each other's record. Within one process the lock is counted, not taken again
+    (a second flock there would wait for itself): it goes back when every holder has released it.
     """
 
-    _held: set[str] = set()  # folders this process holds: a second flock from here would wait forever
+    _held: dict[str, list[int]] = {}  # folder -> [file descriptor, holders] of the locks this process holds
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.path = self.directory / LOCK_FILE
-        self._fd: int | None = None
+        self._key: str | None = None
 
     def acquire(self, echo: Callable[..., None] = print) -> "RunLock":
         key = str(self.directory.resolve())
-        if key in RunLock._held:
-            raise RuntimeError(f"run {self.directory} is already being written by this process")
+        if key in RunLock._held:  # this process holds it already: a second flock would wait for itself
+            RunLock._held[key][1] += 1
+            self._key = key
+            return self
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -198,16 +201,20 @@ class RunLock:
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
-        RunLock._held.add(key)
+        RunLock._held[key] = [fd, 1]
+        self._key = key
         return self
 
     def release(self) -> None:
-        """Give the lock back (closing the file releases it); the file stays, empty of meaning."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-            RunLock._held.discard(str(self.directory.resolve()))
+        """Give the lock back; the last holder in this process closes the file, which releases it."""
+        if self._key is None:
+            return
+        entry = RunLock._held[self._key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            os.close(entry[0])
+            del RunLock._held[self._key]
+        self._key = None
 
     def __enter__(self) -> "RunLock":
         return self.acquire()

@@ -62,13 +62,29 @@ def test_a_second_process_waits_and_only_the_holder_removes_temporaries(tmp_path
         holder.wait()
 
 
-def test_this_process_cannot_take_its_own_lock_twice(tmp_path):
-    # A second flock from the same process would wait for itself forever; say so instead.
-    writer = RecordWriter(Config(runs_dir=str(tmp_path)))
-    with pytest.raises(RuntimeError, match="already being written by this process"):
-        RecordWriter(Config(runs_dir=str(tmp_path)))
-    writer.close()
-    RecordWriter(Config(runs_dir=str(tmp_path))).close()  # given back: free again
+def test_within_one_process_the_lock_is_counted_not_taken_twice(tmp_path):
+    # A second flock from the same process would wait for itself forever: a writer abandoned after
+    # an exception (tests do it) must not block the next one.
+    import fcntl
+
+    def free() -> bool:
+        fd = os.open(run_dir / ".lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    run_dir = tmp_path / Config().run_id()
+    first = RecordWriter(Config(runs_dir=str(tmp_path)))
+    second = RecordWriter(Config(runs_dir=str(tmp_path)))
+    assert not free()
+    second.close()
+    assert not free()  # the first still holds it
+    first.close()
+    assert free()
     from lib.records import RunLock
 
     with RunLock(tmp_path / "other"):
