@@ -339,8 +339,7 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
         kept = (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
                 "no checkpoint had been written, so running it again starts over")
         raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
-                                 f"{(epoch + 1) * steps - 1}); {kept}; a lower lr (now {config.lr}) "
-                                 "or a higher temperature usually helps")
+                                 f"{(epoch + 1) * steps - 1}); {kept}; try a lower lr (now {config.lr})")
     record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
     if job.flops_per_view:  # forward + backward ~ 3 x forward
         record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
