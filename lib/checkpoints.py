@@ -3,17 +3,19 @@
 A checkpoint holds the model, the optimizer, the epoch and step reached, the metrics logged so
 far and every random number generator state (torch CPU and device generators, Python, NumPy),
 stored as plain types so that ``torch.load(weights_only=True)`` can read it: a crafted file
-cannot execute code. The last ``keep`` epoch checkpoints are kept; a truncated or foreign file
-is reported in one line naming it, and the previous good checkpoint is used instead.
+cannot execute code. The last ``keep`` epoch checkpoints are kept; a truncated, foreign or
+crafted file, or one of another config, is reported in one line naming it, and the previous good
+checkpoint is used instead (with none left, the run starts over).
 """
 
 from __future__ import annotations
 
 import io
+import pickle
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -22,6 +24,7 @@ from .records import atomic_write_bytes
 
 EPOCH_PATTERN = re.compile(r"^epoch(\d+)\.pt$")
 FINAL_NAME = "final.pt"
+EPOCH_KEYS = ("model", "optimizer", "epoch", "metrics", "rng", "config_hash")  # what a resume reads
 
 
 class CheckpointError(RuntimeError):
@@ -34,17 +37,42 @@ def save(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())
 
 
+def refused(path: Path) -> str:
+    """The sentence for a file that ``weights_only`` loading refused, or that is not ours. PyTorch's own
+    message goes on to suggest loading with ``weights_only=False``, which would run a crafted file's code."""
+    return f"not a checkpoint of this project (refused, nothing executed): {path}"
+
+
 def load(path: Path, map_location="cpu") -> dict[str, Any]:
     """Load with ``weights_only=True``; any failure becomes a one-line CheckpointError naming the file."""
     path = Path(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:  # a pickle that needs more than tensors and plain types, or random bytes
+        raise CheckpointError(refused(path)) from None
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line report
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is unreadable ({first[:200]})") from None
+        first = str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first[:120]})") from None
     if not isinstance(state, dict) or "model" not in state or "config_hash" not in state:
-        raise CheckpointError(f"checkpoint {path} is not a checkpoint of this project")
+        raise CheckpointError(refused(path))
     return state
+
+
+def check_keys(state: dict[str, Any], path: Path, keys: tuple[str, ...] = EPOCH_KEYS) -> None:
+    """A CheckpointError naming the file unless ``state`` has every one of ``keys``."""
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(map(repr, missing))} "
+                              "(written by another version of this code, or edited)")
+
+
+def check_model(state: dict[str, Any], path: Path, reference: dict[str, torch.Tensor]) -> None:
+    """A CheckpointError naming the file unless ``state["model"]`` has the names and shapes of
+    ``reference`` (a model's ``state_dict()``), so that loading it cannot fail half-way."""
+    model = state.get("model")
+    if not isinstance(model, dict) or set(model) != set(reference) or any(
+            not isinstance(model[k], torch.Tensor) or model[k].shape != v.shape for k, v in reference.items()):
+        raise CheckpointError(f"checkpoint {path} holds the weights of another model")
 
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
@@ -93,18 +121,41 @@ def save_epoch(directory: Path, epoch: int, state: dict[str, Any], keep: int = 2
 
 
 def latest_good(directory: Path, config_hash: str, identity: dict[str, Any] | None = None,
-                warn=print) -> dict[str, Any] | None:
-    """The newest readable checkpoint of this config, skipping (and reporting) bad ones.
-
-    A checkpoint written by a different config is refused with the differing keys listed.
-    """
-    for _, path in reversed(epoch_checkpoints(directory)):
+                warn=print, check: Callable[[dict[str, Any], Path], None] | None = None) -> dict[str, Any] | None:
+    """The newest usable epoch checkpoint of this config, skipping (and reporting, one line each) the
+    others: unreadable, refused, written by a different config (the differing keys listed), or failing
+    ``check`` (which raises CheckpointError). None when none is left: the run starts over."""
+    found = list(reversed(epoch_checkpoints(directory)))
+    for i, (_, path) in enumerate(found):
         try:
             state = load(path)
+            check_config(state, config_hash, path, identity)
+            if check is not None:
+                check(state, path)
         except CheckpointError as e:
-            warn(f"warning: {e}; trying the previous checkpoint")
+            warn(f"warning: {e}; " + ("trying the previous checkpoint" if i + 1 < len(found)
+                                      else "no usable checkpoint is left: starting over"))
             continue
-        check_config(state, config_hash, path, identity)
+        return state
+    return None
+
+
+def final_weights(directory: Path, config_hash: str, epochs: int, warn=print) -> dict[str, Any] | None:
+    """The final weights of a finished run: ``final.pt``, or, when it is unusable, the checkpoint of the
+    last epoch, which holds the same weights. None when neither is usable (or present)."""
+    candidates = [Path(directory) / FINAL_NAME, Path(directory) / f"epoch{epochs:04d}.pt"]
+    for i, path in enumerate(candidates):
+        if not path.exists():
+            continue
+        try:
+            state = load(path)
+            check_config(state, config_hash, path)
+        except CheckpointError as e:
+            warn(f"warning: {e}" + ("; trying the checkpoint of the last epoch" if i == 0 and candidates[1].exists()
+                                    else ""))
+            continue
+        if i:
+            warn(f"using the weights of {path} (the last epoch's checkpoint holds the final weights)")
         return state
     return None
 

@@ -10,6 +10,11 @@ is loaded, not retrained, unless ``--force`` is given. Launched with torchrun, a
 command runs data-parallel over the processes (``batch_size`` is then the global batch):
 
     torchrun --nproc-per-node 4 -m lib pretrain --config configs/cifar10_cpu_10min.toml
+
+A failure is one line on stderr naming the file or parameter at fault. Exit codes: 0 done, 1 the run
+failed (a loss that became NaN or infinite), 2 bad input: a parameter, a config file, a data folder,
+a runs folder, a record or a checkpoint that cannot be used (nothing was trained, or the record says
+what happened).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import json
 import sys
 
 from . import config as cfg
+from .checkpoints import CheckpointError
+
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError)  # exit 2, one line
 
 TRAIN_COMMANDS = {
     "pretrain": "SimCLR pretraining (NT-Xent on two views)",
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
         path = recipes.path(args.config) if args.config else None
         config = cfg.load_config(path, args.overrides, task=args.command)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
@@ -75,15 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run id: {config.run_id()}")
         return 0
     from . import distributed
-    from .training import run
+    from .training import NonFiniteLossError, run
 
     try:
         distributed.init_from_env(config.device)  # under torchrun: join the process group; else nothing
         main = distributed.is_main()
         record = run(config, force=args.force)
-    except (ValueError, FileNotFoundError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     finally:
         distributed.cleanup()
     if not main:  # a process other than rank 0 of a torchrun run: rank 0 reports

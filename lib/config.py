@@ -20,7 +20,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 # The allowed values of a knob live in the module that implements it; the ones only a run's set-up
 # knows (tasks, their losses, devices, precisions, tracking) live here.
@@ -316,12 +316,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        if path.suffix == ".toml":
-            merged.update(tomllib.loads(path.read_text()))
-        elif path.suffix == ".json":
-            merged.update(json.loads(path.read_text()))
-        else:
+        if path.suffix not in (".toml", ".json"):
             raise ValueError(f"config file {path} must be .toml or .json")
+        try:
+            values = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path} must hold key = value pairs (a TOML table or a JSON object), "
+                             f"not a {type(values).__name__}")
+        merged.update(values)
     merged.update(values)
     for text in overrides:
         key, value = parse_override(text)
@@ -340,7 +344,7 @@ def help_table() -> str:
 
 # ---- validation --------------------------------------------------------------------------------
 
-_TYPES = {f.name: type(f.default) for f in fields(Config)}
+FIELD_TYPES = {f.name: type(f.default) for f in fields(Config)}
 
 
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -358,7 +362,7 @@ def parse_bool(text: str) -> bool:
 
 
 def _coerce(key: str, raw: str) -> Any:
-    kind = _TYPES[key]
+    kind = FIELD_TYPES[key]
     try:
         if kind is bool:
             return parse_bool(raw)
@@ -374,7 +378,7 @@ def _coerce(key: str, raw: str) -> Any:
 def _check_types(cfg: Config) -> None:
     for f in fields(cfg):
         value = getattr(cfg, f.name)
-        kind = _TYPES[f.name]
+        kind = FIELD_TYPES[f.name]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             object.__setattr__(cfg, f.name, float(value))
             continue
@@ -396,27 +400,83 @@ def _canonicalise(cfg: Config) -> None:
         object.__setattr__(cfg, "head_last_bn", defaults["head_last_bn"])
 
 
-def _one_of(name: str, value: str, allowed: tuple[str, ...]):
-    if value not in allowed:
-        yield f"{name} must be one of {', '.join(allowed)}; got {value!r}"
+SEED_MAX = 2**32 - 1  # numpy.random.seed takes seeds in [0, 2**32 - 1]; torch takes more
+
+
+def _one_of(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda v: None if v in allowed else f"must be one of {', '.join(allowed)}; got {v!r}"
+
+
+def _range(lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+           hi_open: bool = False) -> Callable[[Any], str | None]:
+    """``lo <= v <= hi`` (``<`` where open); a bound of None is no bound. The message reads as the
+    earlier hand-written ones: "must be > 0", "must be >= 1", "must be in (0, 1]"."""
+    def check(v):
+        ok = (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or (v < hi if hi_open else v <= hi))
+        if ok:
+            return None
+        if hi is None:
+            return f"must be {'>' if lo_open else '>='} {lo}; got {v}"
+        return f"must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}; got {v}"
+    return check
+
+
+def _dataset(v: str) -> str | None:
+    if v.startswith("imagefolder:"):
+        return None if v[len("imagefolder:"):] else "imagefolder:<path> needs a path"
+    if v not in BUILTIN_DATASETS:
+        return f"must be one of {', '.join(BUILTIN_DATASETS)} or imagefolder:<path>; got {v!r}"
+    return None
+
+
+def _snapshot_epochs(v: str) -> str | None:
+    try:
+        _ = tuple(int(s) for s in v.split(",") if s.strip())
+    except ValueError:
+        return f"must be comma-separated integers; got {v!r}"
+    return None
+
+
+# The rules on one field alone, as "<field> <message>". Config checks every field with them (and with
+# the rules between fields, in _value_errors); the report runner checks a notebook parameter named
+# after a field with them before any kernel starts (lib.report.params). Every float must also be finite.
+FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
+    "task": _one_of(TASKS), "arch": _one_of(ARCHS), "stem": _one_of(STEMS), "optimizer": _one_of(OPTIMIZERS),
+    "lr_scaling": _one_of(LR_SCALINGS), "triplet_mining": _one_of(TRIPLET_MINING), "device": _one_of(DEVICES),
+    "precision": _one_of(PRECISIONS), "wandb": _one_of(WANDB_MODES), "head_last_bn": _one_of(HEAD_LAST_BN),
+    "dataset": _dataset,
+    "seed": _range(0, SEED_MAX),
+    "temperature": _range(0, lo_open=True), "distill_temperature": _range(0, lo_open=True),
+    "knn_t": _range(0, lo_open=True), "knn_k": _range(1),
+    "label_fraction": _range(0, 1, lo_open=True),
+    "batch_size": _range(1), "epochs": _range(1), "lr": _range(0, lo_open=True),
+    "weight_decay": _range(0), "momentum": _range(0, 1, hi_open=True),
+    "warmup_epochs": _range(0), "warmup_fraction": _range(0, 1),
+    "width": _range(0, lo_open=True), "head_layers": _range(0), "proj_dim": _range(1), "head_hidden_dim": _range(0),
+    "finetune_layer": _range(0), "distill_alpha": _range(0),
+    "train_size": _range(0), "test_size": _range(0), "monitor_size": _range(0), "save_embeddings": _range(0),
+    "image_size": lambda v: None if v == 0 or v >= 8 else f"must be 0 (native) or >= 8; got {v}",
+    "crop_scale_min": _range(0, 1, lo_open=True), "color_strength": _range(0),
+    "blur_p": _range(0, 1), "gray_p": _range(0, 1), "triplet_margin": _range(0),
+    "lars_trust": _range(0, lo_open=True),
+    "checkpoint_every": _range(1), "checkpoint_seconds": _range(0), "eval_every": _range(1),
+    "snapshot_epochs": _snapshot_epochs,
+}
+
+
+def field_errors(name: str, value: Any) -> list[str]:
+    """What is wrong with ``value`` for the field ``name`` on its own (its type already checked):
+    a float that is not finite, or one of :data:`FIELD_RULES`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{name} must be a finite number; got {value}"]
+    rule = FIELD_RULES.get(name)
+    message = rule(value) if rule is not None else None
+    return [f"{name} {message}"] if message else []
 
 
 def _value_errors(c: Config):
-    yield from _one_of("task", c.task, TASKS)
-    yield from _one_of("arch", c.arch, ARCHS)
-    yield from _one_of("stem", c.stem, STEMS)
-    yield from _one_of("optimizer", c.optimizer, OPTIMIZERS)
-    yield from _one_of("lr_scaling", c.lr_scaling, LR_SCALINGS)
-    yield from _one_of("triplet_mining", c.triplet_mining, TRIPLET_MINING)
-    yield from _one_of("device", c.device, DEVICES)
-    yield from _one_of("precision", c.precision, PRECISIONS)
-    yield from _one_of("wandb", c.wandb, WANDB_MODES)
-    yield from _one_of("head_last_bn", c.head_last_bn, HEAD_LAST_BN)
-    if c.dataset not in BUILTIN_DATASETS and not c.dataset.startswith("imagefolder:"):
-        yield (f"dataset must be one of {', '.join(BUILTIN_DATASETS)} or imagefolder:<path>; "
-               f"got {c.dataset!r}")
-    if c.dataset.startswith("imagefolder:") and not c.dataset[len("imagefolder:"):]:
-        yield "dataset imagefolder:<path> needs a path"
+    for f in fields(c):
+        yield from field_errors(f.name, getattr(c, f.name))
     allowed_losses = {"pretrain": ("ntxent",), "supervised": SUPERVISED_LOSSES,
                       "finetune": ("ce",), "distill": ("distill",)}.get(c.task, ())
     if c.loss and c.loss not in allowed_losses:
@@ -433,79 +493,28 @@ def _value_errors(c: Config):
             yield f"{name} lists an augmentation twice: {text!r}"
         if "crop" in ops and ops[0] != "crop":
             yield f"{name}: crop must come first, got {text!r}"
-    if c.temperature <= 0:
-        yield f"temperature must be > 0; got {c.temperature}"
-    if c.distill_temperature <= 0:
-        yield f"distill_temperature must be > 0; got {c.distill_temperature}"
-    if c.knn_t <= 0:
-        yield f"knn_t must be > 0; got {c.knn_t}"
-    if c.knn_k < 1:
-        yield f"knn_k must be >= 1; got {c.knn_k}"
-    if not 0 < c.label_fraction <= 1:
-        yield f"label_fraction must be in (0, 1]; got {c.label_fraction}"
     min_batch = 2 if c.task in ("pretrain",) or c.loss in ("supcon", "triplet") else 1
-    if c.batch_size < min_batch:
+    if 1 <= c.batch_size < min_batch:
         yield f"batch_size must be >= {min_batch} for task {c.task!r} with loss {c.loss_name!r}; got {c.batch_size}"
-    if c.epochs < 1:
-        yield f"epochs must be >= 1; got {c.epochs}"
-    if c.lr <= 0:
-        yield f"lr must be > 0; got {c.lr}"
-    if c.weight_decay < 0:
-        yield f"weight_decay must be >= 0; got {c.weight_decay}"
-    if not 0 <= c.momentum < 1:
-        yield f"momentum must be in [0, 1); got {c.momentum}"
-    if not 0 <= c.warmup_epochs <= c.epochs:
+    if c.train_size and c.batch_size > c.train_size:
+        yield (f"batch_size={c.batch_size} is larger than train_size={c.train_size}; "
+               "a step needs batch_size training images")
+    if c.warmup_epochs > c.epochs:
         yield f"warmup_epochs must be in [0, epochs={c.epochs}]; got {c.warmup_epochs}"
-    if not 0 <= c.warmup_fraction <= 1:
-        yield f"warmup_fraction must be in [0, 1]; got {c.warmup_fraction}"
     if c.warmup_fraction > 0 and c.warmup_epochs > 0:
         yield (f"give the warm-up once: warmup_fraction={c.warmup_fraction} or warmup_epochs={c.warmup_epochs} "
                "(set the other to 0)")
-    if c.width <= 0:
-        yield f"width must be > 0; got {c.width}"
-    if c.head_layers < 0:
-        yield f"head_layers must be >= 0; got {c.head_layers}"
-    if c.proj_dim < 1 or c.head_hidden_dim < 0:
-        yield f"proj_dim must be >= 1 and head_hidden_dim >= 0; got {c.proj_dim}, {c.head_hidden_dim}"
     if not 0 <= c.finetune_layer <= max(c.head_layers, 0) and c.task == "finetune":
         yield f"finetune_layer must be in [0, head_layers]; got {c.finetune_layer}"
-    if c.finetune_layer < 0:
-        yield f"finetune_layer must be >= 0; got {c.finetune_layer}"
     if not c.ntxent_normalize and c.task != "pretrain":
         yield f"ntxent_normalize=false applies to pretraining (NT-Xent) only; task is {c.task!r}"
     if c.task == "finetune" and not c.pretrained:
         yield "task 'finetune' needs pretrained=<id of a pretraining run>"
     if c.task == "distill" and not c.teacher:
         yield "task 'distill' needs teacher=<id of a fine-tuning run>"
-    if c.distill_alpha < 0:
-        yield f"distill_alpha must be >= 0; got {c.distill_alpha}"
-    if c.train_size < 0 or c.test_size < 0 or c.monitor_size < 0 or c.save_embeddings < 0:
-        yield "train_size, test_size, monitor_size and save_embeddings must be >= 0"
-    if c.image_size != 0 and c.image_size < 8:
-        yield f"image_size must be 0 (native) or >= 8; got {c.image_size}"
-    if not 0 < c.crop_scale_min <= 1:
-        yield f"crop_scale_min must be in (0, 1]; got {c.crop_scale_min}"
-    if c.color_strength < 0:
-        yield f"color_strength must be >= 0; got {c.color_strength}"
-    if not 0 <= c.blur_p <= 1:
-        yield f"blur_p must be in [0, 1]; got {c.blur_p}"
-    if not 0 <= c.gray_p <= 1:
-        yield f"gray_p must be in [0, 1]; got {c.gray_p}"
-    if not (c.lars_trust > 0 and math.isfinite(c.lars_trust)):
-        yield f"lars_trust must be a finite number > 0; got {c.lars_trust}"
-    if c.checkpoint_every < 1:
-        yield f"checkpoint_every must be >= 1; got {c.checkpoint_every}"
-    if not (c.checkpoint_seconds >= 0 and math.isfinite(c.checkpoint_seconds)):
-        yield f"checkpoint_seconds must be a finite number >= 0; got {c.checkpoint_seconds}"
-    if c.eval_every < 1:
-        yield f"eval_every must be >= 1; got {c.eval_every}"
-    try:
-        snaps = c.snapshot_epoch_list
-    except ValueError:
-        yield f"snapshot_epochs must be comma-separated integers; got {c.snapshot_epochs!r}"
-    else:
-        if any(not 0 <= e <= c.epochs for e in snaps):
-            yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"
+    if not field_errors("snapshot_epochs", c.snapshot_epochs) and any(
+            not 0 <= e <= c.epochs for e in c.snapshot_epoch_list):
+        yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"
 
 
 def _split_ops(text: str) -> tuple[str, ...]:

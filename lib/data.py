@@ -418,11 +418,15 @@ def _scan_images(folder: str, found: list[tuple[str, int, int]]) -> None:
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            _scan_images(entry.path, found)
-        elif entry.name.lower().endswith(IMAGE_EXTENSIONS) and entry.is_file():
-            st = entry.stat()
-            found.append((entry.path, st.st_size, st.st_mtime_ns))
+        try:
+            if entry.is_dir():
+                _scan_images(entry.path, found)
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS) and entry.is_file():
+                st = entry.stat()
+                found.append((entry.path, st.st_size, st.st_mtime_ns))
+        except OSError as err:  # a symbolic link loop (ELOOP), a file without read permission ...
+            raise ValueError(f"cannot read {entry.path} in the image folder ({err.strerror or err}); "
+                             "fix or remove it") from None
 
 
 def _image_folder_source(path: str, split: str) -> _Source:

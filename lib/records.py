@@ -8,24 +8,28 @@ A record lives in ``<runs_dir>/<run_id>/``::
     metrics.jsonl     one JSON line of metrics per epoch (as DINO writes them)
     embeddings.npz    a subsample of test embeddings (and at chosen epochs) for plots
     checkpoints/      model and optimizer state; git-ignored, never committed
+    .lock             held by the process writing the record (:class:`RunLock`); git-ignored
 
-Everything but ``checkpoints/`` is small and meant to be committed, so every number in a
-report can be traced to the run that produced it. Files are written to a temporary name and
-renamed, so a record is never half-written.
+Everything but ``checkpoints/`` and ``.lock`` is small and meant to be committed, so every number
+in a report can be traced to the run that produced it. Files are written to a temporary name and
+renamed, so a record is never half-written; they get the permissions the umask gives new files.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
+import io
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,16 +40,33 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 EMBEDDINGS_FILE = "embeddings.npz"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
 
 
 # ---- atomic writes -----------------------------------------------------------------------------
 
+def umask() -> int:
+    """The process's umask, read from ``/proc`` where it can be (setting it to read it is not thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename. The file gets the mode
+    ``open()`` would give it (0666 less the umask): ``mkstemp`` makes it private (0600), which would
+    hide records from the other members of a group on shared storage."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -58,7 +79,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def remove_stale_temporaries(directory: Path) -> None:
-    """Delete temporary files left by a process killed in the middle of an atomic write."""
+    """Delete temporary files left by a process killed in the middle of an atomic write. Only the
+    holder of the run's :class:`RunLock` may call this: another process's files are not stale."""
     for path in Path(directory).rglob(".*.tmp*"):
         if path.is_file():
             path.unlink(missing_ok=True)
@@ -138,6 +160,69 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# ---- one process per run ------------------------------------------------------------------------
+
+class RunLock:
+    """One process at a time writes a run folder: an exclusive ``fcntl.flock`` on ``<run>/.lock``.
+
+    The operating system releases the lock when its process ends, however it ends (SIGKILL, a crash,
+    a dead machine's process on local storage), so a lock is never stale. The holder writes its pid,
+    host and start time into the file; a second process says whom it waits for, then waits. Without
+    the lock, a second process on the same run deleted the first's temporary files as it set up, and
+    the two overwrote each other's record. Within one process the lock is counted, not taken again
+    (a second flock there would wait for itself): it goes back when every holder has released it.
+    """
+
+    _held: dict[str, list[int]] = {}  # folder -> [file descriptor, holders] of the locks this process holds
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_FILE
+        self._key: str | None = None
+
+    def acquire(self, echo: Callable[..., None] = print) -> "RunLock":
+        key = str(self.directory.resolve())
+        if key in RunLock._held:  # this process holds it already: a second flock would wait for itself
+            RunLock._held[key][1] += 1
+            self._key = key
+            return self
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+                echo(f"run {self.directory.name} is being written by {holder}; waiting for it to finish "
+                     f"(lock {self.path}; Ctrl-C to stop waiting)", file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {platform.node()} since {now_iso()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        RunLock._held[key] = [fd, 1]
+        self._key = key
+        return self
+
+    def release(self) -> None:
+        """Give the lock back; the last holder in this process closes the file, which releases it."""
+        if self._key is None:
+            return
+        entry = RunLock._held[self._key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            os.close(entry[0])
+            del RunLock._held[self._key]
+        self._key = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 # ---- the record --------------------------------------------------------------------------------
 
 @dataclass
@@ -188,30 +273,42 @@ class RunRecord:
 
 
 class RecordWriter:
-    """Writes a run's record as the run goes; every write is atomic."""
+    """Writes a run's record as the run goes; every write is atomic.
 
-    def __init__(self, config: Config, runs_dir: Path | None = None):
+    It holds the run's :class:`RunLock` from construction until :meth:`close` (or :meth:`finish` /
+    :meth:`fail`): a second writer of the same run, in another process, waits for it."""
+
+    def __init__(self, config: Config, runs_dir: Path | None = None, echo: Callable[..., None] = print):
         self.config = config
         self.directory = Path(runs_dir or config.resolved_runs_dir()) / config.run_id()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.directory)
+        self.lock = RunLock(self.directory).acquire(echo)
+        remove_stale_temporaries(self.directory)  # the lock holder's to remove: nobody else writes here now
         self.provenance: dict[str, Any] = {}
         self._epochs: list[dict[str, Any]] = []
 
-    def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None) -> None:
+    def close(self) -> None:
+        """Release the run's lock; the writer writes nothing more."""
+        self.lock.release()
+
+    def start(self, device, world_size: int = 1, extra: dict[str, Any] | None = None,
+              started: str | None = None) -> None:
+        """The record of a run that starts (or starts again); ``started`` (UTC) defaults to now."""
         self.provenance = {"run_id": self.config.run_id(), "config_hash": self.config.config_hash(),
                            **git_state(), "versions": library_versions(),
                            "device": device_description(device), "device_type": str(device),
                            "hostname": platform.node(), "world_size": world_size,
-                           "started": now_iso(), **(extra or {})}
+                           "started": started or now_iso(), **(extra or {})}
         atomic_write_json(self.directory / CONFIG_FILE, self.config.to_dict())
         # Metrics from an earlier, unfinished attempt are kept only up to the resumed epoch.
         self._write_record("running", {})
 
-    def resume_epochs(self, epochs: list[dict[str, Any]]) -> None:
-        """Continue after a resumed checkpoint: keep the metrics of the epochs it covers."""
+    def resume_epochs(self, epochs: list[dict[str, Any]], started: str | None = None, resumes: int = 1) -> None:
+        """Continue after a resumed checkpoint: keep the metrics of the epochs it covers, the start
+        of the run's first segment and how many times it has been resumed."""
         self._epochs = list(epochs)
         self._write_metrics()
+        self.provenance.update(started=started or self.provenance.get("started"), resumes=resumes)
+        self._write_record("running", {})
 
     def log_epoch(self, metrics: dict[str, Any]) -> None:
         self._epochs.append(_jsonable(metrics))
@@ -222,19 +319,20 @@ class RecordWriter:
         atomic_write_bytes(self.directory / METRICS_FILE, text.encode())
 
     def save_embeddings(self, arrays: dict[str, np.ndarray]) -> None:
-        path = self.directory / EMBEDDINGS_FILE
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        atomic_write_bytes(self.directory / EMBEDDINGS_FILE, buffer.getvalue())
 
     def finish(self, results: dict[str, Any], wall_time_s: float) -> RunRecord:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2))
         self._write_record("complete", results)
+        self.close()
         return load_record(self.directory)
 
     def fail(self, error: str, wall_time_s: float) -> None:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2), error=error)
         self._write_record("failed", {})
+        self.close()
 
     def _write_record(self, status: str, results: dict[str, Any]) -> None:
         atomic_write_json(self.directory / RECORD_FILE, {
@@ -253,10 +351,18 @@ def load_record(directory: str | Path) -> RunRecord:
         config = from_dict(json.loads((directory / CONFIG_FILE).read_text()))
     except (json.JSONDecodeError, OSError, ValueError, TypeError) as e:
         raise ValueError(f"run record {directory} is unreadable: {e}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"run record {record_path} is unreadable: not a JSON object")
     epochs = []
     metrics_path = directory / METRICS_FILE
     if metrics_path.exists():
-        epochs = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+        for number, line in enumerate(metrics_path.read_text().splitlines(), start=1):
+            if line.strip():
+                try:
+                    epochs.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"run record {metrics_path}: line {number} is not valid JSON "
+                                     f"({e.msg}, column {e.colno}); the file is torn or was edited") from None
     return RunRecord(directory=directory, config=config, status=meta.get("status", "running"),
                      provenance=meta.get("provenance", {}), results=meta.get("results", {}),
                      epochs=epochs)
@@ -274,13 +380,21 @@ def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunR
 
 
 def existing_record(config: Config) -> RunRecord | None:
-    """The complete record of this config, if one exists."""
+    """The complete record of this config, if one exists. A record that says it is complete but
+    cannot be read is an error that says how to replace it (an unfinished one is simply resumed)."""
     directory = config.resolved_runs_dir() / config.run_id()
-    if (directory / RECORD_FILE).is_file():
-        record = load_record(directory)
-        if record.complete:
-            return record
-    return None
+    if not (directory / RECORD_FILE).is_file():
+        return None
+    try:
+        meta = json.loads((directory / RECORD_FILE).read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        if meta.get("status") != "complete":
+            return None
+        return load_record(directory)
+    except (ValueError, OSError) as e:
+        why = str(e) if str(e).startswith("run record") else f"run record {directory} is unreadable: {e}"
+        raise ValueError(f"{why}; train the run again with --force (run(config, force=True)) to replace it") from None
 
 
 # ---- which runs a process loaded and which it trained ------------------------------------------
@@ -323,11 +437,22 @@ def read_run_log(path: str | Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
-def list_records(runs_dir: str | Path | None = None, complete_only: bool = True) -> list[RunRecord]:
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def list_records(runs_dir: str | Path | None = None, complete_only: bool = True,
+                 warn: Callable[[str], None] = _warn) -> list[RunRecord]:
+    """The records in ``runs_dir`` (complete ones only by default). A record that cannot be read is
+    skipped with a one-line warning naming it; the others are still listed."""
     base = resolve_runs_dir(runs_dir or "")
     out = []
     for path in sorted(base.glob(f"*/{RECORD_FILE}")):
-        record = load_record(path.parent)
+        try:
+            record = load_record(path.parent)
+        except (ValueError, OSError) as e:
+            warn(f"warning: skipping {path.parent}: {e}")
+            continue
         if record.complete or not complete_only:
             out.append(record)
     return out

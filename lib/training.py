@@ -34,7 +34,7 @@ from . import checkpoints, data, distributed, evaluation, losses, models, optim,
 from .config import Config
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
-                      find_record, log_run)
+                      find_record, log_run, now_iso)
 from .tracking import Tracker
 
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
@@ -45,7 +45,7 @@ class MissingRecordError(RuntimeError):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
 # ---- set-up ------------------------------------------------------------------------------------
@@ -187,10 +187,37 @@ class _State:
     epoch: int = 0                                                  # epochs finished
     epochs_log: list[dict[str, Any]] = field(default_factory=list)  # epoch 0 (initialisation) first
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # test embeddings at snapshot_epochs
+    elapsed_before_s: float = 0.0                                   # training time up to the resumed epoch
+
+
+@dataclass
+class Clock:
+    """A run's wall time over the segments a resume joins: a resumed run adds the time its earlier
+    segments had spent up to the checkpoint it continues from (the work a kill loses is done again,
+    and counted once). ``started`` is the first segment's start; ``resumes`` counts the resumes."""
+
+    t0: float = field(default_factory=time.perf_counter)  # this segment's start
+    before_s: float = 0.0                                  # earlier segments, up to the resumed checkpoint
+    started: str = field(default_factory=now_iso)          # UTC
+    resumes: int = 0
+
+    def seconds(self) -> float:
+        return self.before_s + time.perf_counter() - self.t0
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the clock (plain types)."""
+        return {"wall_time_s": self.seconds(), "started": self.started, "resumes": self.resumes}
+
+    def resume(self, saved: dict[str, Any] | None) -> None:
+        """Continue from a checkpoint's :meth:`state` (a checkpoint written before clocks: from zero)."""
+        saved = saved or {}
+        self.before_s = float(saved.get("wall_time_s", 0.0))
+        self.started = str(saved.get("started", self.started))
+        self.resumes = int(saved.get("resumes", 0)) + 1
 
 
 def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | None, tracker: Tracker | None,
-         generator: torch.Generator, augment: torch.Generator | None = None,
+         generator: torch.Generator, augment: torch.Generator | None = None, clock: Clock | None = None,
          ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Train ``job.model`` for ``config.epochs``, resuming from the newest good checkpoint.
 
@@ -201,9 +228,12 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     epoch. ``writer`` and ``tracker`` are rank 0's (None elsewhere): rank 0 alone evaluates, logs
     and writes checkpoints (:class:`lib.distributed.Processes`).
 
+    ``clock`` (rank 0's) goes into every checkpoint and is continued on a resume.
+
     Returns the per-epoch metrics and the embedding snapshots taken at ``snapshot_epochs``.
     """
     procs = distributed.Processes.current()
+    clock = clock or Clock()
     if procs.main and writer is None:
         raise ValueError("rank 0 needs a RecordWriter")
     schedule = Schedule.of(config, job.n_train, procs.world)
@@ -212,7 +242,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                                       lars_trust=config.lars_trust, lars_clip=config.lars_clip)
     ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
     t_fit = t_saved = time.perf_counter()
-    state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs)
+    state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs, clock)
     with Progress(schedule.total_steps, enabled=config.progress and procs.main,
                   description=ckpt_dir.parent.name, epochs=config.epochs) as progress:
         progress.step(state.epoch * schedule.steps_per_epoch)
@@ -223,7 +253,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                                   progress, ckpt_dir)
             if procs.main:  # the others wait at the barrier below
                 _monitor(config, job, epoch + 1, record, state)
-                record["elapsed_seconds"] = time.perf_counter() - t_fit  # this process's wall time, evaluation included
+                # this process's training wall time, evaluation included, over the segments of a resumed run
+                record["elapsed_seconds"] = state.elapsed_before_s + time.perf_counter() - t_fit
                 state.epoch = epoch + 1
                 state.epochs_log.append(record)
                 writer.log_epoch(record)
@@ -233,7 +264,7 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
                 if checkpoint_due(epoch + 1, config.epochs, config.checkpoint_every, config.checkpoint_seconds,
                                   time.perf_counter() - t_saved):
                     t_saved = time.perf_counter()
-                    _checkpoint(config, job, optimizer, generator, ckpt_dir, state)
+                    _checkpoint(config, job, optimizer, generator, ckpt_dir, state, clock)
             procs.wait()
     job.model.eval()
     if procs.main:
@@ -244,20 +275,30 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
 
 
 def _resume(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
-            writer: RecordWriter | None, procs: distributed.Processes) -> _State:
+            writer: RecordWriter | None, procs: distributed.Processes, clock: Clock) -> _State:
     """The newest good checkpoint of this config, restored (rank 0 reads it and sends it to every
     process, so all resume from the same state); without one, epoch 0: the random initialisation
-    evaluated, the baseline every curve starts from."""
+    evaluated, the baseline every curve starts from. A checkpoint that lacks a part of the state or
+    holds another model's weights is skipped like an unreadable one, before anything is restored."""
+    reference = job.model.state_dict()
+
+    def usable(state: dict[str, Any], path: Path) -> None:
+        checkpoints.check_keys(state, path)
+        checkpoints.check_model(state, path, reference)
+
     resumed = procs.from_main(
-        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity()) if procs.main else None)
+        checkpoints.latest_good(ckpt_dir, config.config_hash(), config.identity(), check=usable)
+        if procs.main else None)
     if resumed is not None:
         job.model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         checkpoints.restore_rng_state(resumed["rng"], generator)
         state = _State(int(resumed["epoch"]), list(resumed["metrics"]),
                        {k: v.numpy() for k, v in resumed.get("snapshots", {}).items()})
+        state.elapsed_before_s = float(state.epochs_log[-1].get("elapsed_seconds") or 0.0)
         if procs.main:
-            writer.resume_epochs(state.epochs_log)
+            clock.resume(resumed.get("clock"))
+            writer.resume_epochs(state.epochs_log, started=clock.started, resumes=clock.resumes)
             print(f"resumed {writer.directory.name} from epoch {state.epoch}")
         return state
     state = _State()
@@ -294,8 +335,11 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
     record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
     record.update({k: float(v) / steps for k, v in sums.items()})
     if not math.isfinite(record["loss"]):
+        saved = checkpoints.epoch_checkpoints(ckpt_dir)
+        kept = (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
+                "no checkpoint had been written, so running it again starts over")
         raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
-                                 f"{(epoch + 1) * steps - 1}); the last good checkpoint is kept in {ckpt_dir}")
+                                 f"{(epoch + 1) * steps - 1}); {kept}; try a lower lr (now {config.lr})")
     record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
     if job.flops_per_view:  # forward + backward ~ 3 x forward
         record["train_tflops"] = 3 * job.flops_per_view * record["views_per_second"] / 1e12
@@ -315,14 +359,15 @@ def _monitor(config: Config, job: Job, epoch: int, record: dict[str, Any] | None
 
 
 def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
-                state: _State) -> None:
+                state: _State, clock: Clock) -> None:
     """Everything a resumed run needs to continue bitwise: weights, optimizer, the data-order
-    generator, the epochs so far and their metrics and snapshots."""
+    generator, the epochs so far and their metrics and snapshots; and the run's clock."""
     checkpoints.save_epoch(ckpt_dir, state.epoch, {
         "model": job.model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": state.epoch,
         "metrics": state.epochs_log, "rng": checkpoints.rng_state(generator),
         "config_hash": config.config_hash(), "config": config.identity(),
-        "snapshots": {k: torch.from_numpy(v) for k, v in state.snapshots.items()}})
+        "snapshots": {k: torch.from_numpy(v) for k, v in state.snapshots.items()},
+        "clock": clock.state()})
 
 
 def job_views(config: Config) -> int:
@@ -481,21 +526,23 @@ def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, A
     if not record.complete:
         raise ValueError(f"run {run_id} is not complete (status {record.status!r}); finish it first")
     path = record.checkpoint_dir / checkpoints.FINAL_NAME
-    if not path.exists():
-        # The record was committed but its weights were not (checkpoints never are): train the
-        # run again from its stored config, which recreates the weights.
+    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    if state is None:
+        # The record was committed but its weights were not (checkpoints never are), or they were
+        # refused: train the run again from its stored config, which recreates the weights.
+        what = (f"no weights at {path} (checkpoints are not committed)" if not path.exists() else
+                f"no usable weights ({path} was refused)")
         here = resolve_device(config.device).type
         if record.provenance.get("device_type", "cpu").split(":")[0] != here:
             raise FileNotFoundError(
-                f"run {run_id} has no weights at {path} (checkpoints are not committed) and it was trained on "
-                f"{record.provenance.get('device')}, not on this {here} device; retrain it there or copy its "
-                f"checkpoints/ folder here")
-        print(f"{run_id}: record found but no weights at {path}; training it again to recreate them")
+                f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
+                f"{here} device; retrain it there or copy its checkpoints/ folder here")
+        print(f"{run_id}: record found but {what}; training it again to recreate them")
         again = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
                                           progress=config.progress), force=True)
         record = again or record  # ranks other than 0 get None; the weights are written by then
-    state = checkpoints.load(path)
-    checkpoints.check_config(state, record.config.config_hash(), path)
+        state = checkpoints.load(path)
+        checkpoints.check_config(state, record.config.config_hash(), path)
     return record, state
 
 
@@ -605,8 +652,63 @@ TASKS: dict[str, Callable] = {"pretrain": _pretrain, "supervised": _supervised, 
 
 def _device_layout(model: nn.Module, device: torch.device) -> nn.Module:
     """channels_last: faster convolutions with cuDNN and with oneDNN on the CPU (1.3-1.5x measured
-    for the small CNN on 2 CPU cores)."""
-    return model.to(memory_format=torch.channels_last)
+    for the small CNN on 2 CPU cores), except for the layers oneDNN's CPU kernels crash on
+    (:func:`avoid_onednn_crash`)."""
+    model = model.to(memory_format=torch.channels_last)
+    if device.type == "cpu":
+        avoid_onednn_crash(model)
+    return model
+
+
+def onednn_crash_prone(module: nn.Module) -> bool:
+    """A convolution whose backward corrupts the heap on the CPU in channels_last (torch 2.14.1,
+    oneDNN's AVX-512 kernels): 1x1, strided, at most 8 input channels. Measured on the 1x1 stride-2
+    convolution alone: 2 to 8 input channels crash (free(): invalid next size, double free, or a
+    segmentation fault) at even input sides from 46 px on; 9 and more channels, and the contiguous
+    layout, never did. In this project: the downsampling shortcut of a ResNet whose first stage has at
+    most 8 channels (width <= 0.13), trained on images of 64 px with the CIFAR stem."""
+    return (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1) and module.stride != (1, 1)
+            and module.in_channels <= 8)
+
+
+def avoid_onednn_crash(model: nn.Module) -> list[nn.Module]:
+    """Run the crash-prone convolutions of ``model`` (:func:`onednn_crash_prone`) in the contiguous
+    layout when their input is on the CPU: weight and input contiguous, the output back in channels_last
+    for the layers after it. Such a layer is converted at every image size, not only at the sizes
+    measured to crash, since heap corruption need not crash at once. Every other layer, and every model
+    without such a layer (the small CNN, ResNets of width >= 0.25), is left as it was: their numbers do
+    not change. tests/test_cpu_kernels.py keeps PyTorch's bare reproduction, to tell when an upgrade
+    fixes it. Returns the converted layers."""
+    def before(conv: nn.Conv2d, args):
+        (x,) = args
+        if x.device.type != "cpu":
+            return None
+        _contiguous_weight(conv)  # again, in case the model was moved to channels_last since
+        return (x.contiguous(),)
+
+    def after(conv: nn.Conv2d, args, out: torch.Tensor):
+        return out.contiguous(memory_format=torch.channels_last) if out.device.type == "cpu" else out
+
+    converted = [m for m in model.modules() if onednn_crash_prone(m)]
+    for conv in converted:
+        _contiguous_weight(conv)
+        if not getattr(conv, "_avoids_onednn_crash", False):
+            conv.register_forward_pre_hook(before)
+            conv.register_forward_hook(after)
+            conv._avoids_onednn_crash = True
+    return converted
+
+
+def _contiguous_weight(conv: nn.Conv2d) -> None:
+    """The weight with contiguous strides. A 1x1 kernel in channels_last passes ``is_contiguous()`` but
+    keeps channels_last strides, and the convolution follows its weight's strides into channels_last."""
+    w = conv.weight
+    strides, step = [], 1
+    for n in reversed(w.shape):
+        strides.append(step)
+        step *= n
+    if w.stride() != tuple(reversed(strides)):
+        w.data = w.data.clone(memory_format=torch.contiguous_format)
 
 
 def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -650,6 +752,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     nproc = distributed.requested_processes()
     if nproc > 1 and not distributed.is_initialized():  # THESIS_NPROC: start torchrun for this run
         return distributed.launch(config, nproc, force=force)
+    if main:
+        check_runs_dir(config.resolved_runs_dir())  # before the data loads, not after
     device = distributed.process_device(resolve_device(config.device))
     parent = {"finetune": config.pretrained, "distill": config.teacher}.get(config.task)
     if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
@@ -662,41 +766,66 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     amp = autocast(device, config.precision)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-    t_start = time.perf_counter()
+    clock = Clock()
     if config.download and not main:
         distributed.barrier()  # rank 0 downloads first
     d = prepare_data(config, device)
     if config.download and main:
         distributed.barrier()
     job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
+    Schedule.of(config, job.n_train, world)  # a batch larger than the data: refused before a run folder exists
     job.flops_per_view = models.flops_per_image(job.model, d.size, d.train.channels)
+    # One process writes a run: a second one waits here for the first (records.RunLock) ...
     writer = RecordWriter(config) if main else None
-    if writer is not None:
-        writer.start(device, world_size=world,
-                     extra={"parameters": models.count_parameters(job.model),
-                            "train_images": len(d.train), "test_images": len(d.test),
-                            "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
-                            **distributed.describe(device)})
-    tracker = Tracker(config, writer.directory) if writer is not None else None
-    if not main:
-        _fit(config, job, device, None, None, generator, augment)
-        return None
     try:
-        _, snapshots = _fit(config, job, device, writer, tracker, generator, augment)
-        results: dict[str, Any] = {"train_wall_time_s": round(time.perf_counter() - t_start, 2)}
-        final_results, embeddings = final()
-        results.update(final_results)
-        embeddings.update(snapshots)
-        if embeddings:
-            writer.save_embeddings(embeddings)
-        record = writer.finish(results, time.perf_counter() - t_start)
-        tracker.finish(results)
-        log_run(record, "trained")
-        return record
-    except BaseException as e:
-        writer.fail(f"{type(e).__name__}: {e}", time.perf_counter() - t_start)
-        tracker.finish({}, failed=True)
-        raise
+        if not force:  # ... and then finds its finished record rather than training the run again
+            done = distributed.broadcast_object(existing_record(config) if main else None)
+            if done is not None:
+                if main:
+                    log_run(done, "loaded")
+                return done
+        if writer is not None:
+            writer.start(device, world_size=world,
+                         extra={"parameters": models.count_parameters(job.model),
+                                "train_images": len(d.train), "test_images": len(d.test),
+                                "labelled_images": len(d.labelled), "forward_flops_per_view": job.flops_per_view,
+                                **distributed.describe(device)}, started=clock.started)
+        tracker = Tracker(config, writer.directory) if writer is not None else None
+        if not main:
+            _fit(config, job, device, None, None, generator, augment)
+            return None
+        try:
+            _, snapshots = _fit(config, job, device, writer, tracker, generator, augment, clock)
+            results: dict[str, Any] = {"train_wall_time_s": round(clock.seconds(), 2)}
+            final_results, embeddings = final()
+            results.update(final_results)
+            embeddings.update(snapshots)
+            if embeddings:
+                writer.save_embeddings(embeddings)
+            record = writer.finish(results, clock.seconds())
+            tracker.finish(results)
+            log_run(record, "trained")
+            return record
+        except BaseException as e:
+            writer.fail(f"{type(e).__name__}: {e}", clock.seconds())
+            tracker.finish({}, failed=True)
+            raise
+    finally:
+        if writer is not None:
+            writer.close()  # the lock goes back even when the run failed
+
+
+def check_runs_dir(path: Path) -> None:
+    """A ValueError naming ``runs_dir`` unless it is, or can become, a folder this process writes."""
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"runs_dir {path} cannot be a folder: {existing} is a file; give runs_dir=<a folder> "
+                         "(or set THESIS_RUNS_DIR)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"runs_dir {path} is not writable (no write permission on {existing}); "
+                         "give runs_dir=<a folder you can write>")
 
 
 def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",

@@ -6,7 +6,7 @@ import torch
 
 from lib import checkpoints
 from lib.config import Config
-from lib.records import RecordWriter, atomic_write_json, existing_record, find_record, load_record
+from lib.records import RecordWriter, atomic_write_json, existing_record, find_record, list_records, load_record
 
 
 def test_record_round_trip(tmp_path):
@@ -51,6 +51,56 @@ def test_missing_and_broken_records_give_clear_errors(tmp_path):
         load_record(broken)
 
 
+def _finished(tmp_path, **values):
+    config = Config(runs_dir=str(tmp_path), **values)
+    writer = RecordWriter(config)
+    writer.start("cpu")
+    for epoch in range(3):
+        writer.log_epoch({"epoch": epoch, "loss": 1.0 / (epoch + 1)})
+    return config, writer.finish({"h/knn_top1": 0.5}, wall_time_s=1.0)
+
+
+def test_a_torn_metrics_line_names_the_file_and_line_and_suggests_force(tmp_path):
+    config, record = _finished(tmp_path)
+    path = record.directory / "metrics.jsonl"
+    path.write_bytes(path.read_bytes()[:-12])  # the last line torn
+    with pytest.raises(ValueError) as info:
+        load_record(record.directory)
+    assert f"run record {path}: line 3 is not valid JSON" in str(info.value)
+    with pytest.raises(ValueError) as info:  # what run(config) meets first
+        existing_record(config)
+    assert str(path) in str(info.value) and "train the run again with --force" in str(info.value)
+
+
+def test_list_records_skips_a_bad_record_and_says_so(tmp_path):
+    _, good = _finished(tmp_path, seed=1)
+    _, bad = _finished(tmp_path, seed=2)
+    (bad.directory / "config.json").write_text("{")
+    warnings = []
+    assert [r.run_id for r in list_records(tmp_path, warn=warnings.append)] == [good.run_id]
+    assert len(warnings) == 1 and str(bad.directory) in warnings[0]
+
+
+def test_record_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o002)  # a group that shares its records
+    try:
+        config, record = _finished(tmp_path)
+        writer = RecordWriter(config.replace(seed=5))
+        writer.start("cpu")
+        writer.save_embeddings({"h": np.ones((2, 2), np.float16)})
+        writer.finish({}, wall_time_s=1.0)
+        os.umask(0o077)
+        atomic_write_json(tmp_path / "private.json", {})
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (*record.directory.iterdir(), *writer.directory.iterdir())
+             if p.is_file() and p.name != ".lock"}
+    assert modes == {"record.json": 0o664, "config.json": 0o664, "metrics.jsonl": 0o664, "embeddings.npz": 0o664}, modes
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+
+
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
     atomic_write_json(tmp_path / "a.json", {"x": [1, 2]})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": [1, 2]}
@@ -72,10 +122,12 @@ def test_checkpoints_keep_the_last_few_and_skip_corrupt_ones(tmp_path):
     state = checkpoints.latest_good(tmp_path, config.config_hash(), warn=warnings.append)
     assert state["epoch"] == 3
     assert len(warnings) == 1 and str(newest) in warnings[0]
-    # A checkpoint of another config is refused, naming the differing keys.
+    # Checkpoints of another config are refused, naming the differing keys; with none left: starting over.
     other = Config(epochs=99)
-    with pytest.raises(checkpoints.CheckpointError, match="different config"):
-        checkpoints.latest_good(tmp_path, other.config_hash(), other.identity(), warn=warnings.append)
+    warnings.clear()
+    assert checkpoints.latest_good(tmp_path, other.config_hash(), other.identity(), warn=warnings.append) is None
+    assert len(warnings) == 2 and "epoch0003.pt belongs to a different config" in warnings[1]
+    assert warnings[-1].endswith("no usable checkpoint is left: starting over")
 
 
 def test_rng_state_round_trip():
@@ -92,6 +144,69 @@ def test_foreign_file_is_refused(tmp_path):
     torch.save({"weights": torch.ones(2)}, path)
     with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint of this project"):
         checkpoints.load(path)
+
+
+class _Crafted:
+    """A pickle that would run a command when loaded without weights_only."""
+
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch crafted-pickle-ran",))
+
+
+@pytest.mark.parametrize("content", ["crafted", "random"])
+def test_a_crafted_or_random_file_gets_our_sentence_not_pytorchs_advice(tmp_path, content, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "epoch0003.pt"
+    if content == "crafted":
+        torch.save({"model": _Crafted(), "config_hash": "x"}, path)
+    else:
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(checkpoints.CheckpointError) as info:
+        checkpoints.load(path)
+    # PyTorch's own message ends, cut at 200 characters, on "Re-running torch.load with weights_only set to False".
+    assert str(info.value) == f"not a checkpoint of this project (refused, nothing executed): {path}"
+    assert not (tmp_path / "crafted-pickle-ran").exists()
+
+
+def test_a_truncated_file_is_named_as_such(tmp_path):
+    path = tmp_path / "final.pt"
+    checkpoints.save(path, {"model": {"w": torch.ones(1000)}, "config_hash": "x"})
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(checkpoints.CheckpointError, match=f"checkpoint {path} is truncated or corrupt"):
+        checkpoints.load(path)
+
+
+def test_checkpoints_missing_keys_or_of_another_model_are_skipped(tmp_path):
+    config, gen = Config(), torch.Generator().manual_seed(0)
+    full = {"model": {"w": torch.ones(2)}, "optimizer": {}, "epoch": 1, "metrics": [], "config_hash": config.config_hash(),
+            "rng": checkpoints.rng_state(gen)}
+    checkpoints.save_epoch(tmp_path, 1, full)
+    checkpoints.save_epoch(tmp_path, 2, {**full, "epoch": 2, "model": {"w": torch.ones(3)}})  # another shape
+    checkpoints.save_epoch(tmp_path, 3, {k: v for k, v in {**full, "epoch": 3}.items() if k != "optimizer"}, keep=3)
+
+    def usable(state, path):
+        checkpoints.check_keys(state, path)
+        checkpoints.check_model(state, path, {"w": torch.zeros(2)})
+
+    warnings = []
+    state = checkpoints.latest_good(tmp_path, config.config_hash(), warn=warnings.append, check=usable)
+    assert state["epoch"] == 1
+    assert "epoch0003.pt lacks 'optimizer'" in warnings[0] and "epoch0002.pt holds the weights of another model" in warnings[1]
+    assert all(w.endswith("trying the previous checkpoint") for w in warnings)
+
+
+def test_final_weights_fall_back_to_the_last_epochs_checkpoint(tmp_path):
+    config = Config(epochs=2)
+    state = {"model": {"w": torch.ones(2)}, "config_hash": config.config_hash()}
+    checkpoints.save(tmp_path / "epoch0002.pt", {**state, "epoch": 2})
+    (tmp_path / "final.pt").write_bytes(b"garbage")
+    warnings = []
+    got = checkpoints.final_weights(tmp_path, config.config_hash(), 2, warn=warnings.append)
+    assert torch.equal(got["model"]["w"], torch.ones(2))
+    assert "refused, nothing executed" in warnings[0] and "epoch0002.pt" in warnings[-1]
+    (tmp_path / "epoch0002.pt").write_bytes(b"garbage")
+    assert checkpoints.final_weights(tmp_path, config.config_hash(), 2, warn=warnings.append) is None
 
 
 def test_a_new_writer_removes_temporaries_of_a_killed_process(tmp_path):

@@ -177,6 +177,10 @@ def tiny(tmp_path):
     (["--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, cifar-cpu, full"),
     (["--only", "09"], "no notebook '09'; choose from 01_first, 02_second"),
     (["--kernel", "no-such-kernel-zz"], "kernel 'no-such-kernel-zz' is not installed"),
+    (["-p", "epochs", "-3"], "parameter 'epochs' of 01_first: epochs must be >= 1; got -3"),
+    (["-p", "epochs", "0"], "parameter 'epochs' of 01_first: epochs must be >= 1; got 0"),
+    (["-p", "width", "nan"], "parameter 'width' of 01_first: width must be a finite number; got nan"),
+    (["-p", "lr", "inf"], "parameter 'lr' of 01_first: lr must be a finite number; got inf"),
 ])
 def test_invalid_arguments_exit_2_and_execute_nothing(tiny, capsys, args, message):
     notebooks, out = tiny
@@ -184,6 +188,68 @@ def test_invalid_arguments_exit_2_and_execute_nothing(tiny, capsys, args, messag
     err = capsys.readouterr().err
     assert message in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name, kind, expected", [
+    ("epochs", int, ("epochs", False)), ("dataset", str, ("dataset", False)),
+    ("finetune_epochs", int, ("epochs", False)), ("distill_lr", float, ("lr", False)),
+    ("supcon_temperature", float, ("temperature", False)), ("grid_train_size", int, ("train_size", False)),
+    ("bt_epochs", str, ("epochs", True)), ("temperatures", str, ("temperature", True)),
+    ("lr_batch_sizes", str, ("batch_size", True)), ("label_fractions", str, ("label_fraction", True)),
+    ("seeds", int, None), ("umap_points", int, None), ("recipe", str, None), ("profile", str, None),
+    ("epochs", bool, None),  # a switch named like a field means something else
+])
+def test_which_config_field_a_notebook_parameter_becomes(name, kind, expected):
+    from lib.report.params import config_field
+
+    assert config_field(name, kind) == expected
+
+
+@pytest.mark.parametrize("params, given, message", [
+    ("temperature = 0.5  # t\n", {"temperature": "-1"}, "parameter 'temperature' of 07_x: temperature must be > 0; got -1.0"),
+    ("dataset = 'sample'  # d\n", {"dataset": "nosuch"}, "dataset must be one of sample, cifar10"),
+    ("finetune_epochs = 3  # e\n", {"finetune_epochs": "0"}, "parameter 'finetune_epochs' of 07_x: epochs must be >= 1; got 0"),
+    ("supcon_temperature = 0.1  # t\n", {"supcon_temperature": "nan"}, "temperature must be a finite number; got nan"),
+    ("bt_epochs = '3,10'  # e\n", {"bt_epochs": "3,0"}, "epochs must be >= 1; got 0 (in '3,0')"),
+    ("temperatures = '0.1,0.5'  # t\n", {"temperatures": "0.1,x"}, "'x' in '0.1,x' is not float"),
+    ("label_fractions = '0.01,0.1'  # f\n", {"label_fractions": "0.1,2"}, "label_fraction must be in (0, 1]; got 2.0"),
+    ("seed = 0  # s\n", {"seed": "-1"}, "seed must be in [0, 4294967295]; got -1"),
+])
+def test_values_are_checked_with_the_config_rules(tmp_path, params, given, message):
+    declared = read_parameters(write_notebook(tmp_path / "07_x.ipynb", params=params))
+    with pytest.raises(ParameterError) as info:
+        resolve_parameters("07_x", declared, "quick", given)
+    assert message in str(info.value)
+
+
+def test_notebook_defaults_are_not_held_to_the_config_rules(tmp_path):
+    # A fixture's "lr = -1e-3" (or a notebook's own meaning of a name) is the notebook's business until
+    # a profile or -p gives it a value.
+    declared = read_parameters(write_notebook(tmp_path / "01_x.ipynb"))
+    assert resolve_parameters("01_x", declared, "quick", {"epochs": "2"})["epochs"] == 2
+
+
+@pytest.mark.parametrize("name, value", [("epochs", "-3"), ("epochs", "0"), ("width", "nan"),
+                                         ("temperature", "-1"), ("dataset", "nosuch")])
+def test_a_bad_value_for_a_real_notebook_starts_no_kernel_and_touches_no_page(tmp_path, monkeypatch, capsys,
+                                                                             name, value):
+    # python -m lib.report --profile smoke --only 02 -p epochs -3: exit 2 before any kernel starts,
+    # the committed page and index left as they were.
+    import shutil
+
+    out = tmp_path / "reports"
+    shutil.copytree(repo_path("reports"), out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner, "check_kernel", no_kernel)
+    monkeypatch.setattr(runner, "execute", no_kernel)
+    assert runner.main(["--profile", "smoke", "--only", "02", "-p", name, value, "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: parameter {name!r} of 02_simclr: {name} must be") and err.count("\n") == 1, err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
 def test_unknown_parameter_lists_each_notebooks_parameters(tiny, capsys):
@@ -314,6 +380,13 @@ def test_real_notebook_shape(path):
         tree = ast.parse(TransformerManager().transform_cell(cell.source))
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         assert not defs, f"{path.stem}: cell {i} defines {defs[0].name}; that code belongs in lib/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PARAMS)
+def test_every_profile_passes_the_config_rules(path):
+    declared = read_parameters(path)
+    for profile in PROFILES:
+        resolve_parameters(path.stem, declared, profile)
 
 
 ACCURACY_LIKE = ("top1", "recall@", "map@r", "nmi", "knn")

@@ -48,9 +48,11 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_result(tmp_path):
     subprocess.run(command(reference_dir), check=True, capture_output=True, timeout=600)
     # Three kills: inside epoch 2, inside epoch 3 (just after a checkpoint was renamed into place),
     # and at a random moment of epoch 4; each time the same command is started again.
+    started = []
     for after_epoch, delay in ((1, rng.uniform(0.0, 0.8)), (2, 0.0), (3, rng.uniform(0.0, 0.8))):
         kill_when(killed_dir / run_id, killed_dir, after_epoch, delay)
         assert not load_record(killed_dir / run_id).complete
+        started.append(load_record(killed_dir / run_id).provenance["started"])
     done = subprocess.run(command(killed_dir), check=True, capture_output=True, text=True, timeout=600)
     assert "resumed" in done.stdout
 
@@ -61,6 +63,11 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_result(tmp_path):
     a = torch.load(ref.checkpoint_dir / "final.pt", weights_only=True)["model"]
     b = torch.load(res.checkpoint_dir / "final.pt", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # The record covers every segment: the first start, three resumes, times that add up.
+    assert res.provenance["started"] == started[0] and res.provenance["resumes"] == 3
+    elapsed = [e["elapsed_seconds"] for e in res.epochs[1:]]
+    assert elapsed == sorted(elapsed), elapsed  # without the clock, each resume restarted from zero
+    assert res.results["train_wall_time_s"] >= elapsed[-1] > 0  # the run's time includes its training time
     # Only the newest few epoch checkpoints are kept, and no temporary files are left behind.
     assert len(list(res.checkpoint_dir.glob("epoch*.pt"))) <= 2
     assert not list(res.directory.rglob(".*.tmp*"))

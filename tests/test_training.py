@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -91,11 +92,18 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny, monkeypatch):
     monkeypatch.setattr(training, "_knn_monitor", crash_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         training.run(config)
-    assert load_record(config.resolved_runs_dir() / config.run_id()).status == "failed"
+    failed = load_record(config.resolved_runs_dir() / config.run_id())
+    assert failed.status == "failed"
     monkeypatch.setattr(training, "_knn_monitor", real_monitor)
+    time.sleep(1.1)  # a second run starting in the same second would hide a reset of 'started'
     resumed = training.run(config)
     assert resumed.complete
     assert [e["epoch"] for e in resumed.epochs] == [0, 1, 2]
+    # The record covers both segments: the first start, one resume, times that go on from epoch 1's.
+    assert resumed.provenance["started"] == failed.provenance["started"] and resumed.provenance["resumes"] == 1
+    assert resumed.epochs[2]["elapsed_seconds"] > resumed.epochs[1]["elapsed_seconds"]
+    assert resumed.results["train_wall_time_s"] > resumed.epochs[2]["elapsed_seconds"]
+    assert resumed.provenance["wall_time_s"] >= resumed.results["train_wall_time_s"]
     for a, b in zip(reference.epochs, resumed.epochs):
         assert a.get("loss") == b.get("loss") and a.get("knn_top1") == b.get("knn_top1")
     ref_state = torch.load(reference.checkpoint_dir / "final.pt", weights_only=True)["model"]

@@ -10,6 +10,10 @@ executes. A parameters cell holds plain literals only, one per line, each with a
 Values are ``int``, ``float``, ``str`` or ``bool`` (read with :func:`ast.literal_eval`); the
 declared value's type is the parameter's type. Command-line values arrive as strings and are
 coerced to that type; an ``int`` is accepted where a ``float`` is declared.
+
+A value must also pass the rules of the :class:`lib.config.Config` field it becomes
+(:func:`config_field`): ``epochs -3``, ``width nan`` or ``dataset nosuch`` is refused here, before
+a kernel starts, with the message the config would give.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import parse_bool
+from ..config import FIELD_NAMES, FIELD_TYPES, field_errors, parse_bool
 from .profiles import PROFILES, profile_values
 
 PARAMETERS_TAG = "parameters"
 PARAMETER_TYPES = (bool, int, float, str)  # bool first: bool is a subclass of int
+
+_NUMERIC_FIELDS = {name for name, kind in FIELD_TYPES.items() if kind in (int, float)}
 
 
 class ParameterError(ValueError):
@@ -187,6 +193,59 @@ def coerce(value: Any, param: Parameter, notebook: str) -> Any:
     return float(value)
 
 
+def config_field(name: str, kind: type) -> tuple[str, bool] | None:
+    """The :class:`~lib.config.Config` field whose rules a notebook parameter follows, by the naming
+    convention of the notebooks, and whether the parameter holds a comma-separated list of its values:
+
+    - the field's own name (``epochs``, ``width``, ``dataset``);
+    - the field's name after a prefix and an underscore (``finetune_epochs``, ``distill_lr``,
+      ``grid_train_size``, ``supcon_temperature``);
+    - for a ``str`` parameter, either of these in the plural: a list (``temperatures``,
+      ``label_fractions``, ``bt_epochs``, ``lr_batch_sizes``).
+
+    None when the parameter names no field (``seeds``, ``umap_points``, ``recipe``)."""
+    def field_of(text: str) -> str | None:
+        if text in FIELD_NAMES:
+            return text
+        return next((f for f in sorted(FIELD_NAMES, key=len, reverse=True) if text.endswith("_" + f)), None)
+
+    found = field_of(name)
+    if found is None and kind is str and name.endswith("s"):
+        found = field_of(name[:-1])
+        if found not in _NUMERIC_FIELDS:
+            return None
+    if found is None:
+        return None
+    if kind is str and found in _NUMERIC_FIELDS:
+        return found, True  # bt_epochs = "3,10"
+    if (kind is str) != (FIELD_TYPES[found] is str) or (kind is bool) != (FIELD_TYPES[found] is bool):
+        return None  # not the field's kind of value: another meaning of the name
+    return found, False
+
+
+def check_values(notebook: str, declared: Mapping[str, Parameter], values: Mapping[str, Any]) -> None:
+    """A :class:`ParameterError` for the first value that breaks the rules of its Config field
+    (:func:`config_field`; :func:`lib.config.field_errors`), naming the parameter and the notebook."""
+    for name, value in values.items():
+        match = config_field(name, declared[name].type)
+        if match is None:
+            continue
+        field_name, listed = match
+        items = [v.strip() for v in value.split(",") if v.strip()] if listed else [value]
+        for item in items:
+            if listed:
+                try:
+                    item = FIELD_TYPES[field_name](item)
+                except ValueError:
+                    raise ParameterError(f"parameter {name!r} of {notebook}: {item!r} in {value!r} is not "
+                                         f"{FIELD_TYPES[field_name].__name__} (a comma-separated list of "
+                                         f"{field_name} values)") from None
+            errors = field_errors(field_name, item)
+            if errors:
+                raise ParameterError(f"parameter {name!r} of {notebook}: {'; '.join(errors)}"
+                                     + (f" (in {value!r})" if listed else ""))
+
+
 def unknown_override_message(name: str, declared: Mapping[str, Mapping[str, Parameter]]) -> str:
     """Why ``-p name ...`` matches no selected notebook: its parameters and close names."""
     every = sorted({p for params in declared.values() for p in params})
@@ -201,8 +260,9 @@ def resolve_parameters(notebook: str, declared: Mapping[str, Parameter], profile
                        overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The values one notebook is run with: the profile's, then ``overrides`` it declares.
 
-    Every value is checked against (and coerced to) the declared type, so a profile or override
-    that does not fit fails here, before any execution. Overrides the notebook does not declare
+    Every value is checked against (and coerced to) the declared type, and against the rules of the
+    Config field it becomes (:func:`check_values`), so a profile or override that does not fit fails
+    here, before any execution. Overrides the notebook does not declare
     are skipped; :func:`check_overrides_known` makes sure each one is declared somewhere.
     """
     if profile not in PROFILES:
@@ -213,6 +273,7 @@ def resolve_parameters(notebook: str, declared: Mapping[str, Parameter], profile
     for name, v in (overrides or {}).items():
         if name in declared:
             values[name] = coerce(v, declared[name], notebook)
+    check_values(notebook, declared, values)
     return values
 
 
