@@ -20,7 +20,7 @@ The blocks:
                  the verdicts each notebook wrote into its manifest, and each notebook's key figure
     performance  benchmarks/results/: the throughput-*.json tables and the newest gpu_check-*.json
 
-Figures: a notebook run at the quick or full profile copies its key figure to
+Figures: a notebook run at the quick, cifar-cpu or full profile copies its key figure to
 ``images/<notebook>-<profile>-<name>.png`` (``lib.report.plots.export_figure``); a block shows the
 figure of the profile its numbers come from, when that file exists.
 

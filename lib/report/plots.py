@@ -469,7 +469,7 @@ def save_png(fig: Figure, path: str | Path, dpi: int = DPI, colors: int = 256) -
     return path
 
 
-README_PROFILES = ("quick", "full")  # profiles whose figures the README may show (never the smoke tests')
+README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the README may show (never the smoke tests')
 
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
@@ -485,7 +485,7 @@ def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str |
 def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Figure:
     """Copy a report figure into ``images/`` for the README, and return it (so a cell still shows it).
 
-    Only the ``quick`` and ``full`` profiles export (the README shows their numbers); any other
+    Only the ``quick``, ``cifar-cpu`` and ``full`` profiles export (the README shows their numbers); any other
     profile, such as the tests' ``smoke``, returns the figure untouched and writes nothing. The
     file is written whole or not at all (a temporary file, then a rename).
     """
