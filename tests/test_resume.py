@@ -15,7 +15,7 @@ from lib.config import Config
 from lib.records import load_record
 
 TIMINGS = ("train_seconds", "views_per_second", "train_tflops", "elapsed_seconds")  # wall-clock fields differ
-ARGS = dict(dataset="sample", train_size=512, test_size=200, monitor_size=200, batch_size=128, epochs=5,
+ARGS = dict(dataset="sample", train_size=512, test_size=200, monitor_size=200, batch_size=128, epochs=12,
             arch="small_cnn", width=0.5, warmup_epochs=0.0, knn_k=20, final_eval=False, save_embeddings=0,
             progress=False)
 
@@ -30,11 +30,16 @@ def epochs_checkpointed(run_dir: Path) -> int:
 
 
 def kill_when(run_dir: Path, runs_dir: Path, after_epoch: int, delay: float) -> None:
-    """Start the command, wait until epoch ``after_epoch`` is checkpointed, wait ``delay`` s, SIGKILL."""
+    """Start the command, wait until epoch ``after_epoch`` is checkpointed, wait ``delay`` s, SIGKILL.
+
+    The process checkpoints at least one epoch of its own first, so that every segment really resumed
+    and left a checkpoint that counts its resume, however fast or slow the machine is: the previous
+    segment may already have checkpointed ``after_epoch`` during its ``delay``."""
+    target = max(after_epoch, epochs_checkpointed(run_dir) + 1)
     proc = subprocess.Popen(command(runs_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONHASHSEED": "0"})
     deadline = time.monotonic() + 240
-    while epochs_checkpointed(run_dir) < after_epoch and proc.poll() is None and time.monotonic() < deadline:
+    while epochs_checkpointed(run_dir) < target and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
