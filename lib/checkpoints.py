@@ -14,6 +14,7 @@ import io
 import pickle
 import random
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,7 +48,11 @@ def load(path: Path, map_location="cpu") -> dict[str, Any]:
     """Load with ``weights_only=True``; any failure becomes a one-line CheckpointError naming the file."""
     path = Path(path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            # PyTorch warns of a pickle protocol other than its own before it refuses such a file: a
+            # file torch.save did not write, which the refusal below names in our own sentence.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:  # a pickle that needs more than tensors and plain types, or random bytes
         raise CheckpointError(refused(path)) from None
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line report

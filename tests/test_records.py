@@ -154,16 +154,22 @@ class _Crafted:
         return (os.system, ("touch crafted-pickle-ran",))
 
 
-@pytest.mark.parametrize("content", ["crafted", "random"])
+@pytest.mark.parametrize("content", ["crafted", "pickle", "random"])
 def test_a_crafted_or_random_file_gets_our_sentence_not_pytorchs_advice(tmp_path, content, monkeypatch):
+    import pickle
+    import warnings
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "epoch0003.pt"
     if content == "crafted":
         torch.save({"model": _Crafted(), "config_hash": "x"}, path)
+    elif content == "pickle":  # a bare pickle (protocol 4), which PyTorch also warns about
+        path.write_bytes(pickle.dumps(_Crafted(), protocol=4))
     else:
         path.write_bytes(np.random.default_rng(0).bytes(3000))
-    with pytest.raises(checkpoints.CheckpointError) as info:
+    with pytest.raises(checkpoints.CheckpointError) as info, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         checkpoints.load(path)
+    assert [str(w.message) for w in caught] == []  # our sentence alone, no PyTorch warning beside it
     # PyTorch's own message ends, cut at 200 characters, on "Re-running torch.load with weights_only set to False".
     assert str(info.value) == f"not a checkpoint of this project (refused, nothing executed): {path}"
     assert not (tmp_path / "crafted-pickle-ran").exists()
