@@ -273,7 +273,7 @@ def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = 
         lines += ["", *extra]
     lines += ["", "A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
                   f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
-                  "inconclusive otherwise (always with one seed)."]
+                  "inconclusive otherwise, as every verdict is with one seed."]
     return "\n".join(lines)
 
 
