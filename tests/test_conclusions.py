@@ -101,6 +101,8 @@ def test_claims_conclusion_counts_the_verdicts():
     assert "Of the 3 claims tested on CIFAR-10: 1 agrees, 1 inconclusive, 1 opposite." in text
     assert "- a (s): **agrees**; ours +1.0 ± 0.2 points over 3 seeds, paper 2.0, p = 0.01" in text
     assert "extra line" in text and "one-sided paired t-test at 5%" in text
+    two = C.claims(rows[:1] * 2 + rows[2:], "CIFAR-10", [])
+    assert "Of the 3 claims tested on CIFAR-10: 2 agree, 1 opposite." in two
 
 
 @pytest.mark.parametrize("channels,word", [(3, "three channels"), (1, "brightness and contrast")])

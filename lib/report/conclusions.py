@@ -263,7 +263,8 @@ def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = 
         key = str(r["verdict"]).split(" (")[0]
         counts[key] = counts.get(key, 0) + 1
     order = ["agrees", "inconclusive", "opposite", "no result"]
-    tally = ", ".join(f"{counts[k]} {k}" for k in order if k in counts)
+    plural = {"agrees": "agree"}  # "3 agree, 1 inconclusive", as the index's tally reads
+    tally = ", ".join(f"{counts[k]} {plural.get(k, k) if counts[k] != 1 else k}" for k in order if k in counts)
     lines = [f"**Answer.** Of the {len(rows)} claims tested on {what}: {tally}."]
     lines += ["", *[f"- {r['claim']} ({r['source']}): **{r['verdict']}**; ours {r['ours (points)']} points over "
                     f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}, paper {r['paper (points)']}"
