@@ -577,6 +577,7 @@ def augmentation_heatmap(ours: np.ndarray, paper: np.ndarray | None = None, ops:
     for ax, (m, title) in zip(axes, panels):
         finite = m[np.isfinite(m)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        title = textwrap.fill(title, 44)  # a long title would run over the colour bar beside it
         image = _heatmap_panel(ax, m, ops, title, lo, hi if hi > lo else lo + 1)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
     fig.tight_layout()

@@ -471,8 +471,10 @@ def transformation_table(results: Mapping[tuple[str, str], Sequence[Mapping[str,
 
 def describe_setting(config: Config, seeds: int, evaluation: str) -> str:
     """Our setting in one line: data, backbone, budget, optimiser, seeds, evaluation."""
+    from .conclusions import data_label  # conclusions imports this module
+
     n = n_train_images(config.dataset, config.train_size)
-    return (f"{config.dataset} ({n:,} training images), {config.arch} width {config.width:g}, {config.epochs} epochs, "
+    return (f"{data_label(config.dataset)} ({n:,} training images), {config.arch} width {config.width:g}, {config.epochs} epochs, "
             f"batch {config.batch_size}, {config.optimizer.upper()} lr {config.scaled_lr:g}, {seeds} seed(s); "
             f"{evaluation}")
 
@@ -481,7 +483,21 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
     """The paper's setting beside ours, one row per experiment: ``{experiment: (paper, ours)}``."""
     import pandas as pd
 
-    return pd.DataFrame.from_dict({k: {"paper": p, "ours": o} for k, (p, o) in rows.items()}, orient="index")
+    class FullText(pd.DataFrame):
+        """A DataFrame shown with its sentences whole: pandas cuts cells at 50 characters ("...")."""
+
+        @property
+        def _constructor(self):
+            return FullText
+
+        def _repr_html_(self):
+            return self.to_html()
+
+        def __repr__(self):
+            with pd.option_context("display.max_colwidth", None, "display.width", 250):
+                return super().__repr__()
+
+    return FullText.from_dict({k: {"paper": p, "ours": o} for k, (p, o) in rows.items()}, orient="index")
 
 
 RELATED_NOTEBOOKS: dict[str, tuple[str, str]] = {  # notebook -> (claims tested, paper figures)
