@@ -13,7 +13,7 @@ from PIL import Image
 from lib import data, views
 from lib.report import plots, tables
 from lib.config import Config
-from lib.records import RunRecord
+from lib.records import RunRecord, umask
 
 CLASSES = ["zero", "one", "two"]
 
@@ -235,6 +235,28 @@ def test_save_png_writes_a_small_palette_png(tmp_path):
     plain = tmp_path / "plain.png"
     fig.savefig(plain, dpi=plots.DPI, bbox_inches="tight")
     assert path.stat().st_size < plain.stat().st_size
+
+
+def test_two_exports_of_one_figure_do_not_share_a_temporary_file(tmp_path, monkeypatch):
+    """Two report processes in one clone may export the same README figure at once: each must write
+    through a temporary file of its own, or one renames the other's away ('No such file' in the
+    second, a failed notebook). Recorded here as the source names of the renames."""
+    import os
+
+    import matplotlib.pyplot as plt
+    from lib.report.plots import export_figure, readme_figure_path
+
+    renamed, replace = [], os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append(str(src)), replace(src, dst))[1])
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    for _ in range(2):
+        export_figure(fig, "08_simclr_v2_claims", "head_depth", "cifar-cpu", images_dir=tmp_path)
+    plt.close(fig)
+    assert len(renamed) == 2 and renamed[0] != renamed[1]
+    path = readme_figure_path("08_simclr_v2_claims", "head_depth", "cifar-cpu", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask())  # as open() would make it
 
 
 def test_export_figure_writes_quick_and_full_figures_only(tmp_path):

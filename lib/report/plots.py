@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -461,12 +460,19 @@ def save_png(fig: Figure, path: str | Path, dpi: int = DPI, colors: int = 256) -
     (plots use few colours, so this is near lossless at a fraction of the size), optimised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png_bytes(fig, dpi, colors))
+    return path
+
+
+def png_bytes(fig: Figure, dpi: int = DPI, colors: int = 256) -> bytes:
+    """The compact PNG of :func:`save_png`, as bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     buffer.seek(0)
+    out = io.BytesIO()
     with Image.open(buffer) as image:
-        image.convert("RGB").quantize(colors=colors).save(path, optimize=True)
-    return path
+        image.convert("RGB").quantize(colors=colors).save(out, format="png", optimize=True)
+    return out.getvalue()
 
 
 README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the README may show (never the smoke tests')
@@ -487,14 +493,14 @@ def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_di
 
     Only the ``quick``, ``cifar-cpu`` and ``full`` profiles export (the README shows their numbers); any other
     profile, such as the tests' ``smoke``, returns the figure untouched and writes nothing. The
-    file is written whole or not at all (a temporary file, then a rename).
+    file is written whole or not at all, through a temporary file of its own (two report processes
+    in one clone may export the same figure at once), then a rename.
     """
+    from ..records import atomic_write_bytes
+
     if profile not in README_PROFILES:
         return fig
-    path = readme_figure_path(notebook, name, profile, images_dir)
-    tmp = path.with_name(f".tmp-{path.name}")
-    save_png(fig, tmp)
-    os.replace(tmp, path)
+    atomic_write_bytes(readme_figure_path(notebook, name, profile, images_dir), png_bytes(fig))
     return fig
 
 
