@@ -103,6 +103,8 @@ def test_claims_conclusion_counts_the_verdicts():
     assert "extra line" in text and "one-sided paired t-test at 5%" in text
     two = C.claims(rows[:1] * 2 + rows[2:], "CIFAR-10", [])
     assert "Of the 3 claims tested on CIFAR-10: 2 agree, 1 opposite." in two
+    assert C.verdict_tally(["opposite", "agrees", "inconclusive (1 seed: no test)", "agrees", "not run at this profile"]) \
+        == "2 agree, 1 inconclusive, 1 opposite, 1 not run at this profile"
 
 
 @pytest.mark.parametrize("channels,word", [(3, "three channels"), (1, "brightness and contrast")])

@@ -256,15 +256,19 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
 
 # ---- 05-08: the claims of the related work -------------------------------------------------------------
 
+def verdict_tally(verdicts: Sequence[str]) -> str:
+    """``3 agree, 1 inconclusive, 1 opposite`` from verdict texts such as "agrees" or
+    "inconclusive (1 seed: no test)"; the index's tally reads the same."""
+    keys = [str(v).split(" (")[0].split(";")[0] for v in verdicts]
+    order = ["agrees", "inconclusive", "opposite", "no result"]
+    order += [k for k in dict.fromkeys(keys) if k not in order]
+    return ", ".join(f"{keys.count(k)} {'agree' if k == 'agrees' and keys.count(k) != 1 else k}"
+                     for k in order if k in keys)
+
+
 def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = ()) -> str:
     """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's."""
-    counts: dict[str, int] = {}
-    for r in rows:
-        key = str(r["verdict"]).split(" (")[0]
-        counts[key] = counts.get(key, 0) + 1
-    order = ["agrees", "inconclusive", "opposite", "no result"]
-    plural = {"agrees": "agree"}  # "3 agree, 1 inconclusive", as the index's tally reads
-    tally = ", ".join(f"{counts[k]} {plural.get(k, k) if counts[k] != 1 else k}" for k in order if k in counts)
+    tally = verdict_tally([r["verdict"] for r in rows])
     lines = [f"**Answer.** Of the {len(rows)} claims tested on {what}: {tally}."]
     lines += ["", *[f"- {r['claim']} ({r['source']}): **{r['verdict']}**; ours {r['ours (points)']} points over "
                     f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}, paper {r['paper (points)']}"
@@ -314,9 +318,7 @@ def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: A
                 text += f"; the best from-scratch baseline ({s}) {pct(at[s])}"
             lines.append(text + ".")
     if related is not None and len(related):
-        verdicts = [str(v).split(" (")[0].split(";")[0] for v in related["verdict"]]
-        tally = ", ".join(f"{verdicts.count(k)} {k}" for k in dict.fromkeys(verdicts))
-        lines.append(f"- **Related work (05-08):** of {len(verdicts)} claims, {tally}.")
+        lines.append(f"- **Related work (05-08):** of {len(related)} claims, {verdict_tally(list(related['verdict']))}.")
     if len(lines) == 2:
         lines.append("- no manifest at this profile: nothing to conclude yet.")
     return "\n".join(lines)
