@@ -35,6 +35,12 @@ def test_the_planner_builds_the_runs_each_notebook_trained(profile, stem):
     """Every run a notebook's committed manifest names is one the planner builds for that profile: the
     planner and the notebook call the same builders with the same values."""
     manifest = json.loads(tables.manifest_path(stem, profile).read_text())
+    [(_, declared, values)] = runner.plan(NOTEBOOKS, profile, [stem])
+    dataset = str(values.get("dataset", declared["dataset"].value))
+    folder = repo_path(dataset.removeprefix("imagefolder:")) if dataset.startswith("imagefolder:") else None
+    if folder is not None and not (folder / "train").is_dir():
+        # fine-tuning runs draw their labelled subset from the folder's labels (.ci/run unpacks it)
+        pytest.skip(f"{profile}'s data {dataset} is not unpacked in data/")
     assert manifest_ids(manifest) <= planned_ids(profile, stem)
 
 
