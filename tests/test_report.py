@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -270,6 +271,25 @@ def test_list_shows_defaults_and_profile_values(tiny, capsys):
 
 
 # ---- execution ---------------------------------------------------------------------------------
+
+def test_kernels_import_the_lib_of_the_runners_checkout(tmp_path, monkeypatch):
+    """An environment made in one clone and used from another gives the kernels the first clone's
+    ``lib`` (its editable install); stood in for here by another ``lib`` on PYTHONPATH. The kernels
+    must import the runner's own, and PYTHONPATH is as it was afterwards."""
+    from lib.report import kernels
+
+    other = tmp_path / "other-clone"
+    (other / "lib").mkdir(parents=True)
+    (other / "lib" / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(other))
+    notebooks, out = tmp_path / "nb", tmp_path / "out"
+    write_notebook(notebooks / "01_where.ipynb", title="Where", params="x = 1  # x\n",
+                   code=["import lib\nprint('lib at', lib.__file__)"])
+    assert runner.main(["--notebooks", str(notebooks), "--output", str(out), "--profile", "smoke"]) == 0
+    page = (out / "01_where.html").read_text()
+    assert f"lib at {kernels.CHECKOUT / 'lib' / '__init__.py'}" in page, page[-3000:]
+    assert os.environ["PYTHONPATH"] == str(other)
+
 
 def test_good_failing_and_timed_out_notebooks(tmp_path, capfd, monkeypatch):
     notebooks, out = tmp_path / "nb", tmp_path / "out"

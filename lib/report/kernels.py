@@ -22,6 +22,8 @@ KERNEL = "contrastive-thesis"
 # without encryption"); over IPC there is nothing to warn about. (Windows has no IPC transport.)
 KERNEL_TRANSPORT = "ipc" if os.name == "posix" else "tcp"
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+
 
 def check_kernel(kernel: str) -> None:
     """The kernel exists; the project's own kernel must run this environment's Python.
@@ -52,14 +54,26 @@ def check_kernel(kernel: str) -> None:
 def kernel_config():
     """The configuration of a kernel started for one notebook (:data:`KERNEL_TRANSPORT`): over IPC its
     sockets are files, put in a private temporary folder (jupyter_client would put them in the working
-    folder, as ``kernel-ipc-1``..``5``, shared by every kernel started there), removed afterwards."""
+    folder, as ``kernel-ipc-1``..``5``, shared by every kernel started there), removed afterwards.
+
+    While it is open, kernels start with this checkout first on ``PYTHONPATH``, so that a notebook
+    imports the ``lib`` the runner runs: an environment made by ``make setup`` in one clone and used
+    from another would otherwise give the kernels the first clone's code (its editable install), and
+    with it that clone's ``runs/``."""
     from traitlets.config import Config as TraitletsConfig
 
-    if KERNEL_TRANSPORT != "ipc":
-        yield TraitletsConfig({"KernelManager": {"transport": KERNEL_TRANSPORT}})
-        return
-    folder = tempfile.mkdtemp(prefix="thesis-kernel-")
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT)] + ([before] if before else []))
+    folder = tempfile.mkdtemp(prefix="thesis-kernel-") if KERNEL_TRANSPORT == "ipc" else None
     try:
-        yield TraitletsConfig({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
+        if folder is None:
+            yield TraitletsConfig({"KernelManager": {"transport": KERNEL_TRANSPORT}})
+        else:
+            yield TraitletsConfig({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
