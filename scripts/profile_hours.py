@@ -17,12 +17,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-
-def run_ids(manifest: dict) -> list[str]:
-    ids: list[str] = []
-    for v in manifest["runs"].values():
-        ids += v if isinstance(v, list) else [v]
-    return ids
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lib.report.tables import as_list  # noqa: E402
 
 
 def load_runs(runs_dir: Path, profile: str) -> dict[str, dict]:
@@ -30,7 +26,7 @@ def load_runs(runs_dir: Path, profile: str) -> dict[str, dict]:
     owner: dict[str, str] = {}
     for path in sorted(runs_dir.glob(f"_manifests/*-{profile}.json")):
         notebook = path.name[: -len(f"-{profile}.json")]
-        for run in run_ids(json.loads(path.read_text())):
+        for run in (r for runs in json.loads(path.read_text())["runs"].values() for r in as_list(runs)):
             owner.setdefault(run, notebook)
     runs = {}
     for run, notebook in owner.items():
