@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	set -o pipefail; $(PY) -m pip install -q -e ".[report,dev]" 2>&1 | { $(PIP_NOT_IN_LOCAL_INDEX) || true; }
 	$(PY) -m ipykernel install --sys-prefix --name contrastive-thesis --display-name "Python (contrastive-thesis)" >/dev/null
+	# git compares notebooks without what JupyterLab writes into them (outputs, the kernel's language_info)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then python3 scripts/clean_notebook.py --install; fi
 	touch $(STAMP)
 
 test: setup
