@@ -2,8 +2,9 @@
 
 A switch changes how fast a step runs, never what it computes: each one is tested on the CPU for
 equal losses, gradients or metrics (``tests/test_step_options.py``, every tolerance named there).
-None of them is part of a run's identity (``Config.identity``): they are options of this module,
-not config fields, so no run id changes.
+None of them is part of a run's identity (``Config.identity``): a run takes them through runtime
+fields, left out of its hash (``compile``, ``precision``, and ``speed`` for ``foreach_lars`` and
+``cuda_graphs``), so no run id changes.
 
 The switches (:data:`SWITCHES`), each on or off in :class:`StepOptions`:
 
@@ -66,7 +67,8 @@ class StepOptions:
     def current(cls, config: Config, device: torch.device) -> "StepOptions":
         """The switches of the step ``lib.training.run`` trains ``config`` with on ``device``."""
         bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-        return cls(bf16=bf16, compile=config.compile)
+        return cls(bf16=bf16, compile=config.compile, foreach_lars="foreach_lars" in config.speed_list,
+                   cuda_graphs="cuda_graphs" in config.speed_list)
 
     def flipped(self, name: str) -> "StepOptions":
         """These options with switch ``name`` turned the other way."""

@@ -52,11 +52,12 @@ def test_current_options_are_lib_trainings_step(tiny):
 
 def test_switches_are_not_part_of_the_run_id(tiny):
     config, _ = tiny
-    # the switches are options of lib.step_options, not config fields; the two that are (compile and
-    # precision) are runtime fields, left out of the hash
+    # a run takes the switches through runtime fields, left out of the hash: compile, precision, speed
     fields = set(config.to_dict())
     assert set(step_options.SWITCHES) & fields == {"compile"}
-    assert config.replace(compile=True, precision="bf16").run_id() == config.run_id()
+    assert config.replace(compile=True, precision="bf16", speed="foreach_lars,cuda_graphs").run_id() == config.run_id()
+    fast = step_options.StepOptions.current(config.replace(speed="foreach_lars,cuda_graphs"), CPU)
+    assert fast.foreach_lars and fast.cuda_graphs
 
 
 def _net(seed: int) -> torch.nn.Module:
