@@ -176,6 +176,8 @@ class ProfiledStep:
         self.model.train()
         lr = self.schedule.lr(self.steps % self.schedule.total_steps)
         idx = self.next_batch()
+        if self.options.cuda_graphs:  # a new iteration: the graphs may overwrite the last step's outputs
+            torch.compiler.cudagraph_mark_step_begin()
         with record_function("augmentation"):
             x = views.paired_views(self.d.train.images[idx], self.v1, self.v2, self.generator)
             if self.options.channels_last:
