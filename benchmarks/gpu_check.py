@@ -14,6 +14,12 @@
    benchmark's ``throughput-cuda-resnet18.json`` and a copy of the run's record (its JSON files,
    no checkpoints) in ``<out>/gpu_check-<date>-run/``.
 
+With ``--profile-step`` and ``--ab`` (``step_profile.py``), before the table: where the time of one
+training step of the run's config goes (``torch.profiler``: top operators and the split into
+augmentation, forward, loss, backward, LARS, host syncs and the kNN monitor), and each speed switch
+of ``lib/step_options.py`` timed against the current step at ``--ab-batch-sizes``;
+``--run-best-switches`` then trains the time-to-accuracy run with the switches that won.
+
 Targets it reports against (the speed issue): >= 50,000 training views/s, >= 5x the PIL +
 DataLoader pipeline, 90 % kNN top-1 within 15 minutes, evaluation of 50,000 + 10,000 images in
 < 2 s. ``--tiny`` runs the same code on the CPU with the embedded sample, a small CNN, a few hundred
@@ -44,8 +50,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # throughput.py beside this file
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # lib
 
+import step_profile  # noqa: E402
 import throughput  # noqa: E402
-from lib import checkpoints, recipes, training  # noqa: E402
+from lib import checkpoints, recipes, step_options, training  # noqa: E402
 from lib.config import Config, parse_override  # noqa: E402
 from lib.records import (CONFIG_FILE, EMBEDDINGS_FILE, METRICS_FILE, RECORD_FILE, atomic_write_bytes,  # noqa: E402
                          atomic_write_json, device_description, git_state, library_versions, now_iso)
@@ -56,6 +63,9 @@ CHECKPOINT_SECONDS = 60.0  # the time-to-accuracy run checkpoints once a minute 
                            # to a checkpoint after every epoch in the first check)
 RECIPE_FIXED = ("task", "dataset", "runs_dir", "device", "train_size", "test_size", "monitor_size")
 TINY_TRAIN = 256  # --tiny: training images (four steps of 64)
+TINY_EPOCHS = 2  # --tiny: at most this many epochs, also when --epochs or epochs=N asks for more
+TINY_BATCH_DIVISOR = 8  # --tiny: --ab-batch-sizes divided by this (the tiny batch 64 is the recipe's 512 / 8)
+BEST_MARGIN = 1.02  # --run-best-switches: a switch must beat the current step by 2 % in its one timing
 CPU_SPEEDUP_TARGET = 2.0  # small CNN on the CPU: >= 2x the PIL + DataLoader pipeline
 DEFAULT_TARBALLS = ("data/cifar10-jpeg.tar.gz", ".device_data/cifar10-jpeg.tar.gz",
                     "../shared/data/cifar10-jpeg.tar.gz")
@@ -97,7 +107,40 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "overrides separated by spaces (e.g. 'dkobak_cifar10 lr=0.06' or 'temperature=0.2'); "
                         "repeat it to run several, one after the other, each in an equal share of the budget "
                         "(or its own epochs=N) and each with a full learning-rate schedule")
+    # where a step's time goes and what each speed switch is worth (lib/step_options.py), before the table
+    p.add_argument("--profile-step", action="store_true",
+                   help="profile --profile-steps steps of the run's step under torch.profiler (after a warm-up): top "
+                        "operators by device time and the split into augmentation, forward, loss, backward, "
+                        "optimiser, host syncs and the kNN monitor")
+    p.add_argument("--profile-steps", type=int, default=30, help="steps profiled by --profile-step")
+    p.add_argument("--ab", default="", metavar="'SWITCH,SWITCH'",
+                   help=f"time the current step and each named switch turned the other way: {', '.join(step_options.SWITCHES)}")
+    p.add_argument("--ab-batch-sizes", default="", help="batch sizes of the --ab table, e.g. 512,1024 (default: the run's)")
+    p.add_argument("--ab-steps", type=int, default=20, help="timed steps per --ab row")
+    p.add_argument("--ab-warmup", type=int, default=5, help="untimed steps before each --ab timing (compilation)")
+    p.add_argument("--ab-minutes", type=float, default=0.0,
+                   help="wall time of the --ab table (0 = up to the deadline); rows that would not fit are "
+                        "recorded as skipped, so the time-to-accuracy run keeps its time")
+    p.add_argument("--run-best-switches", action="store_true",
+                   help="train the time-to-accuracy run with every switch the --ab table found faster (by more than "
+                        f"{BEST_MARGIN}x) at the run's batch size; overrides given in --recipe win")
     args = p.parse_args(argv)
+    if args.run_best_switches and (not args.ab or len(args.recipe) > 1):
+        p.error("--run-best-switches needs --ab and at most one --recipe")
+    try:
+        args.ab_switches = step_options.parse_switches(args.ab) if args.ab else []
+    except ValueError as e:
+        p.error(f"--ab: {e}")
+    try:
+        args.ab_batches = [int(b) for b in args.ab_batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        p.error(f"--ab-batch-sizes: expected comma-separated integers, got {args.ab_batch_sizes!r}")
+    for name in ("profile_steps", "ab_steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    if args.ab_warmup < 0 or args.ab_minutes < 0 or any(b < 2 for b in args.ab_batches):
+        p.error(f"--ab-warmup and --ab-minutes must be >= 0 and every --ab-batch-sizes entry >= 2; got "
+                f"{args.ab_warmup}, {args.ab_minutes}, {args.ab_batch_sizes!r}")
     try:
         args.recipes = [parse_recipe(text) for text in args.recipe] or [{}]
     except (ValueError, FileNotFoundError) as e:
@@ -322,6 +365,8 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
     overrides = dict(overrides or {})
     recipe = overrides.pop("recipe", None)
     given = overrides.pop("epochs", 0) or args.epochs
+    if args.tiny and given:
+        given = min(given, TINY_EPOCHS)  # the GPU call's command line checked in seconds
     label = recipe_label({"recipe": recipe or args.base, **overrides})
     if given:
         epochs, eval_every = given, max(1, given // args.evals)
@@ -433,6 +478,48 @@ def verdicts(bench: dict | None, tta: dict | None, tiny: bool) -> dict:
     return out
 
 
+def step_stages(args: argparse.Namespace, dataset: str, device: torch.device, result: dict, write,
+                t_start: float) -> None:
+    """``--profile-step`` and ``--ab`` on the time-to-accuracy run's config (the recipe, 100 epochs for
+    its schedule unless --epochs says otherwise), into ``result["step_profile"]`` and ``result["ab"]``.
+    On --tiny, torch.compile uses the aot_eager backend (the same graphs, no kernel generation, which
+    takes about a minute per model on a 2-core CPU) and the A/B batch sizes are divided by
+    ``TINY_BATCH_DIVISOR``, so the GPU call's command line runs unchanged in seconds."""
+    config = run_config(args, dataset, args.epochs or 100, 1, Path(tempfile.gettempdir()))
+    backend = "aot_eager" if args.tiny else "inductor"
+    t0 = time.perf_counter()
+    d = training.prepare_data(config, device)
+    print(f"\n== step stages: {config.arch}, batch {config.batch_size}, {len(d.train)} training images "
+          f"(loaded in {time.perf_counter() - t0:.1f} s) ==", flush=True)
+    if args.profile_step:
+        prof = step_profile.profile_step(config, d, device, args.profile_steps, 2 if args.tiny else 10, backend)
+        result["step_profile"] = prof
+        print(f"step profile ({prof['time_basis']} time, ms per step of {prof['step_wall_ms']:.2f} ms wall; "
+              f"kNN monitor {prof['knn_monitor']['wall_seconds']:.2f} s per epoch): " + ", ".join(
+                  f"{k} {v:.2f}" for k, v in prof["regions_ms"].items()), flush=True)
+        for op in prof["top_operators"][:10]:
+            print(f"  {op['self_ms']:8.3f} ms  {op['calls_per_step']:6.1f} calls  {op['name']}")
+        write("step profile done")
+    if args.ab_switches:
+        deadline = args.deadline_minutes * 60 - (time.perf_counter() - t_start)
+        if args.ab_minutes:
+            deadline = min(deadline, args.ab_minutes * 60)
+        t_ab = time.perf_counter()
+
+        def seconds_left() -> float:
+            return deadline - (time.perf_counter() - t_ab)
+
+        batches = args.ab_batches or [config.batch_size]
+        if args.tiny:
+            batches = sorted({max(2, min(len(d.train), b // TINY_BATCH_DIVISOR)) for b in batches})
+        result["ab"] = step_profile.ab_table(config, d, device, args.ab_switches, batches, args.ab_steps,
+                                             args.ab_warmup, backend, seconds_left)
+        write("A/B table done")
+    del d
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = torch.get_num_threads()
@@ -473,6 +560,9 @@ def _main(args: argparse.Namespace, argv) -> dict:
     result["dataset"] = dataset
     write("environment checked")
 
+    if args.profile_step or args.ab_switches:
+        step_stages(args, dataset, device, result, write, t_start)
+
     bench = None
     if not args.skip_bench:
         print("\n== benchmark table ==", flush=True)
@@ -492,7 +582,17 @@ def _main(args: argparse.Namespace, argv) -> dict:
         if budget_s <= 0:
             raise SystemExit(f"no time left for the time-to-accuracy run ({left:.0f} s before the deadline)")
         if len(args.recipes) == 1:
-            tta = time_to_accuracy(args, dataset, bench, budget_s, out / f"{name}-run", args.recipes[0])
+            overrides = args.recipes[0]
+            if args.run_best_switches and result.get("ab"):
+                config = run_config(args, dataset, 1, 1, Path(tempfile.gettempdir()), overrides.get("recipe"))
+                best = step_profile.best_switches(result["ab"], config.batch_size, BEST_MARGIN)
+                switched, not_applied = step_profile.run_overrides(best, config)
+                overrides = {**switched, **overrides}
+                result["run_switches"] = {"best": best, "overrides": switched, "not_applied": not_applied,
+                                          "margin": BEST_MARGIN}
+                print(f"best switches at batch {config.batch_size}: {best or 'none'}; run overrides {switched}"
+                      + (f"; not applicable to a run: {', '.join(not_applied)}" if not_applied else ""), flush=True)
+            tta = time_to_accuracy(args, dataset, bench, budget_s, out / f"{name}-run", overrides)
         else:
             # several recipes: each in an equal share of the budget; their record copies go into one
             # tarball (a device call returns at most eight files), rewritten after every recipe

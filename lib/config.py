@@ -35,6 +35,9 @@ SUPERVISED_LOSSES = ("ce", "supcon", "triplet")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 WANDB_MODES = ("disabled", "offline", "online")
+# lib.step_options' switches that a run takes through ``speed`` (compile and precision have fields of
+# their own; channels_last and metrics summed on the device are how every run trains)
+SPEED_SWITCHES = ("foreach_lars", "cuda_graphs")
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,10 @@ class Config:
     precision: str = field(default="auto", metadata={
         "help": "auto (bf16 autocast on CUDA, fp32 on CPU), fp32 or bf16", "runtime": True})
     compile: bool = field(default=False, metadata={"help": "torch.compile the model (CUDA)", "runtime": True})
+    speed: str = field(default="", metadata={
+        "help": "comma-separated speed switches of lib/step_options.py: foreach_lars (LARS writes its update into "
+                "the gradients), cuda_graphs (torch.compile mode reduce-overhead; CUDA only); the same maths",
+        "runtime": True})
     data_dir: str = field(default="", metadata={
         "help": "where data sets live; empty = $THESIS_DATA_DIR or ./data", "runtime": True})
     download: bool = field(default=False, metadata={
@@ -217,6 +224,11 @@ class Config:
         if self.warmup_fraction > 0:
             return round(self.warmup_fraction * steps_per_epoch * self.epochs)
         return round(self.warmup_epochs * steps_per_epoch)
+
+    @property
+    def speed_list(self) -> tuple[str, ...]:
+        """``speed`` as a tuple of switch names."""
+        return _split_ops(self.speed)
 
     @property
     def snapshot_epoch_list(self) -> tuple[int, ...]:
@@ -437,6 +449,16 @@ def _snapshot_epochs(v: str) -> str | None:
     return None
 
 
+def _speed(v: str) -> str | None:
+    names = _split_ops(v)
+    bad = [n for n in names if n not in SPEED_SWITCHES]
+    if bad:
+        return f"has unknown switch(es) {', '.join(map(repr, bad))}; allowed: {', '.join(SPEED_SWITCHES)}"
+    if len(set(names)) != len(names):
+        return f"lists a switch twice: {v!r}"
+    return None
+
+
 # The rules on one field alone, as "<field> <message>". Config checks every field with them (and with
 # the rules between fields, in _value_errors); the report runner checks a notebook parameter named
 # after a field with them before any kernel starts (lib.report.params). Every float must also be finite.
@@ -460,7 +482,7 @@ FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
     "blur_p": _range(0, 1), "gray_p": _range(0, 1), "triplet_margin": _range(0),
     "lars_trust": _range(0, lo_open=True),
     "checkpoint_every": _range(1), "checkpoint_seconds": _range(0), "eval_every": _range(1),
-    "snapshot_epochs": _snapshot_epochs,
+    "snapshot_epochs": _snapshot_epochs, "speed": _speed,
 }
 
 

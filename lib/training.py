@@ -239,7 +239,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     schedule = Schedule.of(config, job.n_train, procs.world)
     optimizer = optim.build_optimizer(config.optimizer, job.model, lr=schedule.peak_lr,
                                       weight_decay=config.weight_decay, momentum=config.momentum,
-                                      lars_trust=config.lars_trust, lars_clip=config.lars_clip)
+                                      lars_trust=config.lars_trust, lars_clip=config.lars_clip,
+                                      lars_inplace="foreach_lars" in config.speed_list)  # a speed switch
     ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
     t_fit = t_saved = time.perf_counter()
     state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs, clock)
@@ -716,6 +717,8 @@ def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _maybe_compile(model: nn.Module, config: Config) -> nn.Module:
+    if "cuda_graphs" in config.speed_list:  # speed switch: the compiled model replayed as CUDA graphs
+        return torch.compile(model, mode="reduce-overhead")
     return torch.compile(model) if config.compile else model
 
 
@@ -755,6 +758,9 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     if main:
         check_runs_dir(config.resolved_runs_dir())  # before the data loads, not after
     device = distributed.process_device(resolve_device(config.device))
+    if "cuda_graphs" in config.speed_list and device.type != "cuda":
+        raise ValueError(f"speed=cuda_graphs needs a CUDA device (CUDA graphs capture CUDA kernels); this run's "
+                         f"device is {device.type}: drop cuda_graphs from speed or give device=cuda")
     parent = {"finetune": config.pretrained, "distill": config.teacher}.get(config.task)
     if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
         load_pretrained(parent, config)

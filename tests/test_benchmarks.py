@@ -359,3 +359,77 @@ def test_simclr_vs_lightly_tiny_compares_both_pipelines_on_their_curves(tmp_path
     prov = result["provenance"]
     assert prov["device"] and prov["date"] and "commit" in prov and prov["torch_threads"] >= 1
     assert {"torch", "lightly"} <= set(prov["versions"])
+
+
+def test_gpu_check_tiny_profiles_the_step_and_times_the_switches(tmp_path):
+    from lib import step_options
+
+    result = gpu_check.main(["--tiny", "--out", str(tmp_path), "--skip-bench", "--skip-run", "--profile-step",
+                             "--profile-steps", "4", "--ab", "foreach_lars,cuda_graphs,compile", "--ab-steps", "2",
+                             "--ab-warmup", "1"])
+    written = json.loads(next(tmp_path.glob("gpu_check-tiny-*.json")).read_text())
+    assert written["status"] == "complete" and "commit" in written["provenance"]
+    assert written["provenance"]["versions"]["torch"] == torch.__version__
+    prof = result["step_profile"]
+    assert prof["time_basis"] == "cpu" and prof["steps"] == 4 and prof["options"] == ["channels_last", "no_host_sync"]
+    # every part of the step was inside its range, and the ranges account for most of the step's wall time
+    assert set(prof["regions"]) == set(step_options.REGIONS) - {"knn_monitor"}  # a step's; the monitor's apart
+    assert set(prof["knn_monitor"]["regions"]) == {"knn_monitor"}
+    assert all(v > 0 for v in prof["regions_ms"].values()), prof["regions_ms"]
+    assert 0.5 * prof["step_wall_ms"] < prof["attributed_ms"] <= 1.05 * prof["step_wall_ms"]
+    names = [op["name"] for op in prof["top_operators"]]
+    assert names and not set(names) & set(step_options.REGIONS)
+    assert any("convolution" in n for n in names)
+    assert prof["knn_monitor"]["wall_seconds"] > 0 and 0 <= prof["knn_monitor"]["result"]["knn_top1"] <= 1
+    rows = {r["switch"]: r for r in result["ab"]["rows"]}
+    assert set(rows) == {"foreach_lars", "cuda_graphs", "compile", None}
+    assert "cuda_graphs needs a CUDA device" in rows["cuda_graphs"]["skipped"]
+    for name in ("foreach_lars", "compile"):
+        r = rows[name]
+        assert r["variant"] and not r["current"] and r["views_per_s"] > 0
+        assert r["ratio"] == pytest.approx(r["views_per_s"] / r["current_views_per_s"]) == pytest.approx(r["gain"])
+    assert result["ab"]["compile_backend"] == "aot_eager" and rows[None]["repeat_views_per_s"] > 0
+
+
+@pytest.mark.parametrize("argv", [["--ab", "fp8"], ["--ab", "bf16,bf16"], ["--ab-batch-sizes", "512,x"],
+                                  ["--profile-steps", "0"], ["--ab-batch-sizes", "1"], ["--ab-minutes", "-1"],
+                                  ["--run-best-switches"]])
+def test_gpu_check_refuses_bad_step_options_in_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        gpu_check.parse_args(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("gpu_check.py: error: --") or "error: --" in err
+
+
+def test_best_switches_become_run_overrides():
+    from lib.config import Config
+
+    step_profile = _load("step_profile")
+    rows = [{"batch_size": 512, "switch": "bf16", "variant": False, "ratio": 0.6},       # off is slower: keep
+            {"batch_size": 512, "switch": "foreach_lars", "variant": True, "ratio": 1.10},
+            {"batch_size": 512, "switch": "cuda_graphs", "variant": True, "ratio": 1.01},  # within the margin
+            {"batch_size": 512, "switch": "channels_last", "variant": False, "ratio": 1.2},  # a run cannot take it
+            {"batch_size": 512, "switch": "compile", "variant": False, "ratio": 1.5},
+            {"batch_size": 1024, "switch": "cuda_graphs", "variant": True, "ratio": 2.0},  # another batch size
+            {"batch_size": 512, "switch": "no_host_sync", "variant": False, "skipped": "deadline"},
+            {"batch_size": 512, "switch": None, "current_views_per_s": 1.0}]
+    best = step_profile.best_switches({"rows": rows}, 512, margin=1.02)
+    assert best == {"foreach_lars": True, "channels_last": False, "compile": False}
+    config = Config(task="pretrain", compile=True, speed="cuda_graphs")
+    overrides, not_applied = step_profile.run_overrides(best, config)
+    assert overrides == {"compile": False, "speed": "cuda_graphs,foreach_lars"} and not_applied == ["channels_last"]
+    assert config.replace(**overrides).run_id() == config.run_id()
+    assert step_profile.run_overrides({"bf16": False}, config)[0] == {"precision": "fp32"}
+
+
+def test_the_prepared_profile_call_in_the_readme_parses():
+    import shlex
+
+    lines = [line for line in (ROOT / "benchmarks" / "README.md").read_text().splitlines()
+             if "python3 benchmarks/gpu_check.py" in line and "--profile-step" in line]
+    assert len(lines) == 1, lines
+    argv = shlex.split(lines[0].split("gpu_check.py", 1)[1].split("2>&1")[0].replace('"$OUT"', "/tmp/out"))
+    args = gpu_check.parse_args(argv)
+    assert args.profile_step and args.run_best_switches and args.ab_batches == [512, 1024] and args.epochs == 100
+    assert args.ab_switches == list(__import__("lib.step_options").step_options.SWITCHES)

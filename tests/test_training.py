@@ -277,3 +277,24 @@ def test_tasks_train_on_their_papers_views_by_default(tiny, monkeypatch, task, l
     extra = {"finetune": dict(pretrained=pre.run_id), "distill": dict(teacher=ft.run_id)}.get(task, {})
     training.run(tiny.replace(task=task, loss=loss, final_eval=False, **extra), force=True)
     assert seen == [expected]
+
+
+def test_speed_foreach_lars_trains_the_same_run_bit_for_bit(tmp_path):
+    # a speed switch (lib/step_options.py): same run id, same epoch metrics and final weights as without it
+    base = Config(runs_dir=str(tmp_path / "a"), **{**TINY, "optimizer": "lars", "epochs": 2, "final_eval": False})
+    fast = base.replace(runs_dir=str(tmp_path / "b"), speed="foreach_lars")
+    assert fast.run_id() == base.run_id()
+    records = [training.run(c) for c in (base, fast)]
+    a, b = ([{k: v for k, v in e.items() if k not in ("train_seconds", "elapsed_seconds", "views_per_second",
+                                                       "train_tflops")} for e in r.epochs] for r in records)
+    assert a == b and a[-1]["loss"] > 0
+    weights = [torch.load(r.directory / "checkpoints" / "final.pt", weights_only=False)["model"] for r in records]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_speed_switches_are_checked_before_any_compute(tiny):
+    with pytest.raises(ValueError, match="speed has unknown switch"):
+        tiny.replace(speed="fp8")
+    with pytest.raises(ValueError, match="speed=cuda_graphs needs a CUDA device"):
+        training.run(tiny.replace(device="cpu", speed="cuda_graphs"))
+    assert not any(tiny.resolved_runs_dir().glob("*"))  # refused before a run folder exists
