@@ -97,3 +97,28 @@ def test_the_runner_prints_the_plan_without_training(tmp_path, capsys):
     assert "03_simclr_v2:" in out and "fine-tuning:" in out and "09_summary: trains nothing" in out
     assert math.isfinite(float(out.split("about ")[-1].split(" min")[0]))
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing trained, no record written
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_each_from_scratch_baseline_trains_the_steps_its_label_says(profile):
+    """03's baselines at every profile: "same steps" trains as many steps as fine-tuning (same labelled
+    subset, batch and epochs), "longer" scratch_multiple (>= 2) times that. The full profile once set
+    60 fine-tuning epochs and left the longer baseline at 30: "longer" was the shorter one."""
+    [(_, declared, values)] = runner.plan(NOTEBOOKS, profile, ["03"], {"dataset": "sample", "train_size": "0", "test_size": "0"})
+    merged = {**{n: p.value for n, p in declared.items()}, **values}
+    groups = plans.notebook_groups("03_simclr_v2", merged)
+    finetune, scratch = groups["fine-tuning"], groups["from scratch"]
+    fractions = {f for _, f in scratch}
+    assert fractions and {name for name, _ in scratch} == {"same steps", "longer"}
+    for f in fractions:
+        ft, same, longer = finetune[(0, f)][0], scratch[("same steps", f)][0], scratch[("longer", f)][0]
+        assert (same.label_fraction, same.batch_size) == (longer.label_fraction, longer.batch_size) \
+            == (ft.label_fraction, ft.batch_size)
+        assert same.epochs == ft.epochs, (profile, f)
+        assert longer.epochs > same.epochs, f"{profile}: 'longer' trains {longer.epochs} epochs, 'same steps' {same.epochs}"
+        assert longer.epochs == merged.get("scratch_multiple") * same.epochs >= 2 * same.epochs
+
+
+def test_a_longer_baseline_that_is_not_longer_is_refused_before_anything_runs(capsys):
+    assert runner.main(["--profile", "smoke", "--only", "03", "--plan", "-p", "scratch_multiple", "1"]) == 2
+    assert "parameter 'scratch_multiple' of 03_simclr_v2: must be >= 2" in capsys.readouterr().err

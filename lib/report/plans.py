@@ -189,7 +189,7 @@ def _groups_02(v):
 
 def _groups_03(v):
     keys = ("lr", "lr_scaling", "recipe", "label_fractions", "finetune_epochs", "finetune_batch_size", "finetune_lr",
-            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_epochs", "seeds")
+            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_multiple", "seeds")
     it = iterations.simclr_v2_iteration(_base(v, "train_size", "epochs"), **{k: v[k] for k in keys})
     return {"pretraining": {"3-layer head": it.pretrain}, "fine-tuning": it.finetune, "distillation": it.distill,
             "from scratch": it.scratch}
