@@ -275,3 +275,63 @@ def test_export_figure_writes_quick_and_full_figures_only(tmp_path):
     with pytest.raises(ValueError, match="name"):
         readme_figure_path("02_simclr", "../x", "quick", tmp_path)
     plt.close(fig)
+
+
+# ---- where README figures go -------------------------------------------------------------------
+
+def _git_status() -> str:
+    import subprocess
+
+    from lib.config import repo_path
+
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo_path("."),
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_a_report_run_elsewhere_leaves_the_repository_clean(tmp_path, monkeypatch):
+    """A notebook that exports a README figure, run at a README profile with --output and runs_dir in a
+    temporary folder: the figure goes to <output>/images/, and git status is what it was (a trial run in
+    a clone once overwrote tracked images/*-full-*.png and added six more)."""
+    import nbformat
+
+    from lib.config import repo_path
+    from lib.report import runner
+
+    notebooks, out = tmp_path / "nb", tmp_path / "out"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 98 · Exports\n\n- a bullet"),
+                nbformat.v4.new_code_cell("profile = 'quick'  # p\nruns_dir = ''  # r",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom lib.report import plots\n"
+                                          "fig = plt.figure(figsize=(1, 1), dpi=50)\nplt.plot([0, 1])\n"
+                                          "plots.export_figure(fig, '98_exports', 'trial', profile)\nplt.close(fig)")]
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL, "display_name": "Python", "language": "python"}
+    notebooks.mkdir()
+    nbformat.write(nb, notebooks / "98_exports.ipynb")
+    monkeypatch.delenv("THESIS_IMAGES_DIR", raising=False)
+    before = _git_status()
+    in_repo = repo_path("images") / "98_exports-quick-trial.png"
+    try:
+        assert runner.main(["--notebooks", str(notebooks), "--profile", "quick", "--output", str(out),
+                            "-p", "runs_dir", str(tmp_path / "runs")]) == 0
+        assert _git_status() == before
+        assert not in_repo.exists()
+        assert Image.open(out / "images" / "98_exports-quick-trial.png").size[0] > 0
+    finally:
+        in_repo.unlink(missing_ok=True)  # the old behaviour wrote it there
+
+
+def test_readme_figures_go_to_images_only_for_the_repositorys_own_outputs(tmp_path, monkeypatch):
+    from lib.config import repo_path
+    from lib.report.exports import images_dir
+
+    monkeypatch.delenv("THESIS_RUNS_DIR", raising=False)
+    own = repo_path("reports") / "full"
+    assert images_dir(own, "full") == repo_path("images")
+    assert images_dir(own, "full", repo_path("runs")) == repo_path("images")
+    assert images_dir(own, "full", tmp_path / "runs") == own / "images"   # other records
+    assert images_dir(tmp_path, "full") == tmp_path / "images"            # other pages
+    assert images_dir(repo_path("reports") / "quick", "full") == repo_path("reports") / "quick" / "images"
+    assert images_dir(tmp_path, "full", readme=True) == repo_path("images")  # --readme-figures
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    assert images_dir(own, "full") == own / "images"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -480,16 +481,21 @@ README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the R
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
     """``images/<notebook>-<profile>-<name>.png``: where :func:`export_figure` puts a figure and
-    where ``scripts/update_readme.py`` looks for it."""
+    where ``scripts/update_readme.py`` looks for it. The folder is ``images_dir``, else the one the report
+    runner names in ``THESIS_IMAGES_DIR`` (:mod:`lib.report.exports`: ``<output>/images`` for a run
+    that does not write the repository's own runs and pages), else ``images/`` of the repository."""
     from ..config import repo_path
+    from .exports import IMAGES_DIR_ENV
 
     for label, value in (("notebook", notebook), ("name", name), ("profile", profile)):
         check_name(label, value)
-    return Path(images_dir or repo_path("images")) / f"{notebook}-{profile}-{name}.png"
+    folder = images_dir or os.environ.get(IMAGES_DIR_ENV) or repo_path("images")
+    return Path(folder) / f"{notebook}-{profile}-{name}.png"
 
 
 def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Figure:
-    """Copy a report figure into ``images/`` for the README, and return it (so a cell still shows it).
+    """Copy a report figure into ``images/`` for the README (:func:`readme_figure_path`: a run writing
+    elsewhere puts it beside its pages), and return it (so a cell still shows it).
 
     Only the ``quick``, ``cifar-cpu`` and ``full`` profiles export (the README shows their numbers); any other
     profile, such as the tests' ``smoke``, returns the figure untouched and writes nothing. The
