@@ -1,6 +1,9 @@
 """Tests of lib/report/plots.py: every figure has the panels it promises, retrieval marks exactly the wrong
 neighbours, and the record helpers find the right test images."""
 
+import json
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -335,3 +338,37 @@ def test_readme_figures_go_to_images_only_for_the_repositorys_own_outputs(tmp_pa
     assert images_dir(tmp_path, "full", readme=True) == repo_path("images")  # --readme-figures
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
     assert images_dir(own, "full") == own / "images"
+
+
+# ---- without umap-learn --------------------------------------------------------------------------
+
+def test_without_umap_learn_the_projection_is_pca_and_said_once(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap -> ImportError
+    monkeypatch.setattr(plots, "_SAID", set())
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    x[:, 0] *= 10  # the first principal direction
+    p = plots.umap_embedding(x)
+    plots.umap_embedding(x)
+    assert p.shape == (40, 2) and p.dtype == np.float32
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    assert np.allclose(p, plots.pca_2d(unit), atol=1e-5)
+    assert abs(np.corrcoef(p[:, 0], unit[:, 0])[0, 1]) > 0.9
+    assert capsys.readouterr().out == plots.NO_UMAP + "\n"  # one line, however many panels
+
+
+def test_02_renders_at_smoke_without_umap_learn(tmp_path, monkeypatch):
+    """A bare GPU machine has PyTorch but not umap-learn: 02 trained, then failed at its UMAP cell, and
+    wrote no manifest. With the import blocked in the kernel (a umap.py on PYTHONPATH that raises
+    ImportError), the page renders, says so in one line, and the manifest and records are written."""
+    from lib.report import runner
+
+    shim, out, runs = tmp_path / "no-umap", tmp_path / "out", tmp_path / "runs"
+    shim.mkdir()
+    (shim / "umap.py").write_text("raise ImportError('umap-learn blocked by the test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shim))
+    assert runner.main(["--profile", "smoke", "--only", "02", "--output", str(out), "-p", "runs_dir", str(runs)]) == 0
+    page = (out / "02_simclr.html").read_text()
+    assert page.count("umap-learn is not installed: the UMAP panels on this page are PCA projections") == 1
+    manifest = json.loads(tables.manifest_path("02_simclr", "smoke", runs).read_text())
+    [run_id] = tables.as_list(manifest["runs"]["SimCLR"])
+    assert (runs / run_id / "record.json").is_file()
