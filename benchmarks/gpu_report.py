@@ -83,8 +83,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("-p dataset is set by this script (--data)")
     if args.deadline_minutes <= 0 or args.pack_every <= 0 or args.carry_limit_mib <= 0:
         p.error("--deadline-minutes, --pack-every and --carry-limit-mib must be > 0")
-    if args.carry and not Path(args.carry).is_file():
-        p.error(f"--carry {args.carry}: no such file; pass the -carry.tar.gz a previous call wrote (carried with the call)")
     return args
 
 
@@ -180,6 +178,10 @@ def report_command(args: argparse.Namespace, dataset: str) -> list[str]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.carry and not Path(args.carry).is_file():
+        print(f"error: --carry {args.carry}: no such file; pass the -carry.tar.gz a previous call wrote, "
+              "carried with the call", file=sys.stderr)
+        raise SystemExit(2)
     t_start, since = time.perf_counter(), time.time()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
