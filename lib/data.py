@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import json
 import math
 import os
 import pickle
@@ -429,16 +430,67 @@ def _scan_images(folder: str, found: list[tuple[str, int, int]]) -> None:
                              "fix or remove it") from None
 
 
-def _image_folder_source(path: str, split: str) -> _Source:
-    """``<path>/<split>/<class>/<image>``: classes sorted by name, taken from ``<path>/train`` when it
-    exists so that every split numbers the classes the same way. A relative path is taken from the
-    working directory, or else from the repository root (notebooks run in ``notebooks/``)."""
+def _image_folder_root(path: str) -> Path:
+    """An image folder's resolved root: a relative path is taken from the working directory, or else
+    from the repository root (notebooks run in ``notebooks/``)."""
     from .config import repo_path
 
     root = Path(path).expanduser()
     if not root.is_absolute() and not root.exists() and repo_path(path).exists():
         root = repo_path(path)
-    root = root.resolve()
+    return root.resolve()
+
+
+def _count_images(folder: str) -> int:
+    """Image files under ``folder``, recursively, by name alone (no stat, no decoding)."""
+    n = 0
+    for entry in os.scandir(folder):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            n += _count_images(entry.path)
+        elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+            n += 1
+    return n
+
+
+def image_folder_count(path: str, split: str = "train", data_dir: str | Path | None = None) -> int:
+    """How many images ``<path>/<split>`` holds, without decoding any: what ``--plan`` needs of a data set
+    whose size it does not know (``train_size 0`` means the whole split).
+
+    The count is cached beside the decoded tensors' cache (``<data_dir>/cache/imagefolder-<split>-<where>-count.json``),
+    keyed by the modification times of the split's folder and its class folders, which change whenever a
+    file is added, removed or renamed in them; checking the key costs a few ``stat`` calls, not a listing."""
+    root = _image_folder_root(path)
+    split_dir = root / split
+    if not split_dir.is_dir():
+        available = _class_dirs(root) if root.is_dir() else []
+        raise FileNotFoundError(f"image folder split not found: {split_dir} (splits there: {available or 'none'})")
+    folders = [split_dir] + [split_dir / c for c in _class_dirs(split_dir)]
+    key = [[f.name, f.stat().st_mtime_ns] for f in folders]
+    tag = hashlib.sha1(os.fsencode(root)).hexdigest()[:10]
+    cache = (Path(data_dir) if data_dir is not None else default_data_dir()) / "cache" / f"imagefolder-{split}-{tag}-count.json"
+    try:
+        entry = json.loads(cache.read_text())
+        if entry.get("root") == str(root) and entry.get("key") == key:
+            return int(entry["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no cache yet, or a torn or foreign one: count again
+    count = _count_images(str(split_dir))
+    try:
+        from .records import atomic_write_json
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(cache, {"root": str(root), "key": key, "count": count})
+    except OSError:
+        pass  # a read-only data directory: count every time (a listing, well under a second)
+    return count
+
+
+def _image_folder_source(path: str, split: str) -> _Source:
+    """``<path>/<split>/<class>/<image>``: classes sorted by name, taken from ``<path>/train`` when it
+    exists so that every split numbers the classes the same way (:func:`_image_folder_root`)."""
+    root = _image_folder_root(path)
     split_dir = root / split
     if not split_dir.is_dir():
         available = _class_dirs(root) if root.is_dir() else []

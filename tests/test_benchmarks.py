@@ -433,3 +433,59 @@ def test_the_prepared_profile_call_in_the_readme_parses():
     args = gpu_check.parse_args(argv)
     assert args.profile_step and args.run_best_switches and args.ab_batches == [512, 1024] and args.epochs == 100
     assert args.ab_switches == list(__import__("lib.step_options").step_options.SWITCHES)
+
+
+# ---- gpu_report.py: a run carried across calls ---------------------------------------------------
+
+TIMINGS = ("train_seconds", "views_per_second", "train_tflops", "elapsed_seconds")  # wall-clock fields differ
+
+
+def _report_call(gpu_report, runs_dir, out, *extra):
+    return gpu_report.main(["--only", "02", "--profile", "smoke", "--data", "sample", "-p", "epochs", "3",
+                            "--runs-dir", str(runs_dir), "--out", str(out), "--pack-every", "0.2", *extra])
+
+
+@pytest.mark.slow
+def test_gpu_report_carries_a_run_cut_by_the_deadline_into_the_next_call(tmp_path, monkeypatch):
+    """Call 1 is stopped by its deadline once the run has checkpointed an epoch: the run is unfinished and
+    its last checkpoint goes into the carry pack. Call 2, on a fresh runs folder (another machine), unpacks
+    the pack, resumes the run and finishes it: its record equals an uninterrupted run's (call 3). Before,
+    the pack held complete runs only and the cut run started over from epoch 0 in every call."""
+    from lib.records import load_record
+
+    gpu_report = _load("gpu_report")
+    first, second, whole = tmp_path / "machine1", tmp_path / "machine2", tmp_path / "uninterrupted"
+    checkpointed = lambda: any(first.glob("*/checkpoints/epoch*.pt"))  # noqa: E731
+    monkeypatch.setattr(gpu_report, "past_deadline", lambda deadline: checkpointed())
+    cut = _report_call(gpu_report, first, tmp_path / "out1")
+    assert cut["status"] == "stopped at the deadline" and cut["runs"] == [] and cut["not_carried"] == {}
+    [run_id] = cut["carried"]
+    pack = tmp_path / "out1" / cut["carry"]
+    assert pack.stat().st_size <= gpu_report.CARRY_LIMIT_MIB * 2**20
+    with tarfile.open(pack) as tar:
+        names = tar.getnames()
+    assert sum("/checkpoints/epoch" in n for n in names) == 1 and f"{run_id}/config.json" in names
+    assert not load_record(first / run_id).complete
+
+    monkeypatch.setattr(gpu_report, "past_deadline", lambda deadline: False)
+    resumed = _report_call(gpu_report, second, tmp_path / "out2", "--carry", str(pack))
+    assert resumed["status"] == "complete" and resumed["carried_in"] == [run_id] and run_id in resumed["runs"]
+    assert "resumed" in (tmp_path / "out2" / f"{resumed['name']}.log").read_text()
+    reference = _report_call(gpu_report, whole, tmp_path / "out3")
+    assert reference["status"] == "complete" and run_id in reference["runs"]
+
+    res, ref = load_record(second / run_id), load_record(whole / run_id)
+    assert res.complete and res.provenance["resumes"] == 1
+    strip = lambda e: {k: v for k, v in e.items() if k not in TIMINGS}  # noqa: E731
+    assert [strip(e) for e in res.epochs] == [strip(e) for e in ref.epochs] and len(res.epochs) == 4
+    timing = lambda r: {k: v for k, v in r.results.items() if "time" not in k and "second" not in k}  # noqa: E731
+    assert timing(res) == timing(ref) and res.results
+
+
+def test_the_carry_pack_takes_the_runs_that_fit_and_names_the_others():
+    gpu_report = _load("gpu_report")
+    taken, left = gpu_report.carry_plan({"a": 6 * 2**20, "b": 12 * 2**20, "c": 3 * 2**20}, 16 * 2**20)
+    assert taken == ["a", "c"] and list(left) == ["b"]
+    assert "12.0 MiB with its checkpoint" in left["b"] and "of the 16 MiB carry limit left" in left["b"]
+    # a full-profile ResNet-18 checkpoint (weights and momentum, ~88 MiB) does not fit
+    assert gpu_report.carry_plan({"r18": 88 * 2**20}, 16 * 2**20)[0] == []

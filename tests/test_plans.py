@@ -97,3 +97,77 @@ def test_the_runner_prints_the_plan_without_training(tmp_path, capsys):
     assert "03_simclr_v2:" in out and "fine-tuning:" in out and "09_summary: trains nothing" in out
     assert math.isfinite(float(out.split("about ")[-1].split(" min")[0]))
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing trained, no record written
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_each_from_scratch_baseline_trains_the_steps_its_label_says(profile):
+    """03's baselines at every profile: "same steps" trains as many steps as fine-tuning (same labelled
+    subset, batch and epochs), "longer" scratch_multiple (>= 2) times that. The full profile once set
+    60 fine-tuning epochs and left the longer baseline at 30: "longer" was the shorter one."""
+    [(_, declared, values)] = runner.plan(NOTEBOOKS, profile, ["03"], {"dataset": "sample", "train_size": "0", "test_size": "0"})
+    merged = {**{n: p.value for n, p in declared.items()}, **values}
+    groups = plans.notebook_groups("03_simclr_v2", merged)
+    finetune, scratch = groups["fine-tuning"], groups["from scratch"]
+    fractions = {f for _, f in scratch}
+    assert fractions and {name for name, _ in scratch} == {"same steps", "longer"}
+    for f in fractions:
+        ft, same, longer = finetune[(0, f)][0], scratch[("same steps", f)][0], scratch[("longer", f)][0]
+        assert (same.label_fraction, same.batch_size) == (longer.label_fraction, longer.batch_size) \
+            == (ft.label_fraction, ft.batch_size)
+        assert same.epochs == ft.epochs, (profile, f)
+        assert longer.epochs > same.epochs, f"{profile}: 'longer' trains {longer.epochs} epochs, 'same steps' {same.epochs}"
+        assert longer.epochs == merged.get("scratch_multiple") * same.epochs >= 2 * same.epochs
+
+
+def test_a_longer_baseline_that_is_not_longer_is_refused_before_anything_runs(capsys):
+    assert runner.main(["--profile", "smoke", "--only", "03", "--plan", "-p", "scratch_multiple", "1"]) == 2
+    assert "parameter 'scratch_multiple' of 03_simclr_v2: must be >= 2" in capsys.readouterr().err
+
+
+def tiny_image_folder(root, per_class: int = 12):
+    """``root/{train,test}/<class>/<i>.png``: two classes of 32 x 32 images, ``per_class`` each in train."""
+    from PIL import Image
+
+    for split, n in (("train", per_class), ("test", 8)):
+        for c, colour in (("cat", (200, 30, 30)), ("dog", (30, 30, 200))):
+            (root / split / c).mkdir(parents=True)
+            png = root / split / c / "0.png"
+            Image.new("RGB", (32, 32), colour).save(png)
+            for i in range(1, n):
+                (root / split / c / f"{i}.png").write_bytes(png.read_bytes())
+    return root
+
+
+def test_the_full_plan_counts_an_image_folder(tmp_path, capsys, monkeypatch):
+    """--plan at full (train_size 0: the whole split) with an image folder: its training images are
+    counted, not decoded, the count cached with the data; every training notebook gets its views.
+    It once stopped at 01-03: "number of training images of 'imagefolder:...' unknown"."""
+    from lib import data
+
+    folder = tiny_image_folder(tmp_path / "images", per_class=300)  # 600: one batch of 512 fits
+    monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path / "data"))
+    code = runner.main(["--profile", "full", "--plan", "-p", "dataset", f"imagefolder:{folder}",
+                        "-p", "runs_dir", str(tmp_path / "runs"), "-p", "v2_train_size", "600"])  # 08 subsets 10,000
+    out = capsys.readouterr().out
+    assert code == 0
+    for stem in plans.NOTEBOOK_GROUPS:
+        [line] = [x for x in out.splitlines() if x.startswith(f"{stem}:")]
+        assert " to train, " in line and " M views" in line, line
+    [count] = (tmp_path / "data" / "cache").glob("imagefolder-train-*-count.json")
+    assert json.loads(count.read_text())["count"] == 600 == data.image_folder_count(str(folder), "train")
+    # 02: 3 seeds x 500 epochs x 1 step of 512 x 2 views
+    assert "02_simclr: 3 runs, 0 recorded (0 min of wall time), 3 to train, 1.5 M views" in out
+    assert "M views" in out.splitlines()[-1]
+
+
+def test_the_image_count_follows_the_folder(tmp_path, monkeypatch):
+    """A cached count is used only while the split's folders are unchanged: an added image is counted."""
+    from lib import data
+
+    folder = tiny_image_folder(tmp_path / "images", per_class=3)
+    monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path / "data"))
+    assert data.image_folder_count(str(folder), "train") == 6
+    (folder / "train" / "cat" / "3.png").write_bytes((folder / "train" / "cat" / "0.png").read_bytes())
+    assert data.image_folder_count(str(folder), "train") == 7
+    with pytest.raises(FileNotFoundError, match="image folder split not found"):
+        data.image_folder_count(str(folder), "val")

@@ -1,6 +1,9 @@
 """Tests of lib/report/plots.py: every figure has the panels it promises, retrieval marks exactly the wrong
 neighbours, and the record helpers find the right test images."""
 
+import json
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -275,3 +278,97 @@ def test_export_figure_writes_quick_and_full_figures_only(tmp_path):
     with pytest.raises(ValueError, match="name"):
         readme_figure_path("02_simclr", "../x", "quick", tmp_path)
     plt.close(fig)
+
+
+# ---- where README figures go -------------------------------------------------------------------
+
+def _git_status() -> str:
+    import subprocess
+
+    from lib.config import repo_path
+
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo_path("."),
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_a_report_run_elsewhere_leaves_the_repository_clean(tmp_path, monkeypatch):
+    """A notebook that exports a README figure, run at a README profile with --output and runs_dir in a
+    temporary folder: the figure goes to <output>/images/, and git status is what it was (a trial run in
+    a clone once overwrote tracked images/*-full-*.png and added six more)."""
+    import nbformat
+
+    from lib.config import repo_path
+    from lib.report import runner
+
+    notebooks, out = tmp_path / "nb", tmp_path / "out"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 98 · Exports\n\n- a bullet"),
+                nbformat.v4.new_code_cell("profile = 'quick'  # p\nruns_dir = ''  # r",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom lib.report import plots\n"
+                                          "fig = plt.figure(figsize=(1, 1), dpi=50)\nplt.plot([0, 1])\n"
+                                          "plots.export_figure(fig, '98_exports', 'trial', profile)\nplt.close(fig)")]
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL, "display_name": "Python", "language": "python"}
+    notebooks.mkdir()
+    nbformat.write(nb, notebooks / "98_exports.ipynb")
+    monkeypatch.delenv("THESIS_IMAGES_DIR", raising=False)
+    before = _git_status()
+    in_repo = repo_path("images") / "98_exports-quick-trial.png"
+    try:
+        assert runner.main(["--notebooks", str(notebooks), "--profile", "quick", "--output", str(out),
+                            "-p", "runs_dir", str(tmp_path / "runs")]) == 0
+        assert _git_status() == before
+        assert not in_repo.exists()
+        assert Image.open(out / "images" / "98_exports-quick-trial.png").size[0] > 0
+    finally:
+        in_repo.unlink(missing_ok=True)  # the old behaviour wrote it there
+
+
+def test_readme_figures_go_to_images_only_for_the_repositorys_own_outputs(tmp_path, monkeypatch):
+    from lib.config import repo_path
+    from lib.report.exports import images_dir
+
+    monkeypatch.delenv("THESIS_RUNS_DIR", raising=False)
+    own = repo_path("reports") / "full"
+    assert images_dir(own, "full") == repo_path("images")
+    assert images_dir(own, "full", repo_path("runs")) == repo_path("images")
+    assert images_dir(own, "full", tmp_path / "runs") == own / "images"   # other records
+    assert images_dir(tmp_path, "full") == tmp_path / "images"            # other pages
+    assert images_dir(repo_path("reports") / "quick", "full") == repo_path("reports") / "quick" / "images"
+    assert images_dir(tmp_path, "full", readme=True) == repo_path("images")  # --readme-figures
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    assert images_dir(own, "full") == own / "images"
+
+
+# ---- without umap-learn --------------------------------------------------------------------------
+
+def test_without_umap_learn_the_projection_is_pca_and_said_once(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap -> ImportError
+    monkeypatch.setattr(plots, "_SAID", set())
+    x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+    x[:, 0] *= 10  # the first principal direction
+    p = plots.umap_embedding(x)
+    plots.umap_embedding(x)
+    assert p.shape == (40, 2) and p.dtype == np.float32
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    assert np.allclose(p, plots.pca_2d(unit), atol=1e-5)
+    assert abs(np.corrcoef(p[:, 0], unit[:, 0])[0, 1]) > 0.9
+    assert capsys.readouterr().out == plots.NO_UMAP + "\n"  # one line, however many panels
+
+
+def test_02_renders_at_smoke_without_umap_learn(tmp_path, monkeypatch):
+    """A bare GPU machine has PyTorch but not umap-learn: 02 trained, then failed at its UMAP cell, and
+    wrote no manifest. With the import blocked in the kernel (a umap.py on PYTHONPATH that raises
+    ImportError), the page renders, says so in one line, and the manifest and records are written."""
+    from lib.report import runner
+
+    shim, out, runs = tmp_path / "no-umap", tmp_path / "out", tmp_path / "runs"
+    shim.mkdir()
+    (shim / "umap.py").write_text("raise ImportError('umap-learn blocked by the test')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shim))
+    assert runner.main(["--profile", "smoke", "--only", "02", "--output", str(out), "-p", "runs_dir", str(runs)]) == 0
+    page = (out / "02_simclr.html").read_text()
+    assert page.count("umap-learn is not installed: the UMAP panels on this page are PCA projections") == 1
+    manifest = json.loads(tables.manifest_path("02_simclr", "smoke", runs).read_text())
+    [run_id] = tables.as_list(manifest["runs"]["SimCLR"])
+    assert (runs / run_id / "record.json").is_file()

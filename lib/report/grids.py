@@ -258,9 +258,15 @@ TRAIN_IMAGES = {"sample": 5000, "cifar10": 50000, "cifar100": 50000, "stl10": 50
 
 
 def n_train_images(dataset: str, train_size: int) -> int:
-    """Training images a run uses: ``train_size``, or the whole split (0)."""
+    """Training images a run uses: ``train_size``, or the whole split (0): known for the built-in data
+    sets, counted (not decoded, and cached with the data: :func:`lib.data.image_folder_count`) for an
+    image folder."""
     if train_size:
         return train_size
+    if dataset.startswith("imagefolder:"):
+        from ..data import image_folder_count
+
+        return image_folder_count(dataset.removeprefix("imagefolder:"), "train")
     if dataset not in TRAIN_IMAGES:
         raise ValueError(f"number of training images of {dataset!r} unknown; set train_size")
     return TRAIN_IMAGES[dataset]

@@ -60,9 +60,19 @@ class SimCLRv2Iteration:
     budgets: dict[str, int]   # from-scratch budget -> epochs over the largest labelled subset
 
 
+def scratch_budgets(finetune_epochs: int, scratch_multiple: int) -> dict[str, int]:
+    """The from-scratch baselines' epochs over the largest labelled subset, by label: ``same steps`` as
+    fine-tuning, and ``longer`` = ``scratch_multiple`` times that. Derived rather than set, so that
+    "longer" is longer at every profile (an independent epoch count once made it the shorter one)."""
+    if finetune_epochs < 1 or scratch_multiple < 2:
+        raise ValueError(f"need finetune_epochs >= 1 and scratch_multiple >= 2 (the longer baseline must train "
+                         f"more steps); got {finetune_epochs} and {scratch_multiple}")
+    return {"same steps": finetune_epochs, "longer": scratch_multiple * finetune_epochs}
+
+
 def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str, label_fractions: str,
                         finetune_epochs: int, finetune_batch_size: int, finetune_lr: float, finetune_crop_scale: float,
-                        distill_epochs: int, distill_lr: float, distill_alpha: float, scratch_epochs: int,
+                        distill_epochs: int, distill_lr: float, distill_alpha: float, scratch_multiple: int,
                         seeds: int) -> SimCLRv2Iteration:
     """Notebook 03's runs on ``base`` (data, encoder, batch and pretraining length), all derived at once:
     a fine-tuning run's id names its pretraining run, a distillation run's its teacher."""
@@ -92,7 +102,7 @@ def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str
                for name, kw in students.items() for f in fractions}
     scratch_args = dict(task="supervised", loss="ce", views="crop,flip", crop_scale_min=finetune_crop_scale,
                         optimizer="sgd", lr=finetune_lr, lr_scaling="none", weight_decay=5e-4, final_eval=False)
-    budgets = {"same steps": finetune_epochs, "longer": scratch_epochs}
+    budgets = scratch_budgets(finetune_epochs, scratch_multiple)
     scratch = {(name, f): [base.replace(**scratch_args, label_fraction=f, batch_size=batch[f], seed=s,
                                         epochs=e * repeat[f], eval_every=max(1, e * repeat[f] // 10))
                            for s in range(seeds)] for name, e in budgets.items() for f in fractions}

@@ -223,10 +223,18 @@ def config_field(name: str, kind: type) -> tuple[str, bool] | None:
     return found, False
 
 
+# Rules of parameters that name no Config field: name -> (test, what a value must be).
+OWN_RULES = {"scratch_multiple": (lambda v: v >= 2, "must be >= 2 (the longer from-scratch baseline trains that "
+                                                    "many times the fine-tuning's steps)")}
+
+
 def check_values(notebook: str, declared: Mapping[str, Parameter], values: Mapping[str, Any]) -> None:
     """A :class:`ParameterError` for the first value that breaks the rules of its Config field
-    (:func:`config_field`; :func:`lib.config.field_errors`), naming the parameter and the notebook."""
+    (:func:`config_field`; :func:`lib.config.field_errors`) or its own (:data:`OWN_RULES`), naming the
+    parameter and the notebook."""
     for name, value in values.items():
+        if name in OWN_RULES and not OWN_RULES[name][0](value):
+            raise ParameterError(f"parameter {name!r} of {notebook}: {OWN_RULES[name][1]}; got {value!r}")
         match = config_field(name, declared[name].type)
         if match is None:
             continue

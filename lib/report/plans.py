@@ -189,7 +189,7 @@ def _groups_02(v):
 
 def _groups_03(v):
     keys = ("lr", "lr_scaling", "recipe", "label_fractions", "finetune_epochs", "finetune_batch_size", "finetune_lr",
-            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_epochs", "seeds")
+            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_multiple", "seeds")
     it = iterations.simclr_v2_iteration(_base(v, "train_size", "epochs"), **{k: v[k] for k in keys})
     return {"pretraining": {"3-layer head": it.pretrain}, "fine-tuning": it.finetune, "distillation": it.distill,
             "from scratch": it.scratch}
@@ -241,7 +241,7 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
     """Lines of a profile's plan: per notebook its groups, then the notebook's total, then the profile's.
 
     ``jobs``: the runner's ``(source, declared parameters, values)`` per notebook."""
-    lines, total_runs, total_pending, total_min, total_done = [], 0, 0, 0.0, 0.0
+    lines, total_runs, total_pending, total_min, total_done, total_views = [], 0, 0, 0.0, 0.0, 0
     for source, declared, values in jobs:
         merged = {**{n: p.value for n, p in declared.items()}, **values}
         try:
@@ -262,9 +262,10 @@ def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]
                      f"{pending} to train" + (f", {views / 1e6:.1f} M views, {_minutes(minutes)}" if pending else ""))
         lines += [f"  {plan_line(name, p)}" for name, p in plans.items()]
         total_runs, total_pending = total_runs + runs, total_pending + pending
-        total_min, total_done = total_min + minutes, total_done + done
+        total_min, total_done, total_views = total_min + minutes, total_done + done, total_views + views
     lines.append(f"total: {total_runs} runs, {total_runs - total_pending} recorded ({total_done / 60:.1f} h of wall "
-                 f"time), {total_pending} to train, {_minutes(total_min)} on {device_type}")
+                 f"time), {total_pending} to train" + (f", {total_views / 1e6:.1f} M views" if total_pending else "")
+                 + f", {_minutes(total_min)} on {device_type}")
     return lines
 
 

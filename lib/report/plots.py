@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -292,7 +293,8 @@ def umap_embedding(features: Any, seed: int = 0, n_neighbors: int = 15) -> np.nd
 
     ``n_neighbors`` is clipped to ``N - 1``. Seeded, hence single-threaded, and reproducible.
     umap-learn is imported here, lazily: it takes seconds, and its first fit in a process compiles
-    numba code.
+    numba code. It is optional: without it the points are :func:`pca_2d`'s, and the first call prints
+    one line (:data:`NO_UMAP`) saying so, so that a page's figures and records are written either way.
     """
     x = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
     x = x.astype(np.float32)
@@ -301,13 +303,43 @@ def umap_embedding(features: Any, seed: int = 0, n_neighbors: int = 15) -> np.nd
     if n_neighbors < 2:
         raise ValueError(f"n_neighbors must be >= 2; got {n_neighbors}")
     x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(min=1e-12)
-    with warnings.catch_warnings():  # pynndescent imports tqdm.auto, which warns outside a widget frontend
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import umap  # slow to import (numba): only here
+    try:
+        with warnings.catch_warnings():  # pynndescent imports tqdm.auto, which warns outside a widget frontend
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import umap  # slow to import (numba): only here
+    except ImportError:  # an optional dependency (a bare GPU machine has none): draw, and say what is drawn
+        _say_once(NO_UMAP)
+        return pca_2d(x)
 
     reducer = umap.UMAP(n_neighbors=min(n_neighbors, x.shape[0] - 1), n_components=2, min_dist=0.1,
                         random_state=seed, n_jobs=1, init="spectral" if x.shape[0] > 16 else "random")
     return reducer.fit_transform(x).astype(np.float32)
+
+
+NO_UMAP = ("umap-learn is not installed: the UMAP panels on this page are PCA projections (the two principal "
+           "components) instead; `pip install umap-learn` for UMAP")
+_SAID: set[str] = set()
+
+
+def _say_once(line: str) -> None:
+    """Print ``line`` the first time only: one line on the page, however many panels it concerns."""
+    if line not in _SAID:
+        _SAID.add(line)
+        print(line, flush=True)
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """The projection of ``x`` ``(N, D)`` on its two principal components, ``(N, 2)`` float32: the
+    stand-in for :func:`umap_embedding` without umap-learn. Deterministic: each axis's sign is fixed so
+    that its largest loading is positive."""
+    centred = np.asarray(x, dtype=np.float64) - np.asarray(x, dtype=np.float64).mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axes = vt[:2]
+    if axes.shape[0] < 2:  # one feature: a zero second axis
+        axes = np.vstack([axes, np.zeros_like(axes)])
+    signs = np.sign(axes[np.arange(2), np.abs(axes).argmax(axis=1)])
+    axes = axes * np.where(signs == 0, 1.0, signs)[:, None]
+    return (centred @ axes.T).astype(np.float32)
 
 
 def _class_colors(n: int) -> list:
@@ -480,16 +512,21 @@ README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the R
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
     """``images/<notebook>-<profile>-<name>.png``: where :func:`export_figure` puts a figure and
-    where ``scripts/update_readme.py`` looks for it."""
+    where ``scripts/update_readme.py`` looks for it. The folder is ``images_dir``, else the one the report
+    runner names in ``THESIS_IMAGES_DIR`` (:mod:`lib.report.exports`: ``<output>/images`` for a run
+    that does not write the repository's own runs and pages), else ``images/`` of the repository."""
     from ..config import repo_path
+    from .exports import IMAGES_DIR_ENV
 
     for label, value in (("notebook", notebook), ("name", name), ("profile", profile)):
         check_name(label, value)
-    return Path(images_dir or repo_path("images")) / f"{notebook}-{profile}-{name}.png"
+    folder = images_dir or os.environ.get(IMAGES_DIR_ENV) or repo_path("images")
+    return Path(folder) / f"{notebook}-{profile}-{name}.png"
 
 
 def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Figure:
-    """Copy a report figure into ``images/`` for the README, and return it (so a cell still shows it).
+    """Copy a report figure into ``images/`` for the README (:func:`readme_figure_path`: a run writing
+    elsewhere puts it beside its pages), and return it (so a cell still shows it).
 
     Only the ``quick``, ``cifar-cpu`` and ``full`` profiles export (the README shows their numbers); any other
     profile, such as the tests' ``smoke``, returns the figure untouched and writes nothing. The

@@ -32,7 +32,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "dataset": "sample", "train_size": 600, "test_size": 200, "arch": "small_cnn", "width": 0.5,
             "batch_size": 128, "epochs": 1, "seeds": 1, "umap_points": 150, "monitor_size": 200, "knn_k": 20,
         },
-        "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_epochs": 2},
+        "03_simclr_v2": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_multiple": 2},
         "05_simclr_augmentations": {"grid_ops": "crop,rotate", "grid_pairs": "crop", "grid_train_size": 300,
                                     "grid_epochs": 1, "color_strengths": "1.0", "color_train_size": 300,
                                     "color_epochs": 1, "supervised_epochs": 1},
@@ -50,7 +50,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "batch_size": 256, "epochs": 10, "seeds": 1, "umap_points": 300, "monitor_size": 1000, "knn_k": 200,
         },
         "02_simclr": {"epochs": 20},
-        "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_epochs": 30},
+        "03_simclr_v2": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_multiple": 3},
     },
     # CIFAR-10 at the scale this 2-core CPU finishes (`python -m lib.report --profile cifar-cpu --plan`): the
     # JPEG q75 copy (unpack ../shared/data/cifar10-jpeg.tar.gz into data/cifar10-jpeg), 10,000 training and
@@ -64,7 +64,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "knn_k": 200, "recipe": _CPU_RECIPE,
         },
         "02_simclr": {"epochs": 60, **_CPU},
-        "03_simclr_v2": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_epochs": 60, **_CPU},
+        "03_simclr_v2": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3, **_CPU},
         # the related-work grids: many runs each, so on 4,000-5,000 training images and 10-40 epochs; about
         # 1 h 50 min together at the rate 01-03 measured (~2,800 training views/s; `--plan` prints the estimate)
         "05_simclr_augmentations": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop",

@@ -48,6 +48,7 @@ from .profiles import PROFILES, profile_values
 from ..records import REQUIRE_RECORDS_ENV, RUN_LOG_ENV, device_description, git_state, now_iso, read_run_log
 from . import pages
 from .index import write_index, write_top_index
+from .exports import exporting_to, images_dir
 from .kernels import KERNEL, check_kernel, kernel_config
 
 CELL_TIMEOUT_S = 3600
@@ -239,8 +240,10 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
 def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
                 overrides: Mapping[str, Any] | None = None, output: str | Path | None = None,
                 kernel: str = KERNEL, cell_timeout: float = CELL_TIMEOUT_S,
-                notebooks_dir: str | Path | None = None, echo=print) -> list[NotebookResult]:
-    """Validate, then execute and render the selected notebooks and update the index.
+                notebooks_dir: str | Path | None = None, echo=print,
+                readme_figures: bool = False) -> list[NotebookResult]:
+    """Validate, then execute and render the selected notebooks and update the index. README figures go
+    to ``images/`` only for the repository's own outputs or with ``readme_figures`` (:mod:`.exports`).
 
     Raises :class:`ParameterError` (nothing executed) when validation or the kernel check fails.
     """
@@ -257,7 +260,8 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
     with inline_figures(echo):
         for i, (source, _, values) in enumerate(jobs, start=1):
             echo(f"[{i}/{len(jobs)}] {source.stem} ...", flush=True)
-            result = execute(source, values, output, kernel, cell_timeout, context)
+            with exporting_to(images_dir(output, profile, values.get("runs_dir", ""), readme_figures)):
+                result = execute(source, values, output, kernel, cell_timeout, context)
             echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s; "
                  f"{pages.runs_line(result.runs)})" + (f" - {result.error}" if result.error else ""), flush=True)
             results.append(result)
@@ -274,17 +278,20 @@ def default_output(profile: str) -> Path:
 
 def run_plain(profile: str = "quick", only: Iterable[str] | None = None,
               overrides: Mapping[str, Any] | None = None, notebooks_dir: str | Path | None = None,
-              echo=print) -> list:
+              echo=print, output: str | Path | None = None, readme_figures: bool = False) -> list:
     """Validate, then run the selected notebooks' code cells in this process (:mod:`lib.report.plain`):
-    their run records are written, no page is rendered and the index is left alone."""
+    their run records are written, no page is rendered and the index is left alone. README figures go
+    where :func:`run_reports` would put them for ``output``."""
     from .plain import execute_plain
 
     notebooks_dir = Path(notebooks_dir) if notebooks_dir else repo_path("notebooks")
     jobs = plan(notebooks_dir, profile, only, overrides)
+    output = Path(output) if output else default_output(profile)
     results = []
     for i, (source, _, values) in enumerate(jobs, start=1):
         echo(f"[{i}/{len(jobs)}] {source.stem} (plain) ...", flush=True)
-        with run_log() as logged:
+        figures = images_dir(output, profile, values.get("runs_dir", ""), readme_figures)
+        with run_log() as logged, exporting_to(figures):
             result = execute_plain(source, values, echo=echo)
             result.runs = logged()
         echo(f"[{i}/{len(jobs)}] {source.stem}: {result.status} ({result.wall_time_s:.1f} s; "
@@ -318,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="papermill (default): execute in a Jupyter kernel and render HTML; plain: run the code "
                              "cells in this process without Jupyter and render nothing (a GPU machine without "
                              "Jupyter's packages: it writes the run records, the pages are rendered later)")
+    parser.add_argument("--readme-figures", action="store_true",
+                        help="export the README's figures into images/ of the repository even though --output or "
+                             "runs_dir is elsewhere (by default only a run writing reports/<profile>/ and runs/ "
+                             "does; others put them in <output>/images/)")
     parser.add_argument("--require-records", action="store_true",
                         help="fail a notebook instead of training when one of its runs has no record "
                              f"({REQUIRE_RECORDS_ENV}=1): render on a CPU what a GPU machine trained")
@@ -378,10 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.require_records:
             os.environ[REQUIRE_RECORDS_ENV] = "1"  # inherited by the kernels (and by this process: plain)
         if args.engine == "plain":
-            results = run_plain(args.profile, args.only, overrides, notebooks_dir)
+            results = run_plain(args.profile, args.only, overrides, notebooks_dir, output=output,
+                                readme_figures=args.readme_figures)
         else:
             results = run_reports(args.profile, args.only, overrides, output, args.kernel, args.cell_timeout,
-                                  notebooks_dir)
+                                  notebooks_dir, readme_figures=args.readme_figures)
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
