@@ -277,3 +277,9 @@ def test_tasks_train_on_their_papers_views_by_default(tiny, monkeypatch, task, l
     extra = {"finetune": dict(pretrained=pre.run_id), "distill": dict(teacher=ft.run_id)}.get(task, {})
     training.run(tiny.replace(task=task, loss=loss, final_eval=False, **extra), force=True)
     assert seen == [expected]
+
+
+@pytest.mark.parametrize("sampler", ["torchvision", "subpixel"])
+def test_the_views_crop_with_the_configs_crop_sampler(sampler):
+    first, second = training.view_pipelines(Config(crop_sampler=sampler, views2="crop"), 32)
+    assert first.config.crop_sampler == sampler and second.config.crop_sampler == sampler
