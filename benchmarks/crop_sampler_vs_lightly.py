@@ -13,13 +13,14 @@ arms, the same seeds, interleaved per seed (subpixel(0), torchvision(0), lightly
 
 The data, backbone (``small_cnn`` x0.5), evaluation (kNN k = 200, t = 0.1 on the encoder output, after
 every epoch) and the summary functions (equal epochs, equal wall time, views/s) are
-``benchmarks/simclr_vs_lightly.py``'s. The default scale (3,000 training and 1,000 test images of the
-CIFAR-10 JPEG copy, 4 epochs of 11 steps, 3 seeds) is about 10 CPU minutes; it was cut from 5,000 images
-and 6 epochs when the shared 2-core machine, at a load of 9, gave a ``nice -n 19`` run a few percent of
-a core. It is far below the scale of the notebooks: it can show a gross effect of the sampler, not a
-point of kNN, and its timings are only as steady as the machine's load was.
+``benchmarks/simclr_vs_lightly.py``'s. The default scale (2,000 training and 1,000 test images of the
+CIFAR-10 JPEG copy, 3 epochs of 7 steps, 3 seeds) is a few CPU minutes; it was cut twice (from 5,000
+images and 6 epochs) when the shared 2-core machine, at a load of 9, gave a ``nice -n 19`` run about 7 %
+of a core. At this scale the kNN barely leaves its value at initialisation: the result can show a gross
+effect of the sampler, not a point of kNN, and its timings are only as steady as the machine's load was.
+``--train-size 10000 --test-size 2000 --epochs 20`` is the scale of ``simclr_vs_lightly.py``.
 
-    nice -n 19 python benchmarks/crop_sampler_vs_lightly.py           # ~10 CPU minutes
+    nice -n 19 python benchmarks/crop_sampler_vs_lightly.py           # a few CPU minutes
     python benchmarks/crop_sampler_vs_lightly.py --tiny               # the embedded sample: seconds
 
 Writes ``<out>/crop_sampler_vs_lightly-cpu.json`` after every run (atomically).
@@ -50,9 +51,9 @@ RESULT_NAME = "crop_sampler_vs_lightly-cpu.json"
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train-size", type=int, default=3000, help="training images (class-balanced)")
+    p.add_argument("--train-size", type=int, default=2000, help="training images (class-balanced)")
     p.add_argument("--test-size", type=int, default=1000, help="test images of the kNN monitor (class-balanced)")
-    p.add_argument("--epochs", type=int, default=4, help="epochs of every run")
+    p.add_argument("--epochs", type=int, default=3, help="epochs of every run")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1, each run by every arm")
     p.add_argument("--tiny", action="store_true", help="the embedded sample, 256 images, 1 epoch, 1 seed: seconds")
     p.add_argument("--out", default=None, help="folder of the JSON result (default benchmarks/results)")
