@@ -10,7 +10,7 @@ Why this module exists: ``torchvision.transforms.v2`` applied to a batch draws *
 random parameters for the whole batch. SimCLR needs independent parameters for every image (every
 image's two views must differ, and differ differently from its neighbours'). Here every random
 parameter is a tensor with one entry per sample, and every operation applies per-sample parameters
-at once (masks and ``torch.where``, ``grid_sample`` with per-sample affine matrices, grouped
+at once (masks and ``torch.where``, per-sample resampling matrices for the crops, grouped
 convolutions). Nothing synchronises with the host (no ``.item()``, no ``.nonzero()``, no python
 loop over samples), so the same code augments a batch kept on the GPU.
 

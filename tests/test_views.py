@@ -267,6 +267,16 @@ def test_crop_falls_back_to_torchvisions_central_crop(h, w, scale, ratio):
     torch.testing.assert_close(boxes, torch.tensor(expected, dtype=torch.float32).expand(5, 4))
 
 
+def test_subpixel_sampler_draws_what_the_sampler_before_27_drew():
+    """The records before issue #27 stay reproducible: ``sampler="subpixel"`` gives, draw for draw, the boxes
+    the earlier code gave at this seed (values printed by lib/views.py at commit ac86cf9)."""
+    boxes = views.sample_crop_boxes(2, 32, 32, (0.08, 1.0), (3 / 4, 4 / 3), gen(1), torch.device("cpu"),
+                                    sampler="subpixel")
+    expected = torch.tensor([[1.925209403038025, 1.5944331884384155, 30.05653953552246, 26.47242546081543],
+                             [9.454901695251465, 7.177159309387207, 21.193933486938477, 17.813671112060547]])
+    torch.testing.assert_close(boxes, expected, rtol=0, atol=1e-6)
+
+
 def test_subpixel_crop_falls_back_to_an_unrounded_central_crop():
     boxes = views.sample_crop_boxes(5, 10, 40, (0.9, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"),
                                     sampler="subpixel")
