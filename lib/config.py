@@ -28,6 +28,7 @@ from .data import BUILTIN_DATASETS
 from .losses import TRIPLET_MINING
 from .models import ARCHS, HEAD_LAST_BN, STEMS
 from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
+from .views import CROP_SAMPLERS
 from .views import OPERATIONS as VIEW_OPERATIONS
 
 TASKS = ("pretrain", "supervised", "finetune", "distill")  # lib.training.TASKS runs each
@@ -95,6 +96,14 @@ class Config:
     gray_p: float = field(default=0.2, metadata={
         "help": "probability of grayscale when 'gray' is in views (SimCLR data_util.py: 0.2; dkobak/simclr-cifar10: 0.1)",
         "added": True})
+    crop_sampler: str = field(default="torchvision", metadata={
+        "help": "how random resized crops are drawn: torchvision (as RandomResizedCrop: sizes rounded to whole "
+                "pixels before the fit test, one of the H - h + 1 whole-pixel offsets, resampled from inside the box "
+                "only) or subpixel (the sampler before issue #27, which trained the records that lack this field: "
+                "the fit test on unrounded sizes, so crops 3 % smaller in mean area; continuous offsets, so the "
+                "border pixels are covered about half as often; the outermost output rows blend in the pixels just "
+                "outside the box)",
+        "legacy": "subpixel"})
 
     # ---- loss -------------------------------------------------------------------------------
     loss: str = field(default="", metadata={
@@ -242,11 +251,15 @@ class Config:
         """The fields that determine the run's result (runtime fields left out).
 
         A field added after records existed (metadata ``added``) enters only when it differs from
-        its default, so the run ids of earlier records stay valid. ``views`` enters as the views
-        actually used, so leaving it empty names the same run as spelling out the task's default."""
+        its default, so the run ids of earlier records stay valid. A field whose default changed what
+        runs do (metadata ``legacy``: the value every earlier record was made with) enters only when it
+        differs from that legacy value: earlier records keep their ids, and every run at the new
+        default gets a new id. ``views`` enters as the views actually used, so leaving it empty names
+        the same run as spelling out the task's default."""
         out = {f.name: getattr(self, f.name) for f in fields(self)
                if not f.metadata.get("runtime")
-               and not (f.metadata.get("added") and getattr(self, f.name) == f.default)}
+               and not (f.metadata.get("added") and getattr(self, f.name) == f.default)
+               and not ("legacy" in f.metadata and getattr(self, f.name) == f.metadata["legacy"])}
         out["views"] = self.effective_views
         return out
 
@@ -307,6 +320,14 @@ def from_dict(values: Mapping[str, Any]) -> Config:
         raise ValueError("unknown config parameter(s): " + ", ".join(
             f"{k!r}{_suggest(k)}" for k in unknown) + f". Known parameters: {', '.join(FIELD_NAMES)}")
     return Config(**values)
+
+
+def from_stored(values: Mapping[str, Any]) -> Config:
+    """The Config of a stored record's ``config.json``: a ``legacy`` field it lacks was written before
+    that field existed, so it takes the legacy value (the behaviour the record was made with), not
+    today's default."""
+    legacy = {f.name: f.metadata["legacy"] for f in fields(Config) if "legacy" in f.metadata}
+    return from_dict({**{k: v for k, v in legacy.items() if k not in values}, **values})
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -480,6 +501,7 @@ FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
     "image_size": lambda v: None if v == 0 or v >= 8 else f"must be 0 (native) or >= 8; got {v}",
     "crop_scale_min": _range(0, 1, lo_open=True), "color_strength": _range(0),
     "blur_p": _range(0, 1), "gray_p": _range(0, 1), "triplet_margin": _range(0),
+    "crop_sampler": _one_of(CROP_SAMPLERS),
     "lars_trust": _range(0, lo_open=True),
     "checkpoint_every": _range(1), "checkpoint_seconds": _range(0), "eval_every": _range(1),
     "snapshot_epochs": _snapshot_epochs, "speed": _speed,

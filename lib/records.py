@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import Config, from_dict, resolve_runs_dir
+from .config import Config, from_stored, resolve_runs_dir
 
 RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
@@ -348,7 +348,7 @@ def load_record(directory: str | Path) -> RunRecord:
         raise FileNotFoundError(f"{directory} holds no run record ({RECORD_FILE} missing)")
     try:
         meta = json.loads(record_path.read_text())
-        config = from_dict(json.loads((directory / CONFIG_FILE).read_text()))
+        config = from_stored(json.loads((directory / CONFIG_FILE).read_text()))
     except (json.JSONDecodeError, OSError, ValueError, TypeError) as e:
         raise ValueError(f"run record {directory} is unreadable: {e}") from None
     if not isinstance(meta, dict):

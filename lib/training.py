@@ -97,7 +97,8 @@ def prepare_data(config: Config, device: torch.device) -> Data:
 
 def view_pipelines(config: Config, size: int) -> tuple[views.ViewPipeline, views.ViewPipeline]:
     vc = views.ViewConfig(size=size, crop_scale=(config.crop_scale_min, 1.0),
-                          color_strength=config.color_strength, blur_p=config.blur_p, gray_p=config.gray_p)
+                          color_strength=config.color_strength, blur_p=config.blur_p, gray_p=config.gray_p,
+                          crop_sampler=config.crop_sampler)
     first = views.ViewPipeline(config.views_list, vc)
     second = first if config.views2 == "" else views.ViewPipeline(config.views2_list, vc)
     return first, second

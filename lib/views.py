@@ -10,7 +10,7 @@ Why this module exists: ``torchvision.transforms.v2`` applied to a batch draws *
 random parameters for the whole batch. SimCLR needs independent parameters for every image (every
 image's two views must differ, and differ differently from its neighbours'). Here every random
 parameter is a tensor with one entry per sample, and every operation applies per-sample parameters
-at once (masks and ``torch.where``, ``grid_sample`` with per-sample affine matrices, grouped
+at once (masks and ``torch.where``, per-sample resampling matrices for the crops, grouped
 convolutions). Nothing synchronises with the host (no ``.item()``, no ``.nonzero()``, no python
 loop over samples), so the same code augments a batch kept on the GPU.
 
@@ -44,6 +44,16 @@ SIMCLR_IMAGENET: tuple[str, ...] = ("crop", "flip", "color", "gray", "blur")
 # used by grayscale, contrast and saturation so that all three match torchvision to float precision.
 LUMA_WEIGHTS: tuple[float, float, float] = (0.2989, 0.587, 0.114)
 
+# How random resized crops are drawn and resampled (ViewConfig.crop_sampler):
+# - "torchvision": as torchvision's RandomResizedCrop (the SimCLR reference and lightly's SimCLRTransform use
+#   it): candidate sizes rounded to whole pixels before the fit test, offsets one of the H - h + 1 (W - w + 1)
+#   whole-pixel positions, the crop resampled from the pixels inside its box only (bilinear, antialiased).
+# - "subpixel": this module's sampler before issue #27, kept so that the records it trained stay reproducible:
+#   the fit test on unrounded sizes (smaller crops: mean area 0.477 instead of 0.491 at 32 px), offsets
+#   continuous in [0, H - h] (the border pixels are covered half as often), boxes kept sub-pixel and
+#   resampled with grid_sample, whose border rows blend in the pixels just outside the box.
+CROP_SAMPLERS: tuple[str, ...] = ("torchvision", "subpixel")
+
 # Largest Sobel gradient magnitude of an image in [0, 1]: |gx| = 4 forces |gy| <= 2, so sqrt(16 + 4).
 SOBEL_MAX_MAGNITUDE = math.sqrt(20.0)
 
@@ -70,6 +80,7 @@ class ViewConfig:
     cutout_size: float = 0.5                         # side of the cutout square / image side
     noise_std: float = 0.1                           # Gaussian noise std ~ U(0, noise_std), in [0, 1] units
     flip_p: float = 0.5                              # probability of a horizontal flip
+    crop_sampler: str = "torchvision"  # CROP_SAMPLERS: torchvision's whole-pixel crops, or the earlier sub-pixel ones
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -106,6 +117,8 @@ def _config_errors(c: ViewConfig):
         yield f"cutout_size is a fraction of the image side and must be in (0, 1]; got {c.cutout_size}"
     if not 0 <= c.noise_std <= 1:
         yield f"noise_std must be in [0, 1]; got {c.noise_std}"
+    if c.crop_sampler not in CROP_SAMPLERS:
+        yield f"crop_sampler must be one of {', '.join(CROP_SAMPLERS)}; got {c.crop_sampler!r}"
 
 
 # ================================================================================================
@@ -123,38 +136,86 @@ def sample_uniform(batch: int, low: float, high: float, generator: torch.Generat
     return low + (high - low) * torch.rand(batch, generator=generator, device=device)
 
 
+def _crop_candidates(batch: int, height: int, width: int, scale: tuple[float, float],
+                     ratio: tuple[float, float], generator: torch.Generator, device: torch.device,
+                     attempts: int) -> tuple[Tensor, Tensor]:
+    """``attempts`` candidate crop sizes per sample, as torchvision draws them: area ~ U(scale) * H * W,
+    log aspect ratio ~ U(log ratio). Returns unrounded widths and heights, ``(B, A)`` float32 each."""
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    u = torch.rand(batch, attempts, 2, generator=generator, device=device)  # (B, A, 2)
+    target_area = height * width * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
+    return torch.sqrt(target_area * aspect), torch.sqrt(target_area / aspect)   # (B, A) each
+
+
+def _first_fitting(fits: Tensor, *values: Tensor) -> tuple[Tensor, ...]:
+    """Per sample, each of ``values`` ``(B, A)`` at the first candidate that ``fits`` (the first
+    candidate when none does; the caller replaces those by the fallback). ``(B,)`` each."""
+    first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)                 # (B, 1)
+    return tuple(v.gather(1, first).squeeze(1) for v in values)
+
+
 def sample_crop_boxes(batch: int, height: int, width: int, scale: tuple[float, float],
                       ratio: tuple[float, float], generator: torch.Generator, device: torch.device,
-                      attempts: int = 10) -> Tensor:
+                      attempts: int = 10, sampler: str = "torchvision") -> Tensor:
     """Random resized crop boxes, torchvision's ``RandomResizedCrop.get_params`` per sample.
 
     SimCLR Appendix A: "A crop of random size (uniform from 0.08 to 1.0 in area) of the original
     size and a random aspect ratio (default: of 3/4 to 4/3 of the original aspect ratio) is made."
-    Like torchvision, ``attempts`` candidates (area ~ U(scale) * H * W, log aspect ratio ~
-    U(log ratio)) are drawn and the first that fits inside the image is kept; a sample whose
-    candidates all fail gets torchvision's fallback, a central crop of the whole image with its
-    aspect ratio clamped into ``ratio``. All candidates are drawn at once, so there is no rejection
-    loop. Unlike torchvision, boxes are not rounded to whole pixels (``resized_crop`` resamples
-    sub-pixel boxes exactly).
+    Like torchvision, ``attempts`` candidates are drawn (:func:`_crop_candidates`) and the first that
+    fits inside the image is kept; a sample whose candidates all fail gets torchvision's fallback, a
+    central crop of the whole image with its aspect ratio clamped into ``ratio``. All candidates are
+    drawn at once, so there is no rejection loop and no host synchronisation.
 
-    Returns ``(B, 4)`` float32 boxes ``(top, left, height, width)`` in pixels.
+    ``sampler`` (:data:`CROP_SAMPLERS`): ``"torchvision"`` rounds the candidates to whole pixels
+    *before* the fit test (``0 < round(w) <= W``: a candidate of 32.4 px fits a 32 px image) and draws
+    the offsets from the ``H - h + 1`` whole-pixel positions, so every pixel is covered exactly as
+    often as under torchvision. ``"subpixel"`` is the earlier sampler (test on unrounded sizes,
+    continuous offsets in ``[0, H - h]``, sub-pixel boxes), kept for the records it trained.
+
+    Returns ``(B, 4)`` float32 boxes ``(top, left, height, width)`` in pixels (whole numbers unless
+    ``sampler="subpixel"``).
     """
-    area = height * width
-    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    u = torch.rand(batch, attempts, 2, generator=generator, device=device)  # (B, A, 2)
-    target_area = area * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
-    aspect = torch.exp(log_lo + (log_hi - log_lo) * u[..., 1])
-    w = torch.sqrt(target_area * aspect)                                     # (B, A)
-    h = torch.sqrt(target_area / aspect)
+    if sampler not in CROP_SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(CROP_SAMPLERS)}; got {sampler!r}")
+    if sampler == "subpixel":
+        return _sample_crop_boxes_subpixel(batch, height, width, scale, ratio, generator, device, attempts)
+    w, h = _crop_candidates(batch, height, width, scale, ratio, generator, device, attempts)
+    w, h = torch.round(w), torch.round(h)      # half to even, as python's round() in get_params
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)                  # (B, A)
+    w, h = _first_fitting(fits, w, h)                                        # (B,)
+    # torch.randint(0, n + 1): one of the n + 1 offsets, each with probability 1 / (n + 1)
+    u = torch.rand(batch, 2, generator=generator, device=device)             # (B, 2)
+    top = torch.minimum(torch.floor(u[:, 0] * (height - h + 1)), height - h)
+    left = torch.minimum(torch.floor(u[:, 1] * (width - w + 1)), width - w)
+
+    # torchvision's fallback: central crop with the aspect ratio clamped into `ratio`, in whole pixels
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        fb_w, fb_h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        fb_w, fb_h = int(round(height * max(ratio))), height
+    else:
+        fb_w, fb_h = width, height
+    ok = fits.any(dim=1)
+    h = torch.where(ok, h, torch.full_like(h, fb_h))
+    w = torch.where(ok, w, torch.full_like(w, fb_w))
+    top = torch.where(ok, top, torch.full_like(top, (height - fb_h) // 2))
+    left = torch.where(ok, left, torch.full_like(left, (width - fb_w) // 2))
+    return torch.stack([top, left, h, w], dim=1)                             # (B, 4)
+
+
+def _sample_crop_boxes_subpixel(batch: int, height: int, width: int, scale: tuple[float, float],
+                                ratio: tuple[float, float], generator: torch.Generator, device: torch.device,
+                                attempts: int) -> Tensor:
+    """The crop sampler before issue #27 (``crop_sampler="subpixel"``), unchanged draw for draw: fit
+    test on the unrounded sizes, offsets continuous in ``[0, H - h]``, boxes not rounded."""
+    w, h = _crop_candidates(batch, height, width, scale, ratio, generator, device, attempts)
     fits = (w <= width) & (h <= height)
-    first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)                 # (B, 1) first fitting
-    w = w.gather(1, first).squeeze(1)                                        # (B,)
-    h = h.gather(1, first).squeeze(1)
+    w, h = _first_fitting(fits, w, h)
     position = torch.rand(batch, 2, generator=generator, device=device)     # (B, 2)
     top = position[:, 0] * (height - h)
     left = position[:, 1] * (width - w)
-
-    # torchvision's fallback: central crop with the aspect ratio clamped into `ratio`
     in_ratio = width / height
     if in_ratio < ratio[0]:
         fb_w, fb_h = float(width), width / ratio[0]
@@ -244,13 +305,52 @@ def resize(images: Tensor, size: int) -> Tensor:
                          antialias=True).clamp_(0.0, 1.0)
 
 
-def resized_crop(images: Tensor, boxes: Tensor, size: int) -> Tensor:
-    """Crop every image to its box and resample it bilinearly to ``size`` x ``size``.
+def _resample_matrix(start: Tensor, length: Tensor, n_in: int, size: int) -> Tensor:
+    """Weights of an antialiased bilinear resize of the span ``[start, start + length)`` (whole pixels,
+    ``(B,)`` each) of an axis of ``n_in`` pixels to ``size`` pixels: ``(B, size, n_in)``.
 
-    ``boxes`` is ``(B, 4)`` ``(top, left, height, width)`` in pixels (sub-pixel boxes allowed).
-    Built from a per-sample affine map (``F.affine_grid`` + ``F.grid_sample``, align_corners=False),
-    which agrees with torchvision's ``resized_crop(..., antialias=False)`` for whole-pixel boxes
-    when shrinking. No antialiasing: strong downscaling (a large crop of a big image) aliases.
+    PyTorch's ``interpolate(mode="bilinear", antialias=True, align_corners=False)`` of the cropped
+    span, written as a matrix over the whole axis: output pixel ``i`` has its centre at
+    ``start + (i + 0.5) * s`` with ``s = length / size``; input pixel ``j`` (centre ``j + 0.5``)
+    weighs ``max(0, 1 - |j + 0.5 - centre| / max(s, 1))`` (a triangle as wide as the output pixel
+    when shrinking, plain bilinear when enlarging), and only the pixels inside the span weigh, the
+    weights normalised to sum to 1. Pixels outside the box never contribute.
+    """
+    s = (length / size).unsqueeze(1)                                          # (B, 1)
+    i = torch.arange(size, device=start.device, dtype=start.dtype) + 0.5      # (size,)
+    centre = (start.unsqueeze(1) + i * s).unsqueeze(2)                        # (B, size, 1)
+    j = torch.arange(n_in, device=start.device, dtype=start.dtype) + 0.5      # (n_in,)
+    weight = (1 - (j - centre).abs() / s.clamp(min=1.0).unsqueeze(2)).clamp(min=0.0)   # (B, size, n_in)
+    inside = (j >= start.view(-1, 1, 1)) & (j < (start + length).view(-1, 1, 1))
+    weight = weight * inside
+    return weight / weight.sum(dim=2, keepdim=True)
+
+
+def resized_crop(images: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """Crop every image to its whole-pixel box and resize it to ``size`` x ``size``.
+
+    ``boxes`` is ``(B, 4)`` ``(top, left, height, width)`` in whole pixels (as
+    ``sample_crop_boxes`` draws them). Equals torchvision's ``resized_crop(image, top, left,
+    height, width, [size, size], antialias=True)`` per sample: bilinear, antialiased when
+    shrinking, from the pixels inside the box only. Two batched matrix products with per-sample
+    resampling matrices (:func:`_resample_matrix`), so boxes of every size go in one batch.
+    """
+    _, _, height, width = images.shape
+    top, left, h, w = boxes.to(images.dtype).unbind(dim=1)                   # (B,) each
+    rows = _resample_matrix(top, h, height, size)                            # (B, size, H)
+    cols = _resample_matrix(left, w, width, size)                            # (B, size, W)
+    out = torch.einsum("bph,bchw,bqw->bcpq", rows, images, cols)              # (B, C, size, size)
+    return out.clamp_(0.0, 1.0)
+
+
+def resized_crop_subpixel(images: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """The resampling of ``crop_sampler="subpixel"`` (before issue #27), for sub-pixel boxes.
+
+    ``boxes`` is ``(B, 4)`` ``(top, left, height, width)`` in pixels. Built from a per-sample affine
+    map (``F.affine_grid`` + ``F.grid_sample``, align_corners=False), which agrees with
+    torchvision's ``resized_crop(..., antialias=False)`` for whole-pixel boxes when shrinking; when
+    enlarging, its outermost rows and columns blend in up to 35 % of the pixel just outside the box
+    (``padding_mode="border"`` samples the whole image). No antialiasing.
     """
     b, c, height, width = images.shape
     top, left, h, w = boxes.to(images.dtype).unbind(dim=1)                   # (B,) each
@@ -475,8 +575,10 @@ def rot90(images: Tensor, k: Tensor) -> Tensor:
 # ================================================================================================
 
 def _crop(x: Tensor, c: ViewConfig, g: torch.Generator) -> Tensor:
-    boxes = sample_crop_boxes(x.shape[0], x.shape[2], x.shape[3], c.crop_scale, c.crop_ratio, g, x.device)
-    return resized_crop(x, boxes, c.size)
+    boxes = sample_crop_boxes(x.shape[0], x.shape[2], x.shape[3], c.crop_scale, c.crop_ratio, g, x.device,
+                              sampler=c.crop_sampler)
+    resample = resized_crop_subpixel if c.crop_sampler == "subpixel" else resized_crop
+    return resample(x, boxes, c.size)
 
 
 def _flip(x: Tensor, c: ViewConfig, g: torch.Generator) -> Tensor:

@@ -44,6 +44,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
@@ -477,6 +478,9 @@ def render_performance(src: Sources) -> str:
                          f"({_number((tta.get('sizing') or {}).get('epoch_train_seconds'))} s of training per epoch).")
     if comparison.is_file():
         parts.append(render_recipe_comparison(comparison, _load(comparison), src))
+    samplers = src.results_dir / "crop_sampler_vs_lightly-cpu.json"
+    if samplers.is_file():
+        parts.append(render_crop_sampler_comparison(samplers, _load(samplers), src))
     return "\n\n".join(parts)
 
 
@@ -523,6 +527,52 @@ def render_recipe_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> 
              "their last epoch within it). kNN: weighted, k = 200, t = 0.1, on the encoder output, the same function "
              "for every arm; training time excludes the evaluations. The control row's kNN at equal wall time is "
              "read against lightly's run.")
+    return "\n\n".join([head, table, tail])
+
+
+def paired_verdict(values: list[float]) -> str:
+    """Mean ± std of paired differences (in points), their 95 % t-interval and the paired t-test's verdict:
+    "inconclusive" when the interval holds 0, else the sign of the effect."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        return "one seed: no interval"
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
+    p = float(stats.ttest_1samp(values, 0.0).pvalue) if std > 0 else (1.0 if mean == 0 else 0.0)
+    verdict = "inconclusive" if mean - half <= 0 <= mean + half else ("higher" if mean > 0 else "lower")
+    return (f"{100 * mean:+.1f} ± {100 * std:.1f} (95 % interval {100 * (mean - half):+.1f} to "
+            f"{100 * (mean + half):+.1f}, paired t-test p = {p:.2g}: {verdict})")
+
+
+def render_crop_sampler_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> str:
+    """benchmarks/crop_sampler_vs_lightly.py (issue #27): our pipeline with the sub-pixel and the torchvision
+    crop sampler, and lightly's pipeline, at lightly's recipe."""
+    s, p, setup = r.get("summary", {}), r.get("provenance", {}), r.get("setup", {})
+    vs_lightly = {arm: s.get(f"{arm}_vs_lightly", {}) for arm in ("subpixel", "torchvision")}
+    labels = {"subpixel": "ours, `crop_sampler=subpixel` (before #27)",
+              "torchvision": "ours, `crop_sampler=torchvision` (now)",
+              "lightly": "lightly: `SimCLRTransform` + DataLoader"}
+    rows = []
+    for arm, label in labels.items():
+        q = (vs_lightly["torchvision"] or vs_lightly["subpixel"]).get(arm, {}) if arm == "lightly" else \
+            vs_lightly[arm].get(arm, {})
+        rows.append([label, _mean_std(q.get("final_knn_top1")), _mean_std(q.get("total_train_seconds"), 1.0, 0),
+                     _mean_std(q.get("views_per_second"), 1.0, 0)])
+    pair = s.get("torchvision_vs_subpixel", {})
+    seeds = pair.get("seeds", [])
+    head = (f"Crop sampler before and after issue #27, with lightly's recipe ({link(path, src.readme_dir, path.name)}): "
+            f"{r.get('scale', '–')}; {p.get('device', '–')}, {(p.get('date') or '–')[:10]}, commit "
+            f"{commit_label(p)}.")
+    table = markdown_table(["pipeline", f"kNN after {setup.get('epochs', '–')} epochs", "training seconds",
+                            "views/s"], rows)
+    eq_e = (pair.get("difference_at_equal_epochs") or {}).get("values", [])
+    eq_t = (pair.get("difference_at_equal_wall_time") or {}).get("values", [])
+    tail = (f"torchvision − subpixel, paired over seeds {seeds}, in kNN points: {paired_verdict(eq_e)} at equal epochs, "
+            f"{paired_verdict(eq_t)} at equal wall time; against lightly at equal epochs: subpixel "
+            f"{_mean_std(vs_lightly['subpixel'].get('difference_at_equal_epochs'), sign=True)}, torchvision "
+            f"{_mean_std(vs_lightly['torchvision'].get('difference_at_equal_epochs'), sign=True)}.")
     return "\n\n".join([head, table, tail])
 
 

@@ -489,3 +489,23 @@ def test_the_carry_pack_takes_the_runs_that_fit_and_names_the_others():
     assert "12.0 MiB with its checkpoint" in left["b"] and "of the 16 MiB carry limit left" in left["b"]
     # a full-profile ResNet-18 checkpoint (weights and momentum, ~88 MiB) does not fit
     assert gpu_report.carry_plan({"r18": 88 * 2**20}, 16 * 2**20)[0] == []
+
+
+def test_crop_sampler_benchmark_arms_differ_in_the_sampler_alone(tmp_path):
+    """Issue #27's benchmark: the two arms of our pipeline differ in crop_sampler and nothing else (same
+    seed, recipe, data, backbone), and the summary pairs each arm with the others."""
+    bench = _load("crop_sampler_vs_lightly")
+    result = bench.main(["--tiny", "--out", str(tmp_path)])
+    assert json.loads((tmp_path / "crop_sampler_vs_lightly-cpu.json").read_text()) == result
+    runs = {r["pipeline"]: r for r in result["runs"]}
+    assert list(runs) == ["subpixel", "torchvision", "lightly"]
+    a, b = runs["subpixel"]["config"], runs["torchvision"]["config"]
+    assert {k for k in a if a[k] != b[k]} == {"crop_sampler"}
+    assert (a["crop_sampler"], b["crop_sampler"]) == ("subpixel", "torchvision")
+    assert (b["optimizer"], b["lr"], b["weight_decay"]) == ("sgd", 0.12, 5e-4)   # lightly's recipe
+    assert runs["subpixel"]["run_id"] != runs["torchvision"]["run_id"]
+    summary = result["summary"]
+    assert set(summary) == {"torchvision_vs_subpixel", "subpixel_vs_lightly", "torchvision_vs_lightly"}
+    curves = {k: r["curve"] for k, r in runs.items()}
+    assert summary["torchvision_vs_subpixel"]["difference_at_equal_epochs"]["values"] == [
+        pytest.approx(curves["torchvision"][-1]["knn_top1"] - curves["subpixel"][-1]["knn_top1"])]

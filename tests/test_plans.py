@@ -16,10 +16,17 @@ from lib.report.profiles import PROFILES
 NOTEBOOKS = repo_path("notebooks")
 
 
-def planned_ids(profile: str, stem: str) -> set[str]:
+def planned_ids(profile: str, stem: str, **override) -> set[str]:
     [(source, declared, values)] = runner.plan(NOTEBOOKS, profile, [stem])
-    merged = {**{n: p.value for n, p in declared.items()}, **values}
+    merged = {**{n: p.value for n, p in declared.items()}, **values, **override}
     return {c.run_id() for group in plans.notebook_groups(stem, merged).values() for cs in group.values() for c in cs}
+
+
+# Profiles whose committed manifests name records trained before issue #27 while the profile itself now
+# trains with the torchvision crop sampler: their records are stale (the profile plans new runs for them),
+# and the planner is checked against them at the sampler that trained them. Delete an entry once the
+# profile's records are retrained (the test below then fails until it is deleted).
+STALE_CROP_SAMPLER = {"quick": "subpixel"}
 
 
 def manifest_ids(manifest) -> set[str]:
@@ -41,7 +48,11 @@ def test_the_planner_builds_the_runs_each_notebook_trained(profile, stem):
     if folder is not None and not (folder / "train").is_dir():
         # fine-tuning runs draw their labelled subset from the folder's labels (.ci/run unpacks it)
         pytest.skip(f"{profile}'s data {dataset} is not unpacked in data/")
-    assert manifest_ids(manifest) <= planned_ids(profile, stem)
+    if profile in STALE_CROP_SAMPLER:
+        assert not manifest_ids(manifest) & planned_ids(profile, stem), "retrained: drop the STALE_CROP_SAMPLER entry"
+        assert manifest_ids(manifest) <= planned_ids(profile, stem, crop_sampler=STALE_CROP_SAMPLER[profile])
+    else:
+        assert manifest_ids(manifest) <= planned_ids(profile, stem)
 
 
 def test_the_committed_manifests_cover_the_quick_profile():

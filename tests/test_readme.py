@@ -316,3 +316,13 @@ def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_
     assert row(text, "`05_simclr_augmentations`")[2:] == ["not run at this profile", "not run at this profile"]
     assert "07_batch_temperature: profile `cifar-cpu`, 3 run(s)" in text
     assert ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, "quick")).count("| `quick`: verdict") == 1
+
+
+def test_paired_verdict_of_the_crop_sampler_benchmark():
+    """The benchmark's verdict is the paired t-test's: the 95 % t-interval of the per-seed differences."""
+    # mean 0.02, std 0.01, n 3: half-width t(0.975, 2) x 0.01 / sqrt(3) = 4.303 x 0.00577 = 0.0248
+    assert ur.paired_verdict([0.01, 0.02, 0.03]) == (
+        "+2.0 ± 1.0 (95 % interval -0.5 to +4.5, paired t-test p = 0.074: inconclusive)")
+    assert ur.paired_verdict([0.019, 0.02, 0.021]).endswith(": higher)")
+    assert ur.paired_verdict([-0.019, -0.02, -0.021]).endswith(": lower)")
+    assert ur.paired_verdict([0.01]) == "one seed: no interval"

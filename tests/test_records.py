@@ -260,11 +260,12 @@ def test_git_state_calls_code_changes_dirty_but_not_the_projects_outputs(tmp_pat
 def test_every_committed_record_still_names_its_run_and_loads():
     """Run ids do not move: each committed record's stored config hashes to its folder's name, and
     asking for that config finds the record (fields added later enter the hash only when set;
-    an empty ``views`` names the task's default views)."""
+    an empty ``views`` names the task's default views). Every committed record predates
+    ``crop_sampler`` (issue #27), so each loads as what trained it: the sub-pixel crop sampler."""
     import subprocess
     from pathlib import Path
 
-    from lib.config import from_dict
+    from lib.config import from_stored
 
     root = Path(__file__).resolve().parent.parent
     runs = root / "runs"
@@ -276,11 +277,38 @@ def test_every_committed_record_still_names_its_run_and_loads():
         folders = sorted(d for d in runs.iterdir() if (d / "config.json").is_file())
     assert len(folders) >= 20, "the committed records are missing"
     for folder in folders:
-        config = from_dict(json.loads((folder / "config.json").read_text()))
+        stored = json.loads((folder / "config.json").read_text())
+        config = from_stored(stored)
         assert config.run_id() == folder.name, folder.name
+        if "crop_sampler" not in stored:
+            assert config.crop_sampler == "subpixel", folder.name
+            assert load_record(folder).config.crop_sampler == "subpixel", folder.name
         record = existing_record(config.replace(runs_dir=str(runs)))
         assert record is not None and record.complete and record.directory == folder, folder.name
         assert record.epochs and record.results, folder.name
+
+
+def test_crop_sampler_legacy_value_keeps_old_ids_and_the_new_default_gets_new_ones(tmp_path):
+    """``crop_sampler``'s legacy value (``subpixel``, what every record before issue #27 trained with) is
+    left out of the hash and assumed where a stored config lacks the field; the new default enters it."""
+    from lib.config import from_dict, from_stored
+
+    base = Config(task="pretrain", epochs=3)
+    assert base.crop_sampler == "torchvision" and "crop_sampler" in base.identity()
+    old = base.replace(crop_sampler="subpixel")
+    assert "crop_sampler" not in old.identity()
+    assert old.run_id() != base.run_id()
+    stored = {k: v for k, v in old.to_dict().items() if k != "crop_sampler"}   # a config.json written before #27
+    assert from_stored(stored).crop_sampler == "subpixel" and from_stored(stored).run_id() == old.run_id()
+    assert from_dict(stored).crop_sampler == "torchvision"                    # a user's config: today's default
+    assert from_stored(base.to_dict()).run_id() == base.run_id()              # a new record says what it used
+    with pytest.raises(ValueError, match="crop_sampler must be one of torchvision, subpixel"):
+        base.replace(crop_sampler="pixel")
+    # a record written now round-trips through its config.json
+    writer = RecordWriter(old.replace(runs_dir=str(tmp_path)))
+    writer.start("cpu")
+    writer.finish({"knn_top1": 0.5}, wall_time_s=1.0)
+    assert load_record(writer.directory).config.crop_sampler == "subpixel"
 
 
 def test_added_fields_at_their_defaults_keep_the_run_id():

@@ -298,3 +298,9 @@ def test_speed_switches_are_checked_before_any_compute(tiny):
     with pytest.raises(ValueError, match="speed=cuda_graphs needs a CUDA device"):
         training.run(tiny.replace(device="cpu", speed="cuda_graphs"))
     assert not any(tiny.resolved_runs_dir().glob("*"))  # refused before a run folder exists
+
+
+@pytest.mark.parametrize("sampler", ["torchvision", "subpixel"])
+def test_the_views_crop_with_the_configs_crop_sampler(sampler):
+    first, second = training.view_pipelines(Config(crop_sampler=sampler, views2="crop"), 32)
+    assert first.config.crop_sampler == sampler and second.config.crop_sampler == sampler

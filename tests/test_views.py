@@ -4,7 +4,9 @@ import math
 
 import pytest
 import torch
+import torchvision.transforms as T
 import torchvision.transforms.v2.functional as TF
+from scipy import stats
 
 from lib import views
 from lib.views import OPERATIONS, SIMCLR_CIFAR, SIMCLR_IMAGENET, ViewConfig, ViewPipeline
@@ -162,18 +164,64 @@ def test_crop_of_whole_image_at_target_size_is_identity():
     torch.testing.assert_close(out, x, rtol=0, atol=1e-5)
 
 
-def test_resized_crop_matches_torchvision_for_whole_pixel_boxes():
+# boxes (top, left, height, width) of a 20x24 image: the whole image, inner boxes, boxes on each border and in
+# the corners, one row/column tall or wide
+BOXES = torch.tensor([[0.0, 0.0, 20.0, 24.0], [2.0, 3.0, 16.0, 12.0], [5.0, 10.0, 14.0, 14.0], [0.0, 0.0, 5.0, 7.0],
+                      [15.0, 17.0, 5.0, 7.0], [3.0, 0.0, 17.0, 24.0], [0.0, 20.0, 9.0, 4.0], [19.0, 0.0, 1.0, 24.0],
+                      [0.0, 23.0, 20.0, 1.0]])
+
+
+@pytest.mark.parametrize("size", [8, 14, 20, 32])  # shrinking, mixed, (mostly) growing, growing every box
+def test_resized_crop_matches_torchvision_antialiased_for_whole_pixel_boxes(size):
+    """Per sample, torchvision's ``resized_crop(..., antialias=True)`` (its default, and what
+    RandomResizedCrop does), whether the box is shrunk or enlarged, on the border rows too."""
+    x = images(b=len(BOXES), h=20, w=24)
+    out = views.resized_crop(x, BOXES, size)
+    ref = torch.stack([TF.resized_crop(x[i], *[int(v) for v in BOXES[i]], size=[size, size], antialias=True)
+                       for i in range(len(BOXES))])
+    torch.testing.assert_close(out, ref.clamp(0, 1), rtol=0, atol=2e-6)
+
+
+def test_resized_crop_samples_only_inside_the_box():
+    """Pixels outside the box never reach the view: an image that is 1 outside the box and 0 inside gives
+    a black view, at every size, including the outermost rows of an enlarged crop (the sub-pixel
+    resampler's border padding blended up to 35 % of the pixel beyond the box into them)."""
+    x = torch.ones(len(BOXES), 1, 20, 24)
+    for i, (top, left, h, w) in enumerate(BOXES.long().tolist()):
+        x[i, :, top:top + h, left:left + w] = 0.0
+    for size in (8, 32, 61):
+        assert views.resized_crop(x, BOXES, size).max() == 0.0, size
+    # the legacy resampler does blend in the outside pixels (why crop_sampler="subpixel" differs)
+    assert views.resized_crop_subpixel(x[1:3], BOXES[1:3], 32).amax() > 0.3
+
+
+def test_subpixel_resampler_matches_torchvision_unantialiased_when_shrinking():
     x = images(b=3, h=20, w=24)
-    boxes = torch.tensor([[0.0, 0.0, 20.0, 24.0], [2.0, 3.0, 16.0, 12.0], [5.0, 10.0, 14.0, 14.0]])
-    out = views.resized_crop(x, boxes, 8)
+    boxes = BOXES[:3]
+    out = views.resized_crop_subpixel(x, boxes, 8)
     ref = torch.stack([TF.resized_crop(x[i], *[int(v) for v in boxes[i]], size=[8, 8], antialias=False)
                        for i in range(3)])
     torch.testing.assert_close(out, ref, rtol=0, atol=1e-5)
 
 
-def test_crop_boxes_lie_inside_the_image_with_sampled_area_and_ratio():
+def test_crop_boxes_are_whole_pixel_boxes_inside_the_image_with_sampled_area_and_ratio():
     h, w = 30, 40
     boxes = views.sample_crop_boxes(2000, h, w, (0.08, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"))
+    assert (boxes == boxes.round()).all()                                   # whole pixels
+    top, left, bh, bw = boxes.unbind(1)
+    assert (top >= 0).all() and (left >= 0).all() and (bh >= 1).all() and (bw >= 1).all()
+    assert (top + bh <= h).all() and (left + bw <= w).all()
+    # the unrounded candidate had area in [0.08, 1] and ratio in [3/4, 4/3]; rounding moves each side by <= 0.5 px
+    lo_w, hi_w, lo_h, hi_h = bw - 0.5, bw + 0.5, bh - 0.5, bh + 0.5
+    assert (hi_w * hi_h >= 0.08 * h * w).all() and (lo_w * lo_h <= h * w).all()
+    assert (hi_w / lo_h >= 3 / 4).all() and (lo_w / hi_h <= 4 / 3).all()
+    assert (bh * bw / (h * w)).std() > 0.1 and (bw / bh).std() > 0.05      # not all the same box
+
+
+def test_subpixel_crop_boxes_lie_inside_the_image_with_sampled_area_and_ratio():
+    h, w = 30, 40
+    boxes = views.sample_crop_boxes(2000, h, w, (0.08, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"),
+                                    sampler="subpixel")
     top, left, bh, bw = boxes.unbind(1)
     assert (top >= 0).all() and (left >= 0).all()
     assert (top + bh <= h + 1e-4).all() and (left + bw <= w + 1e-4).all()
@@ -181,14 +229,77 @@ def test_crop_boxes_lie_inside_the_image_with_sampled_area_and_ratio():
     assert (area >= 0.08 - 1e-5).all() and (area <= 1 + 1e-5).all()
     ratio = bw / bh
     assert (ratio >= 3 / 4 - 1e-5).all() and (ratio <= 4 / 3 + 1e-5).all()
-    assert area.std() > 0.1 and (bw / bh).std() > 0.05  # not all the same box
+    assert (boxes != boxes.round()).any()                                   # sub-pixel
 
 
-def test_crop_falls_back_to_central_crop_like_torchvision():
-    # a 10x40 image cannot hold a crop of area >= 0.9 with ratio <= 4/3: all attempts fail
-    boxes = views.sample_crop_boxes(5, 10, 40, (0.9, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"))
+def test_a_candidate_fits_when_its_rounded_size_fits():
+    """torchvision tests ``round(w) <= W``: at area 1 and aspect 1.02 the candidate is 32.3 x 31.7 px, which
+    rounds to the whole 32 x 32 image. Testing the unrounded 32.3 rejected every candidate, so the
+    sampler fell back to a central 32 x 31.4 crop instead."""
+    boxes = views.sample_crop_boxes(50, 32, 32, (1.0, 1.0), (1.02, 1.02), gen(), torch.device("cpu"))
+    torch.testing.assert_close(boxes, torch.tensor([0.0, 0.0, 32.0, 32.0]).expand(50, 4))
+    torch.manual_seed(0)
+    assert T.RandomResizedCrop.get_params(torch.zeros(1, 32, 32), [1.0, 1.0], [1.02, 1.02]) == (0, 0, 32, 32)
+
+
+def test_crop_offsets_are_uniform_over_the_whole_pixel_positions():
+    """A 16 px crop of a 32 px side starts at one of the 17 offsets 0 .. 16, each with probability 1/17."""
+    boxes = views.sample_crop_boxes(17000, 32, 32, (0.25, 0.25), (1.0, 1.0), gen(), torch.device("cpu"))
+    assert (boxes[:, 2:] == 16).all()
+    for offsets in (boxes[:, 0], boxes[:, 1]):
+        counts = torch.bincount(offsets.long(), minlength=17)
+        assert len(counts) == 17 and counts.min() > 0
+        assert stats.chisquare(counts.numpy()).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("h, w, scale, ratio", [
+    (10, 40, (0.9, 1.0), (3 / 4, 4 / 3)),   # too wide: the crop's ratio clamped to 4/3
+    (40, 10, (0.9, 1.0), (3 / 4, 4 / 3)),   # too tall: clamped to 3/4
+    (21, 20, (1.0, 1.0), (2.0, 3.0)),       # too tall for the range: 10 high, 20 wide, its top at (21 - 10) // 2
+    (20, 21, (1.0, 1.0), (0.96, 1.0)),      # image ratio 1.05 above the range: a 20 x 20 crop, centred
+])
+def test_crop_falls_back_to_torchvisions_central_crop(h, w, scale, ratio):
+    """When no candidate fits, torchvision's fallback: the whole image with its ratio clamped into
+    ``ratio``, in whole pixels, centred with floor division (all candidates fail in these set-ups)."""
+    boxes = views.sample_crop_boxes(5, h, w, scale, ratio, gen(), torch.device("cpu"))
+    torch.manual_seed(0)
+    expected = T.RandomResizedCrop.get_params(torch.zeros(1, h, w), list(scale), list(ratio))
+    torch.testing.assert_close(boxes, torch.tensor(expected, dtype=torch.float32).expand(5, 4))
+
+
+def test_subpixel_sampler_draws_what_the_sampler_before_27_drew():
+    """The records before issue #27 stay reproducible: ``sampler="subpixel"`` gives, draw for draw, the boxes
+    the earlier code gave at this seed (values printed by lib/views.py at commit ac86cf9)."""
+    boxes = views.sample_crop_boxes(2, 32, 32, (0.08, 1.0), (3 / 4, 4 / 3), gen(1), torch.device("cpu"),
+                                    sampler="subpixel")
+    expected = torch.tensor([[1.925209403038025, 1.5944331884384155, 30.05653953552246, 26.47242546081543],
+                             [9.454901695251465, 7.177159309387207, 21.193933486938477, 17.813671112060547]])
+    torch.testing.assert_close(boxes, expected, rtol=0, atol=1e-6)
+
+
+def test_subpixel_crop_falls_back_to_an_unrounded_central_crop():
+    boxes = views.sample_crop_boxes(5, 10, 40, (0.9, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"),
+                                    sampler="subpixel")
     expected = torch.tensor([0.0, (40 - 10 * 4 / 3) / 2, 10.0, 10 * 4 / 3]).expand(5, 4)
     torch.testing.assert_close(boxes, expected)
+
+
+def test_crop_sampler_is_checked():
+    with pytest.raises(ValueError, match="crop_sampler must be one of torchvision, subpixel"):
+        ViewConfig(crop_sampler="tv")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        views.sample_crop_boxes(2, 8, 8, (0.5, 1.0), (1.0, 1.0), gen(), torch.device("cpu"), sampler="tv")
+
+
+@pytest.mark.parametrize("sampler", views.CROP_SAMPLERS)
+def test_pipeline_crops_with_the_configured_sampler(sampler):
+    """The pipeline's crop is the sampler's boxes resampled by the sampler's resampler, draw for draw."""
+    x = images(b=32, h=20, w=24)
+    out = ViewPipeline(("crop",), ViewConfig(size=16, crop_sampler=sampler))(x, gen(3))
+    boxes = views.sample_crop_boxes(32, 20, 24, (0.08, 1.0), (3 / 4, 4 / 3), gen(3), torch.device("cpu"),
+                                    sampler=sampler)
+    resample = views.resized_crop if sampler == "torchvision" else views.resized_crop_subpixel
+    torch.testing.assert_close(out, resample(x, boxes, 16), rtol=0, atol=0)
 
 
 # ---- flip, rotation -----------------------------------------------------------------------------

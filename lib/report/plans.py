@@ -171,7 +171,7 @@ def plan_lines(groups: Mapping[str, Group], device_type: str = "cpu") -> str:
 
 def _base(v: Mapping[str, Any], *extra: str) -> Config:
     keys = ("dataset", "test_size", "arch", "width", "batch_size", "monitor_size", "knn_k", "device", "wandb",
-            "runs_dir", *extra)
+            "runs_dir", "crop_sampler", *extra)
     return Config(**{k: v[k] for k in keys}, progress=False)
 
 

@@ -62,6 +62,9 @@ PROFILES: dict[str, dict[str, Any]] = {
             "dataset": "imagefolder:data/cifar10-jpeg", "train_size": 10000, "test_size": 2000, "arch": "small_cnn",
             "width": 0.5, "batch_size": 256, "epochs": 30, "seeds": 3, "umap_points": 500, "monitor_size": 2000,
             "knn_k": 200, "recipe": _CPU_RECIPE,
+            # The committed cifar-cpu records were trained with the crop sampler before issue #27; pinned to it so
+            # that they keep loading as what trained them. #24's retraining drops this pin (then: torchvision).
+            "crop_sampler": "subpixel",
         },
         "02_simclr": {"epochs": 60, **_CPU},
         "03_simclr_v2": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3, **_CPU},
