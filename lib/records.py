@@ -353,6 +353,7 @@ def load_record(directory: str | Path) -> RunRecord:
         raise ValueError(f"run record {directory} is unreadable: {e}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"run record {record_path} is unreadable: not a JSON object")
+    check_config_matches_folder(directory, config)
     epochs = []
     metrics_path = directory / METRICS_FILE
     if metrics_path.exists():
@@ -366,6 +367,18 @@ def load_record(directory: str | Path) -> RunRecord:
     return RunRecord(directory=directory, config=config, status=meta.get("status", "running"),
                      provenance=meta.get("provenance", {}), results=meta.get("results", {}),
                      epochs=epochs)
+
+
+def check_config_matches_folder(directory: Path, config: Config) -> None:
+    """A ValueError naming both ids unless ``config`` hashes to the run id that names ``directory``.
+
+    A folder is named by the hash of its config, so an edited ``config.json`` (another temperature)
+    describes another run: trusting it trained a stray run under another id, then failed."""
+    directory = Path(directory)
+    if config.run_id() != directory.name:
+        raise ValueError(f"run record {directory}: its {CONFIG_FILE} hashes to run id {config.run_id()}, not to "
+                         f"the folder's {directory.name} (the file was edited or the folder renamed); restore the "
+                         f"file (git checkout -- {directory / CONFIG_FILE}) or rename the folder")
 
 
 def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunRecord:

@@ -39,3 +39,29 @@ def test_a_file_that_names_another_task_is_refused(tmp_path, capsys):
     assert "override 'task=supervised' says task" in capsys.readouterr().err
     path.write_text('task = "pretrain"\nepochs = 1\n')  # agreeing with the command is fine
     assert cli.main(["pretrain", "--config", str(path), "--dry-run"]) == 0
+
+
+# ---- 3: an edited config.json is refused before anything reads it --------------------------------
+
+COMMITTED = "pretrain-d293b77fab90"  # a committed 3-epoch run on the bundled sample data (6 s on a CPU)
+
+
+def committed_copy(tmp_path, run_id=COMMITTED):
+    """A copy of a committed run folder (its tracked files only, as a fresh clone has them)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "runs" / run_id, runs / run_id, ignore=shutil.ignore_patterns("checkpoints", ".lock"))
+    return runs, runs / run_id
+
+
+def test_an_edited_config_is_refused_naming_both_ids(tmp_path, capsys):
+    runs, run_dir = committed_copy(tmp_path)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["temperature"] = 0.7
+    (run_dir / "config.json").write_text(json.dumps(config))
+    for argv in (["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"],
+                 ["finetune", f"pretrained={COMMITTED}", f"runs_dir={runs}", "progress=false", "epochs=1"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "config.json hashes to run id pretrain-" in err and f"not to the folder's {COMMITTED}" in err, err
+        assert err.count("\n") == 1
+    assert sorted(p.name for p in runs.iterdir()) == [COMMITTED], "a stray run was trained"
