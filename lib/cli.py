@@ -67,8 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             from .training import evaluate_record
 
-            out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,
-                                  probe=not args.no_probe)
+            from .training import EvaluationNotSaved
+
+            try:
+                out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,
+                                      probe=not args.no_probe)
+            except EvaluationNotSaved as e:  # computed but not saved: the scores still reach the user
+                print(json.dumps(e.out["scores"], indent=2))
+                raise
             print(json.dumps(out["scores"], indent=2))
             return 0
         from . import recipes

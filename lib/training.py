@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
 from .config import Config
 from .progress import Progress
-from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
+from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
                       find_record, log_run, now_iso)
 from .tracking import Tracker
 
@@ -54,7 +54,8 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but no CUDA device is available")
+        raise ValueError("device=cuda was asked for but no CUDA device is available here; use device=cpu "
+                         "(or device=auto, which takes a GPU when there is one)")
     return torch.device(name)
 
 
@@ -521,28 +522,73 @@ def _supervised(config, d: Data, device, amp, generator):
     return Job(model, step, monitor, len(images), snapshot), final
 
 
-def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, Any]]:
+RETRAINED_DIR = "retrained"  # <run>/checkpoints/retrained/: a parent's weights trained again, beside its record
+
+
+def retrained_runs_dir(record: RunRecord) -> Path:
+    """Where a parent run whose weights were not committed is trained again for its children:
+    a runs folder of its own inside the parent's (git-ignored) ``checkpoints/``, so the parent's
+    committed record is never rewritten by a child's command."""
+    return record.checkpoint_dir / RETRAINED_DIR
+
+
+def recorded_weights(record: RunRecord) -> dict[str, Any] | None:
+    """The final weights of a complete run: its own checkpoints, else those trained again for its
+    children (:func:`retrained_runs_dir`); None when neither exists."""
+    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    if state is None:
+        again = retrained_runs_dir(record) / record.run_id / CHECKPOINT_DIR
+        if (again / checkpoints.FINAL_NAME).exists() or checkpoints.epoch_checkpoints(again):
+            state = checkpoints.final_weights(again, record.config.config_hash(), record.config.epochs)
+    return state
+
+
+def retrain_command(record: RunRecord) -> str:
+    """The command that trains ``record``'s run again into a runs folder of the user's choosing."""
+    extra = ""
+    parent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+    if parent:
+        extra = f" (copy {record.directory.parent / parent} into that folder first)"
+    return (f"python -m lib {record.config.task} --config {record.directory / CONFIG_FILE} runs_dir=<a folder>, "
+            f"then python -m lib evaluate {record.run_id} --runs-dir <that folder>{extra}")
+
+
+def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[RunRecord, dict[str, Any]]:
+    """A complete run's record and final weights.
+
+    Weights are never committed. Without them, ``retrain`` (a fine-tuning or distillation that needs
+    its parent) trains the parent again into :func:`retrained_runs_dir`, leaving the parent's record as
+    it is; without ``retrain`` (``evaluate``, which never trains) it is a FileNotFoundError that gives
+    the command recreating them."""
     record = find_record(run_id, config.resolved_runs_dir())
     if not record.complete:
         raise ValueError(f"run {run_id} is not complete (status {record.status!r}); finish it first")
     path = record.checkpoint_dir / checkpoints.FINAL_NAME
-    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    state = recorded_weights(record)
     if state is None:
-        # The record was committed but its weights were not (checkpoints never are), or they were
-        # refused: train the run again from its stored config, which recreates the weights.
         what = (f"no weights at {path} (checkpoints are not committed)" if not path.exists() else
                 f"no usable weights ({path} was refused)")
+        if not retrain:
+            raise FileNotFoundError(f"run {run_id} has {what}, and evaluate never trains; recreate them with: "
+                                    f"{retrain_command(record)}")
         here = resolve_device(config.device).type
         if record.provenance.get("device_type", "cpu").split(":")[0] != here:
             raise FileNotFoundError(
                 f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
                 f"{here} device; retrain it there or copy its checkpoints/ folder here")
-        print(f"{run_id}: record found but {what}; training it again to recreate them")
-        again = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
-                                          progress=config.progress), force=True)
-        record = again or record  # ranks other than 0 get None; the weights are written by then
-        state = checkpoints.load(path)
-        checkpoints.check_config(state, record.config.config_hash(), path)
+        scratch = retrained_runs_dir(record)
+        grandparent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+        if grandparent and not (scratch / grandparent).exists():  # the parent's own parent, found from there
+            scratch.mkdir(parents=True, exist_ok=True)
+            (scratch / grandparent).symlink_to((record.directory.parent / grandparent).resolve())
+        print(f"{run_id}: record found but {what}; training it again in {scratch} to recreate them "
+              f"(its record in {record.directory} is left as it is)")
+        again = run(record.config.replace(runs_dir=str(scratch), device=config.device, progress=config.progress),
+                    force=True)
+        retrained = again or find_record(run_id, scratch)  # ranks other than 0 get None; the weights exist by then
+        final = retrained.checkpoint_dir / checkpoints.FINAL_NAME
+        state = checkpoints.load(final)
+        checkpoints.check_config(state, record.config.config_hash(), final)
     return record, state
 
 
@@ -837,8 +883,10 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     """
     record = find_record(run_id, runs_dir)
     config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
-    _, state = load_pretrained(record.run_id, config)
     dev = resolve_device(device)
+    target = record.directory / "evaluations" / f"layer{layer}.json"
+    check_writable(target.parent, "--runs-dir <a copy of the run folder that you can write>")  # before any compute
+    _, state = load_pretrained(record.run_id, config, retrain=False)
     amp = autocast(dev, config.precision)
     d = prepare_data(config, dev)
     mean, std = d.train.mean_std()
@@ -870,5 +918,29 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     out = {"run_id": record.run_id, "layer": layer, "scores": scores,
            "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
                           "date": now_iso()}}
-    atomic_write_json(record.directory / "evaluations" / f"layer{layer}.json", out)
+    try:
+        atomic_write_json(target, out)
+    except OSError as e:
+        raise EvaluationNotSaved(f"the scores above could not be saved to {target} ({e.strerror or e}); "
+                                 "free space or give --runs-dir <a copy of the run folder that you can write>",
+                                 out) from None
     return out
+
+
+class EvaluationNotSaved(ValueError):
+    """The battery ran but its result could not be written; ``out`` holds it, so the scores are printed."""
+
+    def __init__(self, message: str, out: dict[str, Any]):
+        super().__init__(message)
+        self.out = out
+
+
+def check_writable(folder: Path, fix: str) -> None:
+    """A ValueError naming ``folder`` unless it is, or can become, a folder this process can write
+    (a read-only file system included: ``access`` answers EROFS there)."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder} cannot be written (no write permission on {existing}, or a read-only "
+                         f"file system); give {fix}")

@@ -2,6 +2,7 @@
 bad record leave nothing half-true. Each test reproduces one defect of the issue and fails on the code
 before its fix."""
 
+import errno
 import json
 import shutil
 import subprocess
@@ -65,3 +66,84 @@ def test_an_edited_config_is_refused_naming_both_ids(tmp_path, capsys):
         assert "config.json hashes to run id pretrain-" in err and f"not to the folder's {COMMITTED}" in err, err
         assert err.count("\n") == 1
     assert sorted(p.name for p in runs.iterdir()) == [COMMITTED], "a stray run was trained"
+
+
+# ---- 2: evaluate never trains; no command but --force modifies a complete record ------------------
+
+def tracked_bytes(run_dir):
+    return {p.relative_to(run_dir): p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file()
+            and "checkpoints" not in p.parts and p.name != ".lock"}
+
+
+def test_no_command_modifies_a_committed_record(tmp_path, capsys):
+    runs, run_dir = committed_copy(tmp_path)
+    before = tracked_bytes(run_dir)
+    config = run_dir / "config.json"
+    evaluate = ["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"]
+    for argv, code in [
+        (evaluate, 2),
+        (evaluate[:-1] + ["--layer", "1"], 2),
+        (["evaluate", str(run_dir), "--device", "cpu"], 2),
+        (["pretrain", "--config", str(config), f"runs_dir={runs}"], 0),  # the finished run: loaded
+        (["pretrain", "--config", str(config), f"runs_dir={runs}", "--dry-run"], 0),
+        (["finetune", f"pretrained={COMMITTED}", f"runs_dir={runs}", "epochs=1", "label_fraction=0.1", "width=0.5",
+          "train_size=2000", "test_size=1000",
+          "batch_size=64", "progress=false", "final_eval=false", "save_embeddings=0", "monitor_size=100"], 0),
+        (evaluate, 0),  # the weights the finetune recreated aside are found there
+    ]:
+        assert cli.main(argv) == code, (argv, capsys.readouterr().err)
+        assert tracked_bytes(run_dir) == {**before, **{k: v for k, v in tracked_bytes(run_dir).items()
+                                                       if k.parts[0] == "evaluations"}}, argv
+    assert set(tracked_bytes(run_dir)) - set(before) == {Path("evaluations/layer0.json")}
+    assert "training it again in" in capsys.readouterr().out
+
+
+def test_evaluate_without_weights_prints_a_retrain_command_that_works(tmp_path, capsys, monkeypatch):
+    runs, run_dir = committed_copy(tmp_path)
+    before = tracked_bytes(run_dir)
+    assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "evaluate never trains" in err, err
+    command = err.split("recreate them with: ")[1].split(", then ")[0]
+    assert command == f"python -m lib pretrain --config {run_dir / 'config.json'} runs_dir=<a folder>"
+    mine = tmp_path / "mine"
+    argv = command.split()[3:-1] + [f"runs_dir={mine}"]
+    assert cli.main(argv) == 0
+    assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(mine), "--device", "cpu", "--no-probe"]) == 0
+    assert tracked_bytes(run_dir) == before
+    capsys.readouterr()
+    # computed but not saved (EROFS appearing after the check, ENOSPC): the scores are printed, then one line
+    from lib import records
+
+    def read_only(path, obj):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(records, "atomic_write_json", read_only)
+    assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(mine), "--device", "cpu", "--no-probe"]) == 2
+    captured = capsys.readouterr()
+    assert "knn_top1" in captured.out and captured.err.count("\n") == 1
+    assert "could not be saved to" in captured.err and "Read-only file system" in captured.err, captured.err
+
+
+def test_evaluate_on_a_read_only_folder_is_refused_before_any_compute(tmp_path, capsys, monkeypatch):
+    from lib import training
+
+    runs, run_dir = committed_copy(tmp_path)
+    monkeypatch.setattr(training, "prepare_data", lambda *a, **k: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(training.os, "access", lambda path, mode: False)  # as on a read-only file system
+    assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'evaluations'} cannot be written" in err and err.count("\n") == 1, err
+
+
+def test_device_cuda_without_cuda_is_one_line(tmp_path, capsys, monkeypatch):
+    from lib import training
+
+    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
+    runs, _ = committed_copy(tmp_path)
+    for argv in (["pretrain", "device=cuda", f"runs_dir={runs}", "progress=false"],
+                 ["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cuda"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "device=cuda was asked for but no CUDA device is available here; use device=cpu" in err, err
+        assert err.count("\n") == 1
