@@ -25,8 +25,9 @@ import sys
 
 from . import config as cfg
 from .checkpoints import CheckpointError
+from .records import WriteError
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError)  # exit 2, one line
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError, WriteError)  # exit 2, one line
 
 TRAIN_COMMANDS = {
     "pretrain": "SimCLR pretraining (NT-Xent on two views)",

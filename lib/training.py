@@ -48,6 +48,50 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
+class DivergenceError(NonFiniteLossError):
+    """The weights or the final embeddings exploded while the loss stayed finite (a failed run, exit 1)."""
+
+
+# A weight norm this many times its value at initialisation is divergence. Measured on the sample data
+# (small_cnn, width 0.25, 2 epochs): lr=0.3 leaves the norm at 1.00x, lr=30 at 1.27x, while lr=1e6 reached
+# 1e6x after one epoch and 2e14x after two (its loss stayed finite, its h embeddings overflowed).
+WEIGHT_GROWTH_LIMIT = 1e3
+
+
+def weight_norm(model: nn.Module) -> float:
+    """The l2 norm of all parameters together, in float64 (a float32 sum overflows first)."""
+    with torch.no_grad():
+        return math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters()))
+
+
+def check_weights(norm: float, initial: float | None, epoch: int, lr: float, kept: str) -> None:
+    """A DivergenceError when the weight norm is not finite or above :data:`WEIGHT_GROWTH_LIMIT` times
+    ``initial`` (None: a run resumed from a checkpoint that predates the check; finiteness only)."""
+    exploded = initial is not None and initial > 0 and norm > WEIGHT_GROWTH_LIMIT * initial
+    if not math.isfinite(norm) or exploded:
+        start = f" from {initial:.3g}" if initial else ""
+        raise DivergenceError(f"weights diverged in epoch {epoch}: their norm grew{start} to {norm:.3g} (the limit is "
+                              f"{WEIGHT_GROWTH_LIMIT:g}x its initial value) while the loss stayed finite; {kept}; "
+                              f"try a lower lr (now {lr:g})")
+
+
+def check_embeddings(arrays: dict[str, np.ndarray]) -> None:
+    """A DivergenceError naming the array when a stored embedding (h, z, their snapshots) is not finite:
+    checked before they are saved, so a diverged run is never recorded as complete."""
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            share = float((~np.isfinite(a)).mean())
+            raise DivergenceError(f"embeddings diverged: {share:.0%} of the stored {name} values are not finite (or "
+                                  f"overflow float16) at the final evaluation; the run is marked failed; try a "
+                                  f"lower lr")
+
+
+def _kept(ckpt_dir: Path) -> str:
+    saved = checkpoints.epoch_checkpoints(ckpt_dir)
+    return (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
+            "no checkpoint had been written, so running it again starts over")
+
+
 # ---- set-up ------------------------------------------------------------------------------------
 
 def resolve_device(name: str) -> torch.device:
@@ -244,6 +288,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
     t_fit = t_saved = time.perf_counter()
     state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs, clock)
+    initial_norm = (weight_norm(job.model) if state.epoch == 0 else
+                    (state.epochs_log[0].get("weight_norm") if state.epochs_log else None))
     with Progress(schedule.total_steps, enabled=config.progress and procs.main,
                   description=ckpt_dir.parent.name, epochs=config.epochs) as progress:
         progress.step(state.epoch * schedule.steps_per_epoch)
@@ -252,6 +298,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
         for epoch in range(state.epoch, config.epochs):
             record = _train_epoch(config, job, optimizer, schedule, epoch, generator, augment, device, procs,
                                   progress, ckpt_dir)
+            record["weight_norm"] = weight_norm(job.model)  # alike on every process: all stop together
+            check_weights(record["weight_norm"], initial_norm, epoch + 1, config.lr, _kept(ckpt_dir))
             if procs.main:  # the others wait at the barrier below
                 _monitor(config, job, epoch + 1, record, state)
                 # this process's training wall time, evaluation included, over the segments of a resumed run
@@ -336,9 +384,7 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
     record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
     record.update({k: float(v) / steps for k, v in sums.items()})
     if not math.isfinite(record["loss"]):
-        saved = checkpoints.epoch_checkpoints(ckpt_dir)
-        kept = (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
-                "no checkpoint had been written, so running it again starts over")
+        kept = _kept(ckpt_dir)
         raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
                                  f"{(epoch + 1) * steps - 1}); {kept}; try a lower lr (now {config.lr})")
     record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
@@ -356,7 +402,7 @@ def _monitor(config: Config, job: Job, epoch: int, record: dict[str, Any] | None
     if epoch in config.snapshot_epoch_list and job.snapshot is not None:
         state.snapshots.update({f"{k}_epoch{epoch}": v for k, v in job.snapshot().items()})
     if epoch == 0:
-        state.epochs_log.append({"epoch": 0, **job.monitor()})
+        state.epochs_log.append({"epoch": 0, **job.monitor(), "weight_norm": weight_norm(job.model)})
 
 
 def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
@@ -824,6 +870,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     # One process writes a run: a second one waits here for the first (records.RunLock) ...
     writer = RecordWriter(config) if main else None
     try:
+        if force and writer is not None:
+            writer.replace_run()  # old checkpoints aside, the old record kept until the new one is complete
         if not force:  # ... and then finds its finished record rather than training the run again
             done = distributed.broadcast_object(existing_record(config) if main else None)
             if done is not None:
@@ -846,6 +894,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
             final_results, embeddings = final()
             results.update(final_results)
             embeddings.update(snapshots)
+            check_embeddings(embeddings)
             if embeddings:
                 writer.save_embeddings(embeddings)
             record = writer.finish(results, clock.seconds())

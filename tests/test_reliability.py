@@ -4,6 +4,7 @@ before its fix."""
 
 import errno
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -147,3 +148,203 @@ def test_device_cuda_without_cuda_is_one_line(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert "device=cuda was asked for but no CUDA device is available here; use device=cpu" in err, err
         assert err.count("\n") == 1
+
+
+# ---- 4: divergence with a finite loss is a failed run --------------------------------------------
+
+def test_exploding_weights_fail_the_run_like_a_nan_loss(tmp_path, capsys):
+    from lib.records import find_record
+
+    argv = ["pretrain", "lr=1e6", "epochs=2", "dataset=sample", "width=0.25", "train_size=300", "test_size=200",
+            "batch_size=64", "monitor_size=100", "knn_k=20", "progress=false", f"runs_dir={tmp_path}"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "weights diverged in epoch 1: their norm grew from" in err and "(the limit is 1000x" in err, err
+    assert "try a lower lr (now 1e+06)" in err and err.count("\n") == 1
+    (run_dir,) = tmp_path.iterdir()
+    assert find_record(str(run_dir)).status == "failed"
+    assert not (run_dir / "embeddings.npz").exists()
+
+
+def test_non_finite_embeddings_are_refused_before_they_are_saved():
+    from lib.training import DivergenceError, check_embeddings, check_weights
+
+    h = np.ones((4, 3), np.float16)
+    check_embeddings({"h": h, "labels": np.arange(4)})
+    h[:3, 0] = np.inf
+    with pytest.raises(DivergenceError, match="25% of the stored h values are not finite"):
+        check_embeddings({"h": h})
+    check_weights(999.0, 1.0, 1, 0.3, "kept")
+    for norm in (1001.0, float("nan"), float("inf")):
+        with pytest.raises(DivergenceError, match="weights diverged in epoch 3"):
+            check_weights(norm, 1.0, 3, 0.3, "kept")
+    check_weights(1e9, None, 1, 0.3, "kept")  # resumed from a checkpoint that predates the check: finiteness only
+
+
+# ---- 7: only complete records count --------------------------------------------------------------
+
+def test_a_failed_record_named_by_a_manifest_is_missing_with_its_status(tmp_path):
+    from lib.config import Config
+    from lib.records import RecordWriter
+    from lib.report import tables
+
+    done = RecordWriter(Config(runs_dir=str(tmp_path), seed=0))
+    done.start("cpu")
+    done = done.finish({"h/knn_top1": 0.5}, 1.0)
+    failed = RecordWriter(Config(runs_dir=str(tmp_path), seed=1))
+    failed.start("cpu")
+    failed.fail("KeyboardInterrupt: ", 1.0)
+    failed_id = Config(seed=1).run_id()
+    tables.write_manifest("02_simclr", "smoke", {"SimCLR": [done.run_id, failed_id]}, runs_dir=str(tmp_path))
+    manifest = tables.read_manifests("smoke", str(tmp_path))["02_simclr"]
+    records, missing = tables.manifest_records(manifest, str(tmp_path))
+    assert [r.run_id for r in records["SimCLR"]] == [done.run_id]
+    assert missing == [f"{failed_id} (status failed)"]
+
+
+def test_a_truncated_manifest_is_named(tmp_path):
+    from lib.report import tables
+
+    path = tables.manifest_path("02_simclr", "smoke", str(tmp_path))
+    path.parent.mkdir(parents=True)
+    path.write_text('{"notebook": "02_simclr", "runs": {')
+    with pytest.raises(ValueError, match=f"manifest {path} is not valid JSON .*restore it"):
+        tables.read_manifests("smoke", str(tmp_path))
+
+
+# ---- 6: a full disk: no temporary file left, one line ---------------------------------------------
+
+def test_a_full_disk_in_the_data_cache_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import warnings
+
+    from PIL import Image
+    from lib import data
+
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / "imgs" / split / cls).mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "imgs" / split / cls / "0.png")
+    real_save = data.torch.save
+
+    def full_disk(obj, f, *args, **kwargs):  # torch.save writes part of the file, then its writer fails
+        f.write(b"\0" * 1000)
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 1000 vs 200000")
+
+    monkeypatch.setattr(data.torch, "save", full_disk)
+    cache = tmp_path / "cache"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = data.load_dataset(f"imagefolder:{tmp_path / 'imgs'}", "train", cache_dir=cache)
+    assert len(ds) == 2 and list(cache.iterdir()) == []
+    (message,) = [str(w.message) for w in caught]
+    assert "could not write the cache file" in message and "running without the cache" in message
+    assert message.count("\n") == 0
+    monkeypatch.setattr(data.torch, "save", real_save)
+
+
+def test_a_full_disk_during_training_fails_the_record_in_one_line(tmp_path, capsys, monkeypatch):
+    import os
+
+    from lib import records
+
+    real_fsync = os.fsync
+
+    def enospc_on_metrics(fd):
+        if "metrics.jsonl" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(records.os, "fsync", enospc_on_metrics)
+    argv = ["pretrain", "dataset=sample", "width=0.25", "train_size=128", "test_size=100", "batch_size=64",
+            "monitor_size=100", "knn_k=20", "epochs=1", "progress=false", f"runs_dir={tmp_path}"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "could not write" in err and "metrics.jsonl: No space left on device" in err and err.count("\n") == 1, err
+    (run_dir,) = tmp_path.iterdir()
+    assert records.load_record(run_dir).status == "failed"
+    assert [p.name for p in run_dir.rglob("*.tmp")] == []
+
+
+# ---- 8: the lock holder's sweep never touches another process's temporaries -----------------------
+
+def test_a_forced_rerun_does_not_delete_evaluates_temporary_file(tmp_path):
+    from lib.config import Config
+    from lib.records import RecordWriter
+
+    config = Config(runs_dir=str(tmp_path))
+    in_progress = tmp_path / config.run_id() / "evaluations" / ".layer0.json.k2j4.tmp"
+    in_progress.parent.mkdir(parents=True)
+    in_progress.write_text("{")
+    RecordWriter(config).close()  # what a concurrent --force does first
+    assert in_progress.exists()
+
+
+# ---- 9: --force trains again from scratch and keeps the old record until the new one is complete ----
+
+TINY = ["dataset=sample", "train_size=256", "test_size=100", "monitor_size=100", "epochs=2", "width=0.25",
+        "batch_size=64", "knn_k=20", "warmup_epochs=0", "final_eval=false", "save_embeddings=0", "progress=false"]
+
+
+def test_force_moves_old_checkpoints_aside_and_keeps_the_old_record_until_done(tmp_path, capsys, monkeypatch):
+    from lib import training
+
+    assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}"]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    before = tracked_bytes(run_dir)
+    real = training.losses.nt_xent
+    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
+    assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}", "--force"]) == 1  # fails in epoch 1
+    assert tracked_bytes(run_dir) == before, "a failed --force changed the complete record"
+    assert not (run_dir / ".replacing").exists()
+    (aside,) = (run_dir / "checkpoints").glob("replaced-*")
+    assert sorted(p.name for p in aside.iterdir()) == ["epoch0001.pt", "epoch0002.pt", "final.pt"]
+    monkeypatch.setattr(training.losses, "nt_xent", real)
+    capsys.readouterr()
+    assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed" not in out, "--force resumed from the old checkpoints"
+    after = json.loads((run_dir / "record.json").read_text())
+    assert after["status"] == "complete"
+    assert [json.loads(l)["epoch"] for l in (run_dir / "metrics.jsonl").read_text().splitlines()] == [0, 1, 2]
+    assert not (run_dir / ".replacing").exists()
+
+
+# ---- 10: messages that say what is wrong and how to fix it --------------------------------------
+
+def test_a_record_whose_results_are_a_list_is_named(tmp_path, capsys):
+    runs, run_dir = committed_copy(tmp_path)
+    meta = json.loads((run_dir / "record.json").read_text())
+    meta["results"] = [0.5]
+    (run_dir / "record.json").write_text(json.dumps(meta))
+    assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"run record {run_dir / 'record.json'} is unreadable: its 'results' is a list" in err, err
+    assert err.count("\n") == 1
+
+
+def test_thesis_data_dir_pointing_nowhere_is_refused_not_created(tmp_path, monkeypatch):
+    from lib import data
+
+    nowhere = tmp_path / "typo"
+    monkeypatch.setenv("THESIS_DATA_DIR", str(nowhere))
+    with pytest.raises(FileNotFoundError, match=f"THESIS_DATA_DIR={nowhere} is not a folder; point it at"):
+        data.load_dataset("cifar10", "train")
+    assert not nowhere.exists()
+
+
+def test_one_class_and_non_square_image_folders_are_refused_with_a_fix(tmp_path, capsys):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        (tmp_path / "one" / split / "cat").mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "one" / split / "cat" / "0.png")
+        for cls in ("a", "b"):
+            (tmp_path / "wide" / split / cls).mkdir(parents=True)
+            Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(tmp_path / "wide" / split / cls / "0.png")
+    for folder, message in (("one", "has 1 class folder (cat); kNN, the probe and NMI need at least 2 classes"),
+                            ("wide", "are 12x8 pixels (width x height); this code trains on square images: crop")):
+        argv = ["pretrain", f"dataset=imagefolder:{tmp_path / folder}", f"runs_dir={tmp_path / 'runs'}",
+                "progress=false", f"data_dir={tmp_path / 'cache'}"]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
