@@ -285,6 +285,9 @@ def render_iteration(name: str, src: Sources) -> str:
                        f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`"
                        + (": " + "; ".join(why) if why else "."))
     best = chosen[0]
+    if why:  # a larger profile was passed over: say which and why, not silently show a smaller one
+        print(f"note: {name} shows profile `{best.profile}` of {notebook}; passed over " + "; ".join(why),
+              file=sys.stderr)
     text, caption = table(best.records)
     spec = ITERATIONS[name]
     figure = figure_markdown(notebook, spec.figure, best.profile, spec.figure_caption, src)

@@ -309,7 +309,107 @@ def test_force_moves_old_checkpoints_aside_and_keeps_the_old_record_until_done(t
     assert not (run_dir / ".replacing").exists()
 
 
+# ---- 5: pages and indexes are replaced whole, a corrupt index.json is rebuilt ----------------------
+
+def report_entry(stem, html_path, status="ok"):
+    from lib.report import runner
+
+    return runner.NotebookResult(stem=stem, title=f"Title {stem}", status=status, error=None, wall_time_s=1.5,
+                                 html=str(html_path), ipynb=str(html_path.with_suffix(".ipynb")),
+                                 parameters={"epochs": 1}, profile="smoke", date="2026-01-01T00:00:00+00:00",
+                                 commit="0123456789ab", dirty=False, device="CPU: test")
+
+
+def test_a_full_disk_while_rendering_keeps_the_old_page_whole(tmp_path, monkeypatch):
+    import nbformat
+
+    from lib import records
+    from lib.report import runner
+
+    source = tmp_path / "01_a.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A title")])
+    nbformat.write(nb, source)
+    out = tmp_path / "out"
+    out.mkdir()
+    page = out / "01_a.html"
+    page.write_text("<html>the old page</html>")
+    real = os.fsync
+
+    def enospc_on_pages(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp") and ".01_a.html." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(records.os, "fsync", enospc_on_pages)
+    with pytest.raises(records.WriteError, match="could not write .*01_a.html: No space left on device"):
+        runner.render(report_entry("01_a", page), source)
+    assert page.read_text() == "<html>the old page</html>"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setattr(records.os, "fsync", real)
+    runner.render(report_entry("01_a", page), source)
+    assert page.read_text().rstrip().endswith("</html>") and "A title" in page.read_text()
+
+
+def test_a_corrupt_index_json_is_named_and_rebuilt_from_the_pages(tmp_path):
+    from lib.report import index, runner
+
+    profile = tmp_path / "smoke"
+    profile.mkdir()
+    for stem in ("01_a", "02_b"):
+        (profile / f"{stem}.html").write_text(f"<html><head><title>Title {stem}</title></head><body></body></html>")
+    runner.write_index(profile, [report_entry(s, profile / f"{s}.html") for s in ("01_a", "02_b")], replace_all=True)
+    (profile / "index.json").write_text('{"updated": "x", "reports": [{"stem": "01_a", ')  # torn
+    warnings = []
+    entries = runner.write_index(profile, [report_entry("01_a", profile / "01_a.html")], replace_all=False,
+                                 warn=warnings.append)
+    assert [e["stem"] for e in entries] == ["01_a", "02_b"], "the entries of the corrupt index were dropped"
+    assert len(warnings) == 1 and f"{profile / 'index.json'} is corrupt" in warnings[0]
+    assert "rebuilt from the pages" in warnings[0]
+    (profile / "index.json").write_text("not json")
+    top = index.write_top_index(tmp_path).read_text()
+    assert 'id="profile-smoke"' in top and "Title 02_b" in top, "the profile's section disappeared"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--output", "/etc/passwd"], "--output /etc/passwd cannot be a folder: /etc/passwd is a file"),
+    (["--cell-timeout", "nan"], "--cell-timeout must be a finite number of seconds > 0; got nan"),
+    (["--cell-timeout", "-1"], "--cell-timeout must be a finite number of seconds > 0; got -1.0"),
+])
+def test_runner_arguments_are_refused_before_any_page_is_touched(tmp_path, capsys, monkeypatch, args, message):
+    from lib.report import runner
+
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a notebook was executed"))
+    monkeypatch.setattr(runner, "check_kernel", lambda kernel: None)  # this machine's kernel is not the point
+    assert runner.main(["--profile", "smoke", "--only", "01", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
 # ---- 10: messages that say what is wrong and how to fix it --------------------------------------
+
+def test_update_readme_says_why_it_falls_back_to_another_profile(tmp_path, capsys):
+    import importlib.util
+    import sys
+
+    from lib.config import Config
+    from lib.records import RecordWriter
+    from lib.report import tables
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    ur = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ur
+    spec.loader.exec_module(ur)
+    runs = tmp_path / "runs"
+    writer = RecordWriter(Config(runs_dir=str(runs), task="supervised", loss="ce"))
+    writer.start("cpu")
+    record = writer.finish({"h/knn_top1": 0.8}, 1.0)
+    tables.write_manifest("01_supervised", "quick", {"cross-entropy": record.run_id}, runs_dir=runs)
+    tables.write_manifest("01_supervised", "cifar-cpu", {"cross-entropy": "supervised-000000000000"}, runs_dir=runs)
+    ur.render_iteration("iteration1", ur.Sources(runs, tmp_path / "results", tmp_path, None))
+    err = capsys.readouterr().err
+    assert "note: iteration1 shows profile `quick` of 01_supervised; passed over profile `cifar-cpu`" in err, err
+    assert "supervised-000000000000" in err
+
 
 def test_a_record_whose_results_are_a_list_is_named(tmp_path, capsys):
     runs, run_dir = committed_copy(tmp_path)
