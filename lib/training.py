@@ -37,6 +37,7 @@ from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWr
                       find_record, log_run, now_iso)
 from .tracking import Tracker
 
+MIN_VIEW_SIZE = 8  # the smallest side of a view (lib.views.ViewConfig)
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
 
 
@@ -137,6 +138,10 @@ def prepare_data(config: Config, device: torch.device) -> Data:
     monitor = (data.stratified_subset_indices(test.labels, min(config.monitor_size, len(test)), seed=0)
                if config.monitor_size else torch.zeros(0, dtype=torch.long))
     size = config.image_size or train.image_size
+    if not config.image_size and size < MIN_VIEW_SIZE:  # views.ViewConfig's floor, said with the fix rather than as its own rule
+        raise ValueError(f"the images of {config.dataset} are {train.image_size}x{train.image_size} pixels; views "
+                         f"need at least {MIN_VIEW_SIZE}x{MIN_VIEW_SIZE}: give image_size={MIN_VIEW_SIZE} (or more) to "
+                         "resize them, or use larger images")
     return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size)
 
 

@@ -432,17 +432,20 @@ def test_thesis_data_dir_pointing_nowhere_is_refused_not_created(tmp_path, monke
     assert not nowhere.exists()
 
 
-def test_one_class_and_non_square_image_folders_are_refused_with_a_fix(tmp_path, capsys):
+def test_one_class_tiny_and_non_square_image_folders_are_refused_with_a_fix(tmp_path, capsys):
     from PIL import Image
 
     for split in ("train", "test"):
         (tmp_path / "one" / split / "cat").mkdir(parents=True)
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "one" / split / "cat" / "0.png")
         for cls in ("a", "b"):
-            (tmp_path / "wide" / split / cls).mkdir(parents=True)
-            Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(tmp_path / "wide" / split / cls / "0.png")
+            for name, shape in (("wide", (8, 12, 3)), ("tiny", (1, 1, 3))):
+                (tmp_path / name / split / cls).mkdir(parents=True)
+                for i in range(2):
+                    Image.fromarray(np.full(shape, 60 * i, np.uint8)).save(tmp_path / name / split / cls / f"{i}.png")
     for folder, message in (("one", "has 1 class folder (cat); kNN, the probe and NMI need at least 2 classes"),
-                            ("wide", "are 12x8 pixels (width x height); this code trains on square images: crop")):
+                            ("wide", "are 12x8 pixels (width x height); this code trains on square images: crop"),
+                            ("tiny", "are 1x1 pixels; views need at least 8x8: give image_size=8 (or more) to resize")):
         argv = ["pretrain", f"dataset=imagefolder:{tmp_path / folder}", f"runs_dir={tmp_path / 'runs'}",
                 "progress=false", f"data_dir={tmp_path / 'cache'}"]
         assert cli.main(argv) == 2
