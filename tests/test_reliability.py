@@ -451,3 +451,46 @@ def test_one_class_tiny_and_non_square_image_folders_are_refused_with_a_fix(tmp_
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+RUNNER = """
+import sys
+from lib.report import runner
+runner.check_kernel = lambda kernel: None  # this worktree's kernel spec may name another checkout's Python
+sys.exit(runner.main(["--notebooks", sys.argv[1], "--output", sys.argv[2], "--profile", "smoke"]))
+"""
+
+
+def test_a_runner_stopped_by_sigterm_keeps_the_old_page_and_leaves_no_temporary_files(tmp_path):
+    import signal
+    import sys
+    import time
+
+    import nbformat
+
+    from lib.report import runner
+
+    notebooks, out, tmp = tmp_path / "nb", tmp_path / "out", tmp_path / "tmp"
+    for folder in (notebooks, out, tmp):
+        folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Slow"),
+        nbformat.v4.new_code_cell("x = 1  # x", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import time\nprint('started', flush=True)\ntime.sleep(120)")])
+    nb.metadata["kernelspec"] = {"name": runner.KERNEL, "display_name": "Python", "language": "python"}
+    nbformat.write(nb, notebooks / "01_slow.ipynb")
+    (out / "01_slow.html").write_text("<html>the old page</html>")
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(notebooks), str(out)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp.glob("thesis-runs-*")):  # the notebook's run log exists: it is being executed
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is running its cells
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0, output
+    assert (out / "01_slow.html").read_text() == "<html>the old page</html>"
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("thesis-")] == [], output
+    assert not (out / ".01_slow.executing.ipynb").exists()

@@ -219,26 +219,27 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
     ipynb, page = output / f"{stem}.ipynb", output / f"{stem}.html"
     executed = output / f".{stem}.executing.ipynb"  # the old page and notebook stay until render replaces them
     executed.unlink(missing_ok=True)
-    start, error = time.perf_counter(), None
-    with run_log() as logged, kernel_config() as config:
+    try:  # however this ends (SIGTERM included: main turns it into SystemExit), no .executing file stays
+        start, error = time.perf_counter(), None
+        with run_log() as logged, kernel_config() as config:
+            try:
+                papermill.execute_notebook(str(source), str(executed), parameters=values, kernel_name=kernel,
+                                           execution_timeout=cell_timeout, cwd=str(source.parent),
+                                           progress_bar=False, log_output=False, report_mode=False, config=config)
+            except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
+                error = describe_error(exc)
+            runs = logged()
+        wall = time.perf_counter() - start
+        result = NotebookResult(
+            stem=stem, title=notebook_title(read_notebook(source), stem),
+            status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
+            html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), runs=runs,
+            headline=notebook_headline(stem, values, context["profile"]), **context)
         try:
-            papermill.execute_notebook(str(source), str(executed), parameters=values, kernel_name=kernel,
-                                       execution_timeout=cell_timeout, cwd=str(source.parent),
-                                       progress_bar=False, log_output=False, report_mode=False, config=config)
-        except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
-            error = describe_error(exc)
-        runs = logged()
-    wall = time.perf_counter() - start
-    result = NotebookResult(
-        stem=stem, title=notebook_title(read_notebook(source), stem),
-        status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
-        html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), runs=runs,
-        headline=notebook_headline(stem, values, context["profile"]), **context)
-    try:
-        render(result, source, executed)
-    except Exception as exc:
-        result.status = "failed"
-        result.error = f"{result.error + '; ' if result.error else ''}rendering failed: {describe_error(exc)}"
+            render(result, source, executed)
+        except Exception as exc:
+            result.status = "failed"
+            result.error = f"{result.error + '; ' if result.error else ''}rendering failed: {describe_error(exc)}"
     finally:
         executed.unlink(missing_ok=True)
     return result
@@ -393,14 +394,31 @@ def _exit_on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+@contextlib.contextmanager
+def _signals_exit():
+    """While the runner runs, SIGTERM and SIGHUP exit through its ``finally`` blocks; then the handlers
+    it found are put back (``main`` is also called inside other programs, such as the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _signals_exit():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = dict(args.parameter)
     notebooks_dir = Path(args.notebooks) if args.notebooks else repo_path("notebooks")
     output = Path(args.output) if args.output else default_output(args.profile)
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, _exit_on_signal)
     try:
         check_cell_timeout(args.cell_timeout)
         if not (args.list or args.plan or args.engine == "plain"):
