@@ -33,9 +33,10 @@ class CheckpointError(RuntimeError):
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
+    """Written by the run's lock holder (its temporaries are the ones a later holder may sweep)."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    atomic_write_bytes(Path(path), buffer.getvalue(), locked=True)
 
 
 def refused(path: Path) -> str:

@@ -25,8 +25,9 @@ import sys
 
 from . import config as cfg
 from .checkpoints import CheckpointError
+from .records import WriteError
 
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError)  # exit 2, one line
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError, WriteError)  # exit 2, one line
 
 TRAIN_COMMANDS = {
     "pretrain": "SimCLR pretraining (NT-Xent on two views)",
@@ -67,8 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             from .training import evaluate_record
 
-            out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,
-                                  probe=not args.no_probe)
+            from .training import EvaluationNotSaved
+
+            try:
+                out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,
+                                      probe=not args.no_probe)
+            except EvaluationNotSaved as e:  # computed but not saved: the scores still reach the user
+                print(json.dumps(e.out["scores"], indent=2))
+                raise
             print(json.dumps(out["scores"], indent=2))
             return 0
         from . import recipes

@@ -343,7 +343,11 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
                 **values: Any) -> Config:
-    """Config from an optional TOML/JSON file, then keyword values, then ``key=value`` strings."""
+    """Config from an optional TOML/JSON file, then keyword values, then ``key=value`` strings.
+
+    A keyword ``task`` (what the command line's subcommand asks for) decides the task: a file or an
+    override that names another task is refused, since training the other task under the command's
+    name was the failure this guards against (``supervised --config f.toml`` trained pretraining)."""
     merged: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -352,18 +356,27 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if path.suffix not in (".toml", ".json"):
             raise ValueError(f"config file {path} must be .toml or .json")
         try:
-            values = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
+            contents = tomllib.loads(path.read_text()) if path.suffix == ".toml" else json.loads(path.read_text())
         except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"config file {path} is not valid {path.suffix[1:].upper()}: {e}") from None
-        if not isinstance(values, dict):
+        if not isinstance(contents, dict):
             raise ValueError(f"config file {path} must hold key = value pairs (a TOML table or a JSON object), "
-                             f"not a {type(values).__name__}")
-        merged.update(values)
+                             f"not a {type(contents).__name__}")
+        _check_task(values.get("task"), contents.get("task"), f"config file {path}")
+        merged.update(contents)
     merged.update(values)
     for text in overrides:
         key, value = parse_override(text)
+        _check_task(values.get("task"), value if key == "task" else None, f"override {text!r}")
         merged[key] = value
     return from_dict(merged)
+
+
+def _check_task(command: Any, asked: Any, where: str) -> None:
+    """A ValueError when ``where`` asks for a task other than the command's (``command`` None: no command)."""
+    if command is not None and asked is not None and asked != command:
+        raise ValueError(f"{where} says task = {asked!r} but the command is {command!r}; run "
+                         f"`python -m lib {asked} ...` for that task, or remove task from the file")
 
 
 def help_table() -> str:

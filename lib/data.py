@@ -113,7 +113,8 @@ class ImageDataset:
         """Side of the (square) images in pixels."""
         h, w = self.images.shape[-2:]
         if h != w:
-            raise ValueError(f"image_size is defined for square images; {self.name} has {h}x{w} (use images.shape)")
+            raise ValueError(f"the images of {self.name} are {w}x{h} pixels (width x height); this code trains on "
+                             f"square images: crop or pad the files to squares (e.g. {min(h, w)}x{min(h, w)})")
         return h
 
     def mean_std(self, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -139,7 +140,11 @@ def default_data_dir() -> Path:
     in ``notebooks/``, and the command line find the same folder)."""
     from .config import repo_path
 
-    return Path(os.environ.get("THESIS_DATA_DIR") or repo_path("data"))
+    given = os.environ.get("THESIS_DATA_DIR")
+    if given and not Path(given).is_dir():  # a typo would otherwise create a new folder for the cache
+        raise FileNotFoundError(f"THESIS_DATA_DIR={given} is not a folder; point it at the folder that holds the "
+                                "data sets (or unset it to use data/ of the checkout)")
+    return Path(given or repo_path("data"))
 
 
 def load_dataset(name: str, split: str, data_dir: str | Path | None = None, download: bool = False,
@@ -236,24 +241,30 @@ def _load_cached(source: _Source, split: str, cache_dir: Path) -> tuple[Tensor, 
         except Exception as err:  # a torn or foreign file: decode again and overwrite it
             warnings.warn(f"ignoring unreadable cache file {path}: {err}", stacklevel=3)
     images, labels, classes = source.read()
+    tmp_name = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".tmp-", suffix=".pt", delete=False) as tmp:
+            tmp_name = tmp.name
             torch.save({"images": images, "labels": labels, "classes": classes}, tmp)
         os.chmod(tmp.name, 0o644)  # NamedTemporaryFile makes it private (0600)
         os.replace(tmp.name, path)
+        tmp_name = None
         for stale in cache_dir.glob(f"{prefix}*.pt"):
             if stale != path:
                 stale.unlink(missing_ok=True)
-    except OSError as err:  # a read-only data directory: run without the cache
-        warnings.warn(f"could not write the cache file {path}: {err}", stacklevel=3)
+    except (OSError, RuntimeError) as err:  # read-only, or full: torch.save raises RuntimeError on ENOSPC
+        if tmp_name:
+            Path(tmp_name).unlink(missing_ok=True)  # a half-written file must not fill the disk further
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        warnings.warn(f"could not write the cache file {path} ({first}); running without the cache", stacklevel=3)
     return images, labels, classes
 
 
 def _missing_error(dataset: str, missing: list[Path], data_dir: Path, what: str) -> FileNotFoundError:
     shown = ", ".join(str(p) for p in missing[:3]) + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else "")
     return FileNotFoundError(
-        f"{dataset} not found: missing {shown}. Run with download=True (`--download` on the command line) "
+        f"{dataset} not found: missing {shown}. Run with download=true (a key=value on the command line) "
         f"on a machine with internet access, or copy torchvision's {what} into {data_dir}.")
 
 
@@ -512,6 +523,11 @@ def _image_folder_source(path: str, split: str) -> _Source:
 
     def read() -> tuple[Tensor, Tensor, list[str]]:
         images = _decode_images([p for p, _, _ in stats])  # (N, H, W, C)
+        if len(classes) < 2:  # every score would be 1.0: one class is always right
+            where = root / "train" if (root / "train").is_dir() else split_dir
+            raise ValueError(f"{where} has {len(classes)} class folder ({', '.join(classes)}); kNN, the probe and "
+                             f"NMI need at least 2 classes: put each class's images in a folder of its own "
+                             f"({where}/<class>/<image>)")
         images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # (N, C, H, W)
         return images, torch.tensor(labels, dtype=torch.int64), classes
 

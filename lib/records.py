@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,7 @@ METRICS_FILE = "metrics.jsonl"
 EMBEDDINGS_FILE = "embeddings.npz"
 CHECKPOINT_DIR = "checkpoints"
 LOCK_FILE = ".lock"
+STAGING_DIR = ".replacing"  # a forced run's new record, until it is complete (RecordWriter.replace_run)
 
 
 # ---- atomic writes -----------------------------------------------------------------------------
@@ -58,13 +60,30 @@ def umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+class WriteError(OSError):
+    """A file could not be written (a full disk, a read-only file system ...); one line naming it.
+    Its temporary file has been removed and the file it replaces is left as it was."""
+
+
+LOCKED_TAG = "locked"  # temporaries of a run's lock holder: .<name>.locked-<random>.tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes, locked: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync and rename. The file gets the mode
     ``open()`` would give it (0666 less the umask): ``mkstemp`` makes it private (0600), which would
-    hide records from the other members of a group on shared storage."""
+    hide records from the other members of a group on shared storage.
+
+    ``locked``: the writer holds the run's :class:`RunLock`; its temporary file gets a name of its own
+    (:data:`LOCKED_TAG`), the only one :func:`remove_stale_temporaries` deletes. A failed write
+    (ENOSPC, EROFS ...) removes the temporary file and raises :class:`WriteError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{LOCKED_TAG + '-' if locked else ''}",
+                                   suffix=".tmp")
+    except OSError as e:
+        raise WriteError(e.errno, f"could not write {path}: {e.strerror or e}; free space there or write elsewhere "
+                                  "(runs_dir=<a folder>)") from None
     try:
         os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
@@ -72,22 +91,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(e.errno, f"could not write {path}: {e.strerror or e}; the previous file (if any) is "
+                                      "kept; free space there or write elsewhere (runs_dir=<a folder>)") from None
         raise
 
 
 def remove_stale_temporaries(directory: Path) -> None:
     """Delete temporary files left by a process killed in the middle of an atomic write. Only the
-    holder of the run's :class:`RunLock` may call this: another process's files are not stale."""
-    for path in Path(directory).rglob(".*.tmp*"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
+    holder of the run's :class:`RunLock` may call this, and it deletes only the temporaries lock
+    holders write (:data:`LOCKED_TAG`), in the run folder and its ``checkpoints/``: another process's
+    files (``evaluate`` writing ``evaluations/`` without the lock) are not stale."""
+    directory = Path(directory)
+    for folder in (directory, directory / CHECKPOINT_DIR):
+        for path in folder.glob(f".*.{LOCKED_TAG}-*.tmp"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n").encode())
+def atomic_write_json(path: Path, obj: Any, locked: bool = False) -> None:
+    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n").encode(), locked)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -283,8 +309,27 @@ class RecordWriter:
         self.directory = Path(runs_dir or config.resolved_runs_dir()) / config.run_id()
         self.lock = RunLock(self.directory).acquire(echo)
         remove_stale_temporaries(self.directory)  # the lock holder's to remove: nobody else writes here now
+        self.record_dir = self.directory  # where the record files go; a forced run stages them (replace_run)
         self.provenance: dict[str, Any] = {}
         self._epochs: list[dict[str, Any]] = []
+
+    def replace_run(self) -> None:
+        """``--force``: train again from scratch and keep the old record until the new one is complete.
+
+        The old checkpoints move aside into ``checkpoints/replaced-<date>/`` (a resume would have kept the
+        old weights); the new record is written into ``<run>/.replacing/`` and moved over the old one
+        only by :meth:`finish`. A failed or interrupted forced run leaves the old record as it was."""
+        ckpt = self.directory / CHECKPOINT_DIR
+        old = [p for p in ckpt.iterdir() if p.is_file() and p.suffix == ".pt"] if ckpt.is_dir() else []
+        if old:
+            aside = ckpt / f"replaced-{now_iso().replace(':', '')}"
+            aside.mkdir(parents=True, exist_ok=True)
+            for path in old:
+                os.replace(path, aside / path.name)
+        if (self.directory / RECORD_FILE).exists():
+            self.record_dir = self.directory / STAGING_DIR
+            shutil.rmtree(self.record_dir, ignore_errors=True)  # a killed forced run's: the lock holder's own
+            self.record_dir.mkdir()
 
     def close(self) -> None:
         """Release the run's lock; the writer writes nothing more."""
@@ -298,7 +343,7 @@ class RecordWriter:
                            "device": device_description(device), "device_type": str(device),
                            "hostname": platform.node(), "world_size": world_size,
                            "started": started or now_iso(), **(extra or {})}
-        atomic_write_json(self.directory / CONFIG_FILE, self.config.to_dict())
+        atomic_write_json(self.record_dir / CONFIG_FILE, self.config.to_dict(), locked=True)
         # Metrics from an earlier, unfinished attempt are kept only up to the resumed epoch.
         self._write_record("running", {})
 
@@ -316,28 +361,40 @@ class RecordWriter:
 
     def _write_metrics(self) -> None:
         text = "".join(json.dumps(m, sort_keys=True) + "\n" for m in self._epochs)
-        atomic_write_bytes(self.directory / METRICS_FILE, text.encode())
+        atomic_write_bytes(self.record_dir / METRICS_FILE, text.encode(), locked=True)
 
     def save_embeddings(self, arrays: dict[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
-        atomic_write_bytes(self.directory / EMBEDDINGS_FILE, buffer.getvalue())
+        atomic_write_bytes(self.record_dir / EMBEDDINGS_FILE, buffer.getvalue(), locked=True)
 
     def finish(self, results: dict[str, Any], wall_time_s: float) -> RunRecord:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2))
         self._write_record("complete", results)
+        if self.record_dir != self.directory:  # a forced run: the new record replaces the old, record.json last
+            for name in (CONFIG_FILE, METRICS_FILE, EMBEDDINGS_FILE, RECORD_FILE):
+                if (self.record_dir / name).exists():
+                    os.replace(self.record_dir / name, self.directory / name)
+                else:
+                    (self.directory / name).unlink(missing_ok=True)
+            shutil.rmtree(self.record_dir, ignore_errors=True)
+            self.record_dir = self.directory
         self.close()
         return load_record(self.directory)
 
     def fail(self, error: str, wall_time_s: float) -> None:
         self.provenance.update(finished=now_iso(), wall_time_s=round(wall_time_s, 2), error=error)
-        self._write_record("failed", {})
-        self.close()
+        try:
+            self._write_record("failed", {})
+        finally:
+            if self.record_dir != self.directory:  # a forced run that failed: the old record stays
+                shutil.rmtree(self.record_dir, ignore_errors=True)
+            self.close()
 
     def _write_record(self, status: str, results: dict[str, Any]) -> None:
-        atomic_write_json(self.directory / RECORD_FILE, {
+        atomic_write_json(self.record_dir / RECORD_FILE, {
             "run_id": self.config.run_id(), "status": status,
-            "provenance": self.provenance, "results": results})
+            "provenance": self.provenance, "results": results}, locked=True)
 
 
 def load_record(directory: str | Path) -> RunRecord:
@@ -353,6 +410,12 @@ def load_record(directory: str | Path) -> RunRecord:
         raise ValueError(f"run record {directory} is unreadable: {e}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"run record {record_path} is unreadable: not a JSON object")
+    for key, kind in (("results", dict), ("provenance", dict), ("status", str)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise ValueError(f"run record {record_path} is unreadable: its {key!r} is a {type(meta[key]).__name__}, "
+                             f"not a {'JSON object' if kind is dict else 'string'} (the file was edited); restore it "
+                             f"(git checkout -- {record_path}) or train the run again with --force")
+    check_config_matches_folder(directory, config)
     epochs = []
     metrics_path = directory / METRICS_FILE
     if metrics_path.exists():
@@ -366,6 +429,18 @@ def load_record(directory: str | Path) -> RunRecord:
     return RunRecord(directory=directory, config=config, status=meta.get("status", "running"),
                      provenance=meta.get("provenance", {}), results=meta.get("results", {}),
                      epochs=epochs)
+
+
+def check_config_matches_folder(directory: Path, config: Config) -> None:
+    """A ValueError naming both ids unless ``config`` hashes to the run id that names ``directory``.
+
+    A folder is named by the hash of its config, so an edited ``config.json`` (another temperature)
+    describes another run: trusting it trained a stray run under another id, then failed."""
+    directory = Path(directory)
+    if config.run_id() != directory.name:
+        raise ValueError(f"run record {directory}: its {CONFIG_FILE} hashes to run id {config.run_id()}, not to "
+                         f"the folder's {directory.name} (the file was edited or the folder renamed); restore the "
+                         f"file (git checkout -- {directory / CONFIG_FILE}) or rename the folder")
 
 
 def find_record(run_id_or_path: str, runs_dir: str | Path | None = None) -> RunRecord:

@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
 from .config import Config
 from .progress import Progress
-from .records import (CHECKPOINT_DIR, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
+from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
                       find_record, log_run, now_iso)
 from .tracking import Tracker
 
+MIN_VIEW_SIZE = 8  # the smallest side of a view (lib.views.ViewConfig)
 LABEL_SUBSET_SEED = 0  # the labelled subset is the same for every run seed, as SimCLRv2's fixed 1 %/10 % lists
 
 
@@ -48,13 +49,58 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
+class DivergenceError(NonFiniteLossError):
+    """The weights or the final embeddings exploded while the loss stayed finite (a failed run, exit 1)."""
+
+
+# A weight norm this many times its value at initialisation is divergence. Measured on the sample data
+# (small_cnn, width 0.25, 2 epochs): lr=0.3 leaves the norm at 1.00x, lr=30 at 1.27x, while lr=1e6 reached
+# 1e6x after one epoch and 2e14x after two (its loss stayed finite, its h embeddings overflowed).
+WEIGHT_GROWTH_LIMIT = 1e3
+
+
+def weight_norm(model: nn.Module) -> float:
+    """The l2 norm of all parameters together, in float64 (a float32 sum overflows first)."""
+    with torch.no_grad():
+        return math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters()))
+
+
+def check_weights(norm: float, initial: float | None, epoch: int, lr: float, kept: str) -> None:
+    """A DivergenceError when the weight norm is not finite or above :data:`WEIGHT_GROWTH_LIMIT` times
+    ``initial`` (None: a run resumed from a checkpoint that predates the check; finiteness only)."""
+    exploded = initial is not None and initial > 0 and norm > WEIGHT_GROWTH_LIMIT * initial
+    if not math.isfinite(norm) or exploded:
+        start = f" from {initial:.3g}" if initial else ""
+        raise DivergenceError(f"weights diverged in epoch {epoch}: their norm grew{start} to {norm:.3g} (the limit is "
+                              f"{WEIGHT_GROWTH_LIMIT:g}x its initial value) while the loss stayed finite; {kept}; "
+                              f"try a lower lr (now {lr:g})")
+
+
+def check_embeddings(arrays: dict[str, np.ndarray]) -> None:
+    """A DivergenceError naming the array when a stored embedding (h, z, their snapshots) is not finite:
+    checked before they are saved, so a diverged run is never recorded as complete."""
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            share = float((~np.isfinite(a)).mean())
+            raise DivergenceError(f"embeddings diverged: {share:.0%} of the stored {name} values are not finite (or "
+                                  f"overflow float16) at the final evaluation; the run is marked failed; try a "
+                                  f"lower lr")
+
+
+def _kept(ckpt_dir: Path) -> str:
+    saved = checkpoints.epoch_checkpoints(ckpt_dir)
+    return (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
+            "no checkpoint had been written, so running it again starts over")
+
+
 # ---- set-up ------------------------------------------------------------------------------------
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but no CUDA device is available")
+        raise ValueError("device=cuda was asked for but no CUDA device is available here; use device=cpu "
+                         "(or device=auto, which takes a GPU when there is one)")
     return torch.device(name)
 
 
@@ -92,6 +138,10 @@ def prepare_data(config: Config, device: torch.device) -> Data:
     monitor = (data.stratified_subset_indices(test.labels, min(config.monitor_size, len(test)), seed=0)
                if config.monitor_size else torch.zeros(0, dtype=torch.long))
     size = config.image_size or train.image_size
+    if not config.image_size and size < MIN_VIEW_SIZE:  # views.ViewConfig's floor, said with the fix rather than as its own rule
+        raise ValueError(f"the images of {config.dataset} are {train.image_size}x{train.image_size} pixels; views "
+                         f"need at least {MIN_VIEW_SIZE}x{MIN_VIEW_SIZE}: give image_size={MIN_VIEW_SIZE} (or more) to "
+                         "resize them, or use larger images")
     return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size)
 
 
@@ -245,6 +295,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
     ckpt_dir = (writer.directory if writer is not None else config.resolved_runs_dir() / config.run_id()) / CHECKPOINT_DIR
     t_fit = t_saved = time.perf_counter()
     state = _resume(config, job, optimizer, generator, ckpt_dir, writer, procs, clock)
+    initial_norm = (weight_norm(job.model) if state.epoch == 0 else
+                    (state.epochs_log[0].get("weight_norm") if state.epochs_log else None))
     with Progress(schedule.total_steps, enabled=config.progress and procs.main,
                   description=ckpt_dir.parent.name, epochs=config.epochs) as progress:
         progress.step(state.epoch * schedule.steps_per_epoch)
@@ -253,6 +305,8 @@ def _fit(config: Config, job: Job, device: torch.device, writer: RecordWriter | 
         for epoch in range(state.epoch, config.epochs):
             record = _train_epoch(config, job, optimizer, schedule, epoch, generator, augment, device, procs,
                                   progress, ckpt_dir)
+            record["weight_norm"] = weight_norm(job.model)  # alike on every process: all stop together
+            check_weights(record["weight_norm"], initial_norm, epoch + 1, config.lr, _kept(ckpt_dir))
             if procs.main:  # the others wait at the barrier below
                 _monitor(config, job, epoch + 1, record, state)
                 # this process's training wall time, evaluation included, over the segments of a resumed run
@@ -337,9 +391,7 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
     record = {"epoch": epoch + 1, "lr": lr, "train_seconds": time.perf_counter() - t0}
     record.update({k: float(v) / steps for k, v in sums.items()})
     if not math.isfinite(record["loss"]):
-        saved = checkpoints.epoch_checkpoints(ckpt_dir)
-        kept = (f"the last good checkpoint (epoch {saved[-1][0]}) is kept in {ckpt_dir}" if saved else
-                "no checkpoint had been written, so running it again starts over")
+        kept = _kept(ckpt_dir)
         raise NonFiniteLossError(f"loss became {record['loss']} in epoch {epoch + 1} (steps {epoch * steps}-"
                                  f"{(epoch + 1) * steps - 1}); {kept}; try a lower lr (now {config.lr})")
     record["views_per_second"] = job_views(config) * steps * config.batch_size / record["train_seconds"]
@@ -357,7 +409,7 @@ def _monitor(config: Config, job: Job, epoch: int, record: dict[str, Any] | None
     if epoch in config.snapshot_epoch_list and job.snapshot is not None:
         state.snapshots.update({f"{k}_epoch{epoch}": v for k, v in job.snapshot().items()})
     if epoch == 0:
-        state.epochs_log.append({"epoch": 0, **job.monitor()})
+        state.epochs_log.append({"epoch": 0, **job.monitor(), "weight_norm": weight_norm(job.model)})
 
 
 def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator, ckpt_dir: Path,
@@ -523,28 +575,73 @@ def _supervised(config, d: Data, device, amp, generator):
     return Job(model, step, monitor, len(images), snapshot), final
 
 
-def load_pretrained(run_id: str, config: Config) -> tuple[RunRecord, dict[str, Any]]:
+RETRAINED_DIR = "retrained"  # <run>/checkpoints/retrained/: a parent's weights trained again, beside its record
+
+
+def retrained_runs_dir(record: RunRecord) -> Path:
+    """Where a parent run whose weights were not committed is trained again for its children:
+    a runs folder of its own inside the parent's (git-ignored) ``checkpoints/``, so the parent's
+    committed record is never rewritten by a child's command."""
+    return record.checkpoint_dir / RETRAINED_DIR
+
+
+def recorded_weights(record: RunRecord) -> dict[str, Any] | None:
+    """The final weights of a complete run: its own checkpoints, else those trained again for its
+    children (:func:`retrained_runs_dir`); None when neither exists."""
+    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    if state is None:
+        again = retrained_runs_dir(record) / record.run_id / CHECKPOINT_DIR
+        if (again / checkpoints.FINAL_NAME).exists() or checkpoints.epoch_checkpoints(again):
+            state = checkpoints.final_weights(again, record.config.config_hash(), record.config.epochs)
+    return state
+
+
+def retrain_command(record: RunRecord) -> str:
+    """The command that trains ``record``'s run again into a runs folder of the user's choosing."""
+    extra = ""
+    parent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+    if parent:
+        extra = f" (copy {record.directory.parent / parent} into that folder first)"
+    return (f"python -m lib {record.config.task} --config {record.directory / CONFIG_FILE} runs_dir=<a folder>, "
+            f"then python -m lib evaluate {record.run_id} --runs-dir <that folder>{extra}")
+
+
+def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[RunRecord, dict[str, Any]]:
+    """A complete run's record and final weights.
+
+    Weights are never committed. Without them, ``retrain`` (a fine-tuning or distillation that needs
+    its parent) trains the parent again into :func:`retrained_runs_dir`, leaving the parent's record as
+    it is; without ``retrain`` (``evaluate``, which never trains) it is a FileNotFoundError that gives
+    the command recreating them."""
     record = find_record(run_id, config.resolved_runs_dir())
     if not record.complete:
         raise ValueError(f"run {run_id} is not complete (status {record.status!r}); finish it first")
     path = record.checkpoint_dir / checkpoints.FINAL_NAME
-    state = checkpoints.final_weights(record.checkpoint_dir, record.config.config_hash(), record.config.epochs)
+    state = recorded_weights(record)
     if state is None:
-        # The record was committed but its weights were not (checkpoints never are), or they were
-        # refused: train the run again from its stored config, which recreates the weights.
         what = (f"no weights at {path} (checkpoints are not committed)" if not path.exists() else
                 f"no usable weights ({path} was refused)")
+        if not retrain:
+            raise FileNotFoundError(f"run {run_id} has {what}, and evaluate never trains; recreate them with: "
+                                    f"{retrain_command(record)}")
         here = resolve_device(config.device).type
         if record.provenance.get("device_type", "cpu").split(":")[0] != here:
             raise FileNotFoundError(
                 f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
                 f"{here} device; retrain it there or copy its checkpoints/ folder here")
-        print(f"{run_id}: record found but {what}; training it again to recreate them")
-        again = run(record.config.replace(runs_dir=str(record.directory.parent), device=config.device,
-                                          progress=config.progress), force=True)
-        record = again or record  # ranks other than 0 get None; the weights are written by then
-        state = checkpoints.load(path)
-        checkpoints.check_config(state, record.config.config_hash(), path)
+        scratch = retrained_runs_dir(record)
+        grandparent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+        if grandparent and not (scratch / grandparent).exists():  # the parent's own parent, found from there
+            scratch.mkdir(parents=True, exist_ok=True)
+            (scratch / grandparent).symlink_to((record.directory.parent / grandparent).resolve())
+        print(f"{run_id}: record found but {what}; training it again in {scratch} to recreate them "
+              f"(its record in {record.directory} is left as it is)")
+        again = run(record.config.replace(runs_dir=str(scratch), device=config.device, progress=config.progress),
+                    force=True)
+        retrained = again or find_record(run_id, scratch)  # ranks other than 0 get None; the weights exist by then
+        final = retrained.checkpoint_dir / checkpoints.FINAL_NAME
+        state = checkpoints.load(final)
+        checkpoints.check_config(state, record.config.config_hash(), final)
     return record, state
 
 
@@ -785,6 +882,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     # One process writes a run: a second one waits here for the first (records.RunLock) ...
     writer = RecordWriter(config) if main else None
     try:
+        if force and writer is not None:
+            writer.replace_run()  # old checkpoints aside, the old record kept until the new one is complete
         if not force:  # ... and then finds its finished record rather than training the run again
             done = distributed.broadcast_object(existing_record(config) if main else None)
             if done is not None:
@@ -807,6 +906,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
             final_results, embeddings = final()
             results.update(final_results)
             embeddings.update(snapshots)
+            check_embeddings(embeddings)
             if embeddings:
                 writer.save_embeddings(embeddings)
             record = writer.finish(results, clock.seconds())
@@ -844,8 +944,10 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     """
     record = find_record(run_id, runs_dir)
     config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
-    _, state = load_pretrained(record.run_id, config)
     dev = resolve_device(device)
+    target = record.directory / "evaluations" / f"layer{layer}.json"
+    check_writable(target.parent, "--runs-dir <a copy of the run folder that you can write>")  # before any compute
+    _, state = load_pretrained(record.run_id, config, retrain=False)
     amp = autocast(dev, config.precision)
     d = prepare_data(config, dev)
     mean, std = d.train.mean_std()
@@ -877,5 +979,29 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     out = {"run_id": record.run_id, "layer": layer, "scores": scores,
            "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
                           "date": now_iso()}}
-    atomic_write_json(record.directory / "evaluations" / f"layer{layer}.json", out)
+    try:
+        atomic_write_json(target, out)
+    except OSError as e:
+        raise EvaluationNotSaved(f"the scores above could not be saved to {target} ({e.strerror or e}); "
+                                 "free space or give --runs-dir <a copy of the run folder that you can write>",
+                                 out) from None
     return out
+
+
+class EvaluationNotSaved(ValueError):
+    """The battery ran but its result could not be written; ``out`` holds it, so the scores are printed."""
+
+    def __init__(self, message: str, out: dict[str, Any]):
+        super().__init__(message)
+        self.out = out
+
+
+def check_writable(folder: Path, fix: str) -> None:
+    """A ValueError naming ``folder`` unless it is, or can become, a folder this process can write
+    (a read-only file system included: ``access`` answers EROFS there)."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{folder} cannot be written (no write permission on {existing}, or a read-only "
+                         f"file system); give {fix}")

@@ -164,12 +164,17 @@ def manifest_state(notebook: str, runs_dir: Path, profile: str) -> tuple[Chosen 
     if not path.is_file():
         return None, ""
     manifest = json.loads(path.read_text())
-    records, missing = tables.manifest_records(manifest, runs_dir)
-    missing += [r.run_id for recs in records.values() for r in recs if not r.complete]
+    records, missing = tables.manifest_records(manifest, runs_dir)  # incomplete ones are missing, with their status
     if missing:
         return None, (f"{len(missing)} run(s) named by `{path.name}` have no complete record: "
-                      + ", ".join(f"`{i}`" for i in dict.fromkeys(missing)) + ".")
+                      + ", ".join(_quoted_id(i) for i in dict.fromkeys(missing)) + ".")
     return Chosen(profile, path, manifest, records), ""
+
+
+def _quoted_id(missing: str) -> str:
+    """```<id>``` of a missing run, its status (``"<id> (status failed)"``) left outside the quotes."""
+    run_id, _, status = missing.partition(" ")
+    return f"`{run_id}`" + (f" {status}" if status else "")
 
 
 def choose_manifests(notebook: str, runs_dir: Path, profile: str | None) -> tuple[list[Chosen], list[str]]:
@@ -281,6 +286,9 @@ def render_iteration(name: str, src: Sources) -> str:
                        f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`"
                        + (": " + "; ".join(why) if why else "."))
     best = chosen[0]
+    if why:  # a larger profile was passed over: say which and why, not silently show a smaller one
+        print(f"note: {name} shows profile `{best.profile}` of {notebook}; passed over " + "; ".join(why),
+              file=sys.stderr)
     text, caption = table(best.records)
     spec = ITERATIONS[name]
     figure = figure_markdown(notebook, spec.figure, best.profile, spec.figure_caption, src)

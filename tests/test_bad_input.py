@@ -178,14 +178,20 @@ def test_evaluate_and_finetune_fall_back_from_a_bad_final_checkpoint(trained, tm
     assert not (tmp_path / "crafted-pickle-ran").exists()
 
 
-def test_with_no_usable_final_weights_the_run_is_trained_again(trained, tmp_path, capsys):
+def test_with_no_usable_final_weights_evaluate_refuses_and_finetune_trains_the_parent_aside(trained, tmp_path,
+                                                                                             capsys):
     runs, run_dir = copy_of(trained, tmp_path)
     for name in ("final.pt", "epoch0003.pt"):
         (run_dir / "checkpoints" / name).write_bytes(b"garbage")
-    assert cli.main(["evaluate", run_dir.name, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"]) == 0
+    record = (run_dir / "record.json").read_bytes()
+    assert cli.main(["evaluate", run_dir.name, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"]) == 2
+    err = capsys.readouterr().err
+    assert "no usable weights" in err and "evaluate never trains" in err and err.count("\n") == 1
+    assert cli.main(["finetune", *TINY, f"pretrained={run_dir.name}", "label_fraction=0.5", "batch_size=32",
+                     f"runs_dir={runs}"]) == 0
     out = capsys.readouterr().out
-    assert "no usable weights" in out and "training it again to recreate them" in out
-    assert "resumed" in out  # from the good checkpoint of epoch 2
+    assert f"training it again in {run_dir / 'checkpoints' / 'retrained'}" in out
+    assert (run_dir / "record.json").read_bytes() == record  # the parent's record is left as it was
 
 
 @pytest.mark.parametrize("damage, warning", [

@@ -219,14 +219,18 @@ def test_a_new_writer_removes_temporaries_of_a_killed_process(tmp_path):
     config = Config(runs_dir=str(tmp_path))
     run_dir = tmp_path / config.run_id()
     (run_dir / "checkpoints").mkdir(parents=True)
-    stale = [run_dir / ".record.json.abc.tmp", run_dir / "checkpoints" / ".epoch0001.pt.xyz.tmp",
-             run_dir / ".embeddings.npz.tmp.npz"]
+    stale = [run_dir / ".record.json.locked-abc.tmp", run_dir / "checkpoints" / ".epoch0001.pt.locked-xyz.tmp"]
     for path in stale:
         path.write_bytes(b"half")
-    keep = run_dir / "checkpoints" / "epoch0001.pt"
-    keep.write_bytes(b"x")
+    keep = [run_dir / "checkpoints" / "epoch0001.pt",
+            run_dir / "evaluations" / ".layer0.json.abc.tmp",  # evaluate's write in progress (it holds no lock)
+            run_dir / "evaluations" / ".layer0.json.locked-abc.tmp",  # never evaluations/
+            run_dir / ".notes.txt.abc.tmp"]  # not a lock holder's name
+    for path in keep:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
     RecordWriter(config)
-    assert not any(p.exists() for p in stale) and keep.exists()
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
 
 
 def test_git_state_calls_code_changes_dirty_but_not_the_projects_outputs(tmp_path):

@@ -43,7 +43,7 @@ def test_a_second_process_waits_and_only_the_holder_removes_temporaries(tmp_path
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        temporary = run_dir / ".metrics.jsonl.abc123.tmp"  # the holder's write in progress
+        temporary = run_dir / ".metrics.jsonl.locked-abc123.tmp"  # the holder's write in progress
         temporary.write_text("half")
         second = subprocess.Popen([sys.executable, "-c", WRITE, str(tmp_path)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)

@@ -169,8 +169,11 @@ def test_a_parent_trained_again_for_its_weights_changes_nothing_of_its_child(tin
     with_weights = training.run(ft_config)
     for run in (pre, with_weights):  # a fresh clone: records, no checkpoints
         shutil.rmtree(run.checkpoint_dir)
-    again = training.run(ft_config, force=True)  # the pretraining run is trained again first
-    assert (pre.checkpoint_dir / "final.pt").is_file()
+    parent_record = (pre.directory / "record.json").read_bytes()
+    again = training.run(ft_config, force=True)  # the pretraining run is trained again first, beside its record
+    assert (training.retrained_runs_dir(pre) / pre.run_id / "checkpoints" / "final.pt").is_file()
+    assert training.recorded_weights(pre) is not None
+    assert (pre.directory / "record.json").read_bytes() == parent_record  # #23: a parent's record is never rewritten
     assert again.results["test_top1"] == with_weights.results["test_top1"]
     assert again.epochs[-1]["loss"] == with_weights.epochs[-1]["loss"]
     parent = load_record(pre.directory).provenance["wall_time_s"]

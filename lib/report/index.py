@@ -15,14 +15,20 @@ or two headline numbers taken from its manifest (``runs/_manifests/<notebook>-<p
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import fcntl
 import html
 import json
 import math
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..records import now_iso
+from ..records import atomic_write_bytes, now_iso
+
+INDEX_LOCK = ".index.lock"  # held while a profile's index.json is read, changed and written
 
 # notebook -> the numbers its index line shows: (result key of its records, what it is, label fraction)
 # where the fraction is None or "min" (the smallest label fraction among the records, SimCLRv2's 1 %)
@@ -151,34 +157,87 @@ def headlines(notebook: str, profile: str, runs_dir: str | Path = "") -> list[st
 
 # ---- index.json and the pages ------------------------------------------------------------------
 
-def write_index(output: Path, results: list, replace_all: bool) -> list[dict[str, Any]]:
+def write_index(output: Path, results: list, replace_all: bool, warn=print) -> list[dict[str, Any]]:
     """Write ``index.json`` and ``index.html`` of one profile's folder. With ``replace_all`` False,
-    entries of notebooks not run this time are kept from the existing ``index.json``."""
-    entries: dict[str, dict[str, Any]] = {}
-    previous = output / "index.json"
-    if not replace_all and previous.exists():
-        try:
-            entries = {e["stem"]: e for e in json.loads(previous.read_text())["reports"]}
-        except (json.JSONDecodeError, KeyError, TypeError):
-            entries = {}
-    for r in results:
-        entry = asdict(r)
-        entry["html"], entry["ipynb"] = Path(r.html).name, Path(r.ipynb).name
-        entries[r.stem] = entry
-    ordered = [entries[k] for k in sorted(entries)]
-    previous.write_text(json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n")
-    (output / "index.html").write_text(index_page([(output.name, ordered)], link_prefix=""), encoding="utf-8")
+    entries of notebooks not run this time are kept from the existing ``index.json``.
+
+    The read-modify-write holds ``<output>/.index.lock`` (two runners with ``--only`` would otherwise
+    lose each other's entries); both files are written to a temporary name and renamed. A corrupt
+    ``index.json`` is named in one line and its entries rebuilt from the pages beside it
+    (:func:`entries_from_pages`), not dropped."""
+    with _index_lock(output):
+        entries: dict[str, dict[str, Any]] = {}
+        previous = output / "index.json"
+        if not replace_all and previous.exists():
+            entries = {e["stem"]: e for e in read_entries(previous, warn)}
+        for r in results:
+            entry = asdict(r)
+            entry["html"], entry["ipynb"] = Path(r.html).name, Path(r.ipynb).name
+            entries[r.stem] = entry
+        ordered = [entries[k] for k in sorted(entries)]
+        atomic_write_bytes(previous, (json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n").encode())
+        atomic_write_bytes(output / "index.html", index_page([(output.name, ordered)], link_prefix="").encode())
     return ordered
 
 
-def read_profiles(root: Path) -> list[tuple[str, list[dict[str, Any]]]]:
-    """``(folder name, entries)`` of every ``<root>/*/index.json``, largest profile first."""
-    found = []
-    for path in sorted(Path(root).glob("*/index.json")):
-        try:
-            found.append((path.parent.name, json.loads(path.read_text())["reports"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
+@contextlib.contextmanager
+def _index_lock(folder: Path):
+    """An exclusive ``flock`` on ``<folder>/.index.lock`` while an index is read, changed and written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / INDEX_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_entries(path: Path, warn=print) -> list[dict[str, Any]]:
+    """The entries of an ``index.json``; a corrupt one is named in one line and rebuilt from its pages."""
+    try:
+        reports = json.loads(Path(path).read_text())["reports"]
+        if not isinstance(reports, list) or not all(isinstance(e, dict) and "stem" in e for e in reports):
+            raise TypeError("'reports' is not a list of entries")
+        return reports
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        warn(f"warning: {path} is corrupt ({type(e).__name__}: {e}); its entries are rebuilt from the pages in "
+             f"{Path(path).parent}")
+        return entries_from_pages(Path(path).parent)
+
+
+def entries_from_pages(folder: Path) -> list[dict[str, Any]]:
+    """Index entries recovered from the pages of a profile folder: title, status (a failed page carries
+    the red banner), the page's date; the headline comes from the notebook's manifest. What a page
+    does not say (wall time, runs) is left unknown."""
+    import re
+
+    out = []
+    for page in sorted(Path(folder).glob("*.html")):
+        if page.name == "index.html" or page.name.startswith("."):
             continue
+        text = page.read_text(encoding="utf-8", errors="replace")
+        if "</html>" not in text:  # a page cut short is no page
+            continue
+        title = re.search(r"<title>(.*?)</title>", text, re.S)
+        failed = 'class="report-banner failed"' in text
+        stem = page.stem
+        try:
+            lines = headlines(stem, folder.name)
+        except Exception:  # noqa: BLE001 - a manifest that cannot be read leaves the line empty
+            lines = []
+        out.append({"stem": stem, "title": html.unescape(title.group(1).strip()) if title else stem,
+                    "status": "failed" if failed else "ok",
+                    "error": "(rebuilt from the page after index.json was found corrupt)" if failed else None,
+                    "html": page.name, "ipynb": f"{stem}.ipynb", "headline": lines, "profile": folder.name,
+                    "date": _dt.datetime.fromtimestamp(page.stat().st_mtime, _dt.timezone.utc).isoformat(
+                        timespec="seconds"), "wall_time_s": 0.0, "rebuilt": True})
+    return out
+
+
+def read_profiles(root: Path, warn=print) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(folder name, entries)`` of every ``<root>/*/index.json``, largest profile first; a corrupt
+    one is named and rebuilt from its pages, so its section does not disappear."""
+    found = [(path.parent.name, read_entries(path, warn)) for path in sorted(Path(root).glob("*/index.json"))]
     rank = {name: i for i, name in enumerate(PROFILE_ORDER)}
     return sorted(found, key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
@@ -186,7 +245,7 @@ def read_profiles(root: Path) -> list[tuple[str, list[dict[str, Any]]]]:
 def write_top_index(root: Path) -> Path:
     """``<root>/index.html``: one section per profile folder holding an ``index.json``."""
     path = Path(root) / "index.html"
-    path.write_text(index_page(read_profiles(root), link_prefix="{folder}/"), encoding="utf-8")
+    atomic_write_bytes(path, index_page(read_profiles(root), link_prefix="{folder}/").encode())
     return path
 
 

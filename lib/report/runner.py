@@ -33,9 +33,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +48,8 @@ from ..config import repo_path
 from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
-from ..records import REQUIRE_RECORDS_ENV, RUN_LOG_ENV, device_description, git_state, now_iso, read_run_log
+from ..records import (REQUIRE_RECORDS_ENV, RUN_LOG_ENV, WriteError, atomic_write_bytes, device_description,
+                       git_state, now_iso, read_run_log)
 from . import pages
 from .index import write_index, write_top_index
 from .exports import exporting_to, images_dir
@@ -147,23 +151,25 @@ def status_line(result: NotebookResult) -> str:
                         dirty=result.dirty, device=result.device, wall_time_s=result.wall_time_s)
 
 
-def render(result: NotebookResult, source: Path) -> None:
-    """Put the banner into the executed notebook (or the source, if none was written) and render
-    it to a reader's page (:mod:`lib.report.pages`)."""
+def render(result: NotebookResult, source: Path, executed: Path | None = None) -> None:
+    """Put the banner into the executed notebook (``executed``, or the source if none was written) and
+    render it to a reader's page (:mod:`lib.report.pages`). Both files are written to a temporary name
+    and renamed, so the previous page stays whole until the new one is (a full disk, a killed runner)."""
     import nbformat
 
-    ipynb = Path(result.ipynb)
-    nb = nbformat.read(ipynb if ipynb.exists() else source, as_version=4)
+    executed = Path(executed) if executed else Path(result.ipynb)
+    nb = nbformat.read(executed if executed.exists() else source, as_version=4)
     pages.place_banner(nb, status_line(result), failed=result.status != "ok")
-    nbformat.write(nb, ipynb)
-    Path(result.html).write_text(pages.export(nb, result.title), encoding="utf-8")
+    page = pages.export(nb, result.title)
+    atomic_write_bytes(Path(result.ipynb), (nbformat.writes(nb) + "\n").encode())
+    atomic_write_bytes(Path(result.html), page.encode())
 
 
 @contextlib.contextmanager
 def run_log():
     """A fresh run log (:func:`lib.records.log_run`) named in ``THESIS_RUN_LOG`` while the block runs
     (inherited by a kernel started in it); yields a function returning what was logged."""
-    fd, path = tempfile.mkstemp(prefix="thesis-runs-", suffix=".jsonl")
+    fd, path = tempfile.mkstemp(prefix=f"thesis-runs-{os.getpid()}-", suffix=".jsonl")
     os.close(fd)
     before = os.environ.get(RUN_LOG_ENV)
     os.environ[RUN_LOG_ENV] = path
@@ -212,28 +218,31 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
 
     stem = source.stem
     ipynb, page = output / f"{stem}.ipynb", output / f"{stem}.html"
-    for stale in (ipynb, page):
-        stale.unlink(missing_ok=True)
-    start, error = time.perf_counter(), None
-    with run_log() as logged, kernel_config() as config:
+    executed = output / f".{stem}.executing.ipynb"  # the old page and notebook stay until render replaces them
+    executed.unlink(missing_ok=True)
+    try:  # however this ends (SIGTERM included: main turns it into SystemExit), no .executing file stays
+        start, error = time.perf_counter(), None
+        with run_log() as logged, kernel_config() as config:
+            try:
+                papermill.execute_notebook(str(source), str(executed), parameters=values, kernel_name=kernel,
+                                           execution_timeout=cell_timeout, cwd=str(source.parent),
+                                           progress_bar=False, log_output=False, report_mode=False, config=config)
+            except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
+                error = describe_error(exc)
+            runs = logged()
+        wall = time.perf_counter() - start
+        result = NotebookResult(
+            stem=stem, title=notebook_title(read_notebook(source), stem),
+            status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
+            html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), runs=runs,
+            headline=notebook_headline(stem, values, context["profile"]), **context)
         try:
-            papermill.execute_notebook(str(source), str(ipynb), parameters=values, kernel_name=kernel,
-                                       execution_timeout=cell_timeout, cwd=str(source.parent),
-                                       progress_bar=False, log_output=False, report_mode=False, config=config)
-        except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
-            error = describe_error(exc)
-        runs = logged()
-    wall = time.perf_counter() - start
-    result = NotebookResult(
-        stem=stem, title=notebook_title(read_notebook(source), stem),
-        status="ok" if error is None else "failed", error=error, wall_time_s=round(wall, 1),
-        html=str(page), ipynb=str(ipynb), parameters=values, date=now_iso(), runs=runs,
-        headline=notebook_headline(stem, values, context["profile"]), **context)
-    try:
-        render(result, source)
-    except Exception as exc:
-        result.status = "failed"
-        result.error = f"{result.error + '; ' if result.error else ''}rendering failed: {describe_error(exc)}"
+            render(result, source, executed)
+        except Exception as exc:
+            result.status = "failed"
+            result.error = f"{result.error + '; ' if result.error else ''}rendering failed: {describe_error(exc)}"
+    finally:
+        executed.unlink(missing_ok=True)
     return result
 
 
@@ -374,12 +383,57 @@ def print_summary(results: list[NotebookResult], output: Path) -> None:
     print(f"index: {output / 'index.html'}")
 
 
+def check_output(output: Path) -> None:
+    """A ParameterError naming ``--output`` unless it is, or can become, a folder this process writes."""
+    existing = Path(output)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(f"--output {output} cannot be a folder: {existing} is a file; give --output <a folder>")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(f"--output {output} is not writable (no write permission on {existing}); "
+                             "give --output <a folder you can write>")
+
+
+def check_cell_timeout(seconds: float) -> None:
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ParameterError(f"--cell-timeout must be a finite number of seconds > 0; got {seconds}")
+
+
+def _exit_on_signal(signum, frame) -> None:
+    """SIGTERM/SIGHUP end the runner through its ``finally`` blocks: kernel folders and run logs removed."""
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_exit():
+    """While the runner runs, SIGTERM and SIGHUP exit through its ``finally`` blocks; then the handlers
+    it found are put back (``main`` is also called inside other programs, such as the tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with _signals_exit():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = dict(args.parameter)
     notebooks_dir = Path(args.notebooks) if args.notebooks else repo_path("notebooks")
     output = Path(args.output) if args.output else default_output(args.profile)
     try:
+        check_cell_timeout(args.cell_timeout)
+        if not (args.list or args.plan or args.engine == "plain"):
+            check_output(output)
         if args.list:
             print_listing(plan(notebooks_dir, args.profile, args.only, overrides), args.profile, overrides)
             return 0
@@ -396,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
                                   notebooks_dir, readme_figures=args.readme_figures)
     except ParameterError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk or a read-only folder while writing the index (the pages say how far it got)
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''} (free space there or give --output <a folder>)"
+              if not isinstance(exc, WriteError) else f"error: {exc.strerror}", file=sys.stderr)
         return 2
     if args.engine == "papermill":
         print_summary(results, output)  # (run_plain printed each notebook's status as it finished)

@@ -90,18 +90,27 @@ def read_manifests(profile: str, runs_dir: str | Path = "") -> dict[str, dict[st
     suffix = f"-{profile}.json"
     out = {}
     for path in sorted(folder.glob(f"*{suffix}")):
-        manifest = json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"manifest {path} is not valid JSON ({e}); it is torn or was edited: restore it "
+                             f"(git checkout -- {path}) or run its notebook again") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(f"manifest {path} is not a JSON object; restore it (git checkout -- {path}) "
+                             "or run its notebook again")
         out[manifest.get("notebook", path.name[: -len(suffix)])] = manifest
     return out
 
 
 def manifest_records(manifest: Mapping[str, Any], runs_dir: str | Path = ""
                      ) -> tuple[dict[str, list[RunRecord]], list[str]]:
-    """The records a manifest names, per label (in the order the notebook gave), and the ids
-    that could not be found.
+    """The complete records a manifest names, per label (in the order the notebook gave), and the
+    ids that could not be used.
 
     Records that are missing (e.g. a deleted runs folder) are listed rather than raised, so a
-    summary can say what it lacks and go on with the rest.
+    summary can say what it lacks and go on with the rest. Only complete records count: a failed or
+    running one is listed as missing with its status (``"<id> (status failed)"``), as the README
+    promises that no other record is ever loaded.
     """
     records: dict[str, list[RunRecord]] = {}
     missing: list[str] = []
@@ -111,9 +120,14 @@ def manifest_records(manifest: Mapping[str, Any], runs_dir: str | Path = ""
         found = []
         for run_id in ([ids] if isinstance(ids, str) else ids):
             try:
-                found.append(find_record(run_id, runs_dir or None))
+                record = find_record(run_id, runs_dir or None)
             except (FileNotFoundError, ValueError):
                 missing.append(run_id)
+                continue
+            if record.complete:
+                found.append(record)
+            else:
+                missing.append(f"{run_id} (status {record.status})")
         if found:
             records[label] = found
     return records, missing
