@@ -330,6 +330,14 @@ def from_stored(values: Mapping[str, Any]) -> Config:
     return from_dict({**{k: v for k, v in legacy.items() if k not in values}, **values})
 
 
+def legacy_overrides(values: Mapping[str, Any]) -> list[str]:
+    """``key=value`` overrides restoring the legacy fields a stored ``config.json`` lacks: with them,
+    ``--config <that file>`` names the stored run again (``load_config`` reads a file as today's
+    defaults, :func:`from_stored` as the record's)."""
+    return [f"{f.name}={f.metadata['legacy']}" for f in fields(Config)
+            if "legacy" in f.metadata and f.name not in values]
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``key=value`` -> (key, typed value), the type taken from the field's default."""
     if "=" not in text:

@@ -18,6 +18,7 @@ writes the record and checkpoints.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -31,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
-from .config import Config
+from .config import Config, legacy_overrides
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
                       find_record, log_run, now_iso)
@@ -602,7 +603,12 @@ def retrain_command(record: RunRecord) -> str:
     parent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
     if parent:
         extra = f" (copy {record.directory.parent / parent} into that folder first)"
-    return (f"python -m lib {record.config.task} --config {record.directory / CONFIG_FILE} runs_dir=<a folder>, "
+    try:
+        stored = json.loads((record.directory / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        stored = {}
+    legacy = "".join(f" {o}" for o in legacy_overrides(stored))  # a record made before a field existed
+    return (f"python -m lib {record.config.task} --config {record.directory / CONFIG_FILE}{legacy} runs_dir=<a folder>, "
             f"then python -m lib evaluate {record.run_id} --runs-dir <that folder>{extra}")
 
 

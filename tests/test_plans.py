@@ -156,6 +156,7 @@ def test_the_full_plan_counts_an_image_folder(tmp_path, capsys, monkeypatch):
     from lib import data
 
     folder = tiny_image_folder(tmp_path / "images", per_class=300)  # 600: one batch of 512 fits
+    (tmp_path / "data").mkdir()  # THESIS_DATA_DIR must name an existing folder (#23)
     monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path / "data"))
     code = runner.main(["--profile", "full", "--plan", "-p", "dataset", f"imagefolder:{folder}",
                         "-p", "runs_dir", str(tmp_path / "runs"), "-p", "v2_train_size", "600"])  # 08 subsets 10,000
@@ -176,6 +177,7 @@ def test_the_image_count_follows_the_folder(tmp_path, monkeypatch):
     from lib import data
 
     folder = tiny_image_folder(tmp_path / "images", per_class=3)
+    (tmp_path / "data").mkdir()  # THESIS_DATA_DIR must name an existing folder (#23)
     monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path / "data"))
     assert data.image_folder_count(str(folder), "train") == 6
     (folder / "train" / "cat" / "3.png").write_bytes((folder / "train" / "cat" / "0.png").read_bytes())

@@ -85,8 +85,9 @@ def test_no_command_modifies_a_committed_record(tmp_path, capsys):
         (evaluate, 2),
         (evaluate[:-1] + ["--layer", "1"], 2),
         (["evaluate", str(run_dir), "--device", "cpu"], 2),
-        (["pretrain", "--config", str(config), f"runs_dir={runs}"], 0),  # the finished run: loaded
-        (["pretrain", "--config", str(config), f"runs_dir={runs}", "--dry-run"], 0),
+        # the finished run: loaded (the committed record predates crop_sampler, so it names the legacy value)
+        (["pretrain", "--config", str(config), "crop_sampler=subpixel", f"runs_dir={runs}"], 0),
+        (["pretrain", "--config", str(config), "crop_sampler=subpixel", f"runs_dir={runs}", "--dry-run"], 0),
         (["finetune", f"pretrained={COMMITTED}", f"runs_dir={runs}", "epochs=1", "label_fraction=0.1", "width=0.5",
           "train_size=2000", "test_size=1000",
           "batch_size=64", "progress=false", "final_eval=false", "save_embeddings=0", "monitor_size=100"], 0),
@@ -106,7 +107,8 @@ def test_evaluate_without_weights_prints_a_retrain_command_that_works(tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evaluate never trains" in err, err
     command = err.split("recreate them with: ")[1].split(", then ")[0]
-    assert command == f"python -m lib pretrain --config {run_dir / 'config.json'} runs_dir=<a folder>"
+    # the record predates crop_sampler: the command restores the legacy value, or it would train another run
+    assert command == f"python -m lib pretrain --config {run_dir / 'config.json'} crop_sampler=subpixel runs_dir=<a folder>"
     mine = tmp_path / "mine"
     argv = command.split()[3:-1] + [f"runs_dir={mine}"]
     assert cli.main(argv) == 0
