@@ -425,7 +425,11 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
     assert code == 0, stdout
     for path in REAL:
         assert (out / f"{path.stem}.html").stat().st_size > 0
-    assert (out / "index.html").exists()
+    assert (out / "index.html").exists() and (tmp_path / "reader.css").exists()  # the pages' ../reader.css
+    for path in REAL:  # a whole profile rendered: every previous/next link reaches a page
+        links = re.findall(r'<a rel="(?:prev|next)" href="([^"]+)"', (out / f"{path.stem}.html").read_text())
+        assert len(links) == (2 if path not in (REAL[0], REAL[-1]) else 1) * 2, (path.stem, links)  # top and bottom
+        assert all((out / href).is_file() for href in links), (path.stem, links)
     index = {e["stem"]: e for e in json.loads((out / "index.json").read_text())["reports"]}
     for path in REAL:  # every notebook has its headline numbers in the index
         assert index[path.stem]["headline"] and not index[path.stem]["headline"][0].startswith(("no ", "headline")), \
