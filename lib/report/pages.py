@@ -259,9 +259,10 @@ class Neighbours:
 def neighbours(stem: str, pages: Sequence[tuple[str, str]], profile: str = "") -> Neighbours:
     """The neighbours of ``stem`` among ``pages`` (``(stem, title)`` in reading order: every notebook
     of the profile, whether or not it is rendered in this run, so links stay right after a full run)."""
-    stems = [s for s, _ in pages]
-    at = stems.index(stem)
-    link = lambda i: (f"{pages[i][0]}.html", pages[i][1]) if 0 <= i < len(pages) else None  # noqa: E731
+    at = [s for s, _ in pages].index(stem)
+
+    def link(i: int) -> tuple[str, str] | None:
+        return (f"{pages[i][0]}.html", pages[i][1]) if 0 <= i < len(pages) else None
     return Neighbours(previous=link(at - 1), next=link(at + 1), profile=profile)
 
 
