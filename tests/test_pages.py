@@ -167,7 +167,8 @@ def test_every_image_gets_its_caption_or_its_section_as_alt_text_never_the_place
     assert "No description has been provided" not in page
 
 
-def test_relative_paths_name_the_checkout_runs_folder_and_home_never_their_absolute_path(tmp_path):
+def test_relative_paths_name_the_checkout_runs_folder_and_home_never_their_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
     roots = pages.display_roots(tmp_path / "runs")
     checkout = pages.CHECKOUT
     text = (f"manifest: {checkout}/runs/_manifests/02_simclr-quick.json\n"
@@ -178,11 +179,16 @@ def test_relative_paths_name_the_checkout_runs_folder_and_home_never_their_absol
                                       "records in $THESIS_RUNS_DIR/pretrain-abc/record.json; here: ."]
     assert f"{checkout}2/x" in shown  # another folder that merely starts with the same letters is left alone
     assert pages.relative_paths(f"{Path.home()}/data/x.jpg", roots) == "~/data/x.jpg"
+    manifest = f"{pages.CHECKOUT}/runs/_manifests/02_simclr-quick.json"  # the checkout's own runs/
+    assert pages.relative_paths(manifest, pages.display_roots(pages.CHECKOUT / "runs")) == \
+        "runs/_manifests/02_simclr-quick.json"
+    assert pages.relative_paths(f"{tmp_path}/r/a.json", pages.display_roots(tmp_path / "r")) == "[runs_dir]/a.json"
 
 
-def test_export_leaves_no_absolute_path_in_code_outputs_or_tracebacks(tmp_path):
+def test_export_leaves_no_absolute_path_in_code_outputs_or_tracebacks(tmp_path, monkeypatch):
     nb = figures_notebook()
     runs = tmp_path / "runs"
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(runs))  # as the test suite runs the notebooks
     nb.cells[2].source += f'runs_dir = "{runs}"\n'
     nb.cells.append(nbformat.v4.new_code_cell("write()", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text=f"manifest: {pages.CHECKOUT}/runs/_manifests/a.json\n"),

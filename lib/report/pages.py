@@ -11,11 +11,11 @@ not code:
   "code" toggle above its output (an HTML ``<details>`` element: one click opens it, no JavaScript;
   nothing is removed);
 - a table of contents lists the sections (a column on the right of a wide screen);
-- figures are embedded as PNG with their caption as alt text (:func:`describe_images`); no script is
+- figures are embedded (PNG, or lossless WebP where smaller) with their caption as alt text (:func:`describe_images`); no script is
   loaded from the network unless the notebook needs it (MathJax for formulas, RequireJS for widgets,
   Mermaid for diagrams);
 - no ``In [n]:`` / ``Out[n]:`` prompts, and no absolute local path: paths under the checkout are shown
-  relative to it, the runs folder, the Python environment and the home folder by name
+  relative to it; the runs folder outside it, the Python environment and the home folder by name
   (:func:`relative_paths`);
 - previous/next links to the profile's neighbouring pages, and links up to the profile's index and
   the top index, above and below the page (:func:`pager`); "notebook 01" in prose links to that
@@ -165,12 +165,17 @@ def table_of_contents(body: str) -> str:
 
 def display_roots(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
     """``(absolute folder, how a page names it)`` for the folders whose paths a notebook may print:
-    the checkout (its paths are shown relative to it), the runs folder where it lies outside the
-    checkout (``$THESIS_RUNS_DIR/``), the Python environment (``<env>/``) and the home folder
-    (``~/``). Longest first, so that a folder inside another is named by the inner one."""
+    the checkout (its paths are shown relative to it: ``runs/_manifests/...``), the runs folder where
+    it lies outside the checkout (``$THESIS_RUNS_DIR/`` when that variable names it, else
+    ``[runs_dir]/``), the Python environment (``[env]/``) and the home folder (``~/``). Longest
+    first, so that a folder inside another is named by the inner one."""
+    runs = Path(runs_dir).resolve() if runs_dir else None
+    if runs is not None and runs.is_relative_to(CHECKOUT):
+        runs = None  # runs/ of the checkout: shown relative to the checkout, as any path in it
+    from_env = runs is not None and Path(os.environ.get("THESIS_RUNS_DIR") or "/nonexistent").resolve() == runs
     roots = {}
-    for folder, shown in ((Path.home(), "~/"), (Path(sys.prefix), "<env>/"), (Path(sys.base_prefix), "<python>/"),
-                          (Path(runs_dir) if runs_dir else None, "$THESIS_RUNS_DIR/"), (CHECKOUT, "")):
+    for folder, shown in ((Path.home(), "~/"), (Path(sys.prefix), "[env]/"), (Path(sys.base_prefix), "[python]/"),
+                          (runs, "$THESIS_RUNS_DIR/" if from_env else "[runs_dir]/"), (CHECKOUT, "")):
         if folder is None or not folder.is_absolute() or len(folder.parts) < 2:
             continue
         for form in {str(folder), os.path.abspath(folder), os.path.realpath(folder)}:
