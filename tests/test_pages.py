@@ -252,7 +252,7 @@ def test_neighbours_and_pager_link_previous_next_profile_index_and_top_index():
 def test_notebook_mentions_in_prose_become_links():
     nb = notebook()
     nb.cells[3].source += ("\n\nAs notebook 01 showed, and notebooks 00 and 02 agree; notebook 04 has no page; "
-                           "`notebook 01` is code.")
+                           "`notebook 01` is code; the notebooks 00-02 are all.")
     nav = pages.neighbours("01_supervised", ORDER, "quick")
     page = pages.export(nb, "t", nav=nav, notebook_pages={"00": "00_data.html", "02": "02_simclr.html",
                                                          "01": "01_supervised.html"})
@@ -260,4 +260,6 @@ def test_notebook_mentions_in_prose_become_links():
     assert ('notebooks <a class="notebook-link" href="00_data.html">00</a> and '
             '<a class="notebook-link" href="02_simclr.html">02</a> agree') in page
     assert "notebook 04 has no page" in page and "<code>notebook 01</code>" in page
+    assert ('notebooks <a class="notebook-link" href="00_data.html">00</a>-'
+            '<a class="notebook-link" href="02_simclr.html">02</a> are all') in page
     assert page.count('<nav class="reader-pager"') == 2  # above and below the page

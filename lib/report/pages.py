@@ -48,7 +48,7 @@ PAGER_MARKERS = ("<!-- reader-pager-top -->", "<!-- reader-pager-bottom -->")
 STYLESHEET = "reader.css"  # in the folder above the profile folders: pages link ../reader.css
 STYLESHEET_SOURCE = TEMPLATES / TEMPLATE / STYLESHEET
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
-_NOTEBOOK_MENTION = re.compile(r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+)\d{2}\b)*)")
+_NOTEBOOK_MENTION = re.compile(r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
 _NUMBER = re.compile(r"\d{2}\b")
 _HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
@@ -282,7 +282,8 @@ def pager(n: Neighbours) -> str:
 
 
 def link_notebooks(body: str, pages: Mapping[str, str], own: str = "") -> str:
-    """``body`` with "notebook 01" (and "notebooks 05, 06 and 07") in prose linked to those pages
+    """``body`` with "notebook 01" (and "notebooks 05, 06 and 07", "notebooks 05-08": each number) in
+    prose linked to those pages
     (``pages``: number prefix -> file name); not inside links, code or headings, not to the page
     itself (``own``: its number), and not to a number that has no page."""
     from bs4 import BeautifulSoup, NavigableString
