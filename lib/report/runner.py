@@ -13,8 +13,8 @@ nbconvert (:mod:`lib.report.pages`: code folded, a banner, a table of contents, 
 to ``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``; ``<output>`` is ``reports/<profile>/``
 unless ``--output`` says otherwise. The pages link one stylesheet one folder up,
 ``<output>/../reader.css``, which the runner writes there: give ``--output`` a profile folder of its
-own (``/tmp/r/quick``), as ``reports/<profile>/`` is. Every parameter is validated before anything executes. A
-notebook that fails is still rendered, up to its error, under a red banner saying so; the others
+own (``/tmp/r/quick``), as ``reports/<profile>/`` is. Every parameter is validated before anything
+executes. A notebook that fails is still rendered, up to its error, under a red banner saying so; the others
 still run, and the exit code is 1. ``<output>/index.json`` and ``index.html`` list every report with
 its status, headline numbers, the runs it loaded and trained, profile, date, commit, device and wall
 time (:mod:`lib.report.index`); ``--only`` updates its entries in place. In the default layout the
