@@ -11,9 +11,9 @@ not code:
   "code" toggle above its output (an HTML ``<details>`` element: one click opens it, no JavaScript;
   nothing is removed);
 - a table of contents lists the sections (a column on the right of a wide screen);
-- figures are embedded (PNG, or lossless WebP where smaller) with their caption as alt text (:func:`describe_images`); no script is
-  loaded from the network unless the notebook needs it (MathJax for formulas, RequireJS for widgets,
-  Mermaid for diagrams);
+- figures are embedded (PNG, or lossless WebP where smaller) with their caption as alt text
+  (:func:`describe_images`); no script is loaded from the network unless the notebook needs it
+  (MathJax for formulas, RequireJS for widgets, Mermaid for diagrams);
 - no ``In [n]:`` / ``Out[n]:`` prompts, and no absolute local path: paths under the checkout are shown
   relative to it; the runs folder outside it, the Python environment and the home folder by name
   (:func:`relative_paths`);
@@ -48,7 +48,8 @@ PAGER_MARKERS = ("<!-- reader-pager-top -->", "<!-- reader-pager-bottom -->")
 STYLESHEET = "reader.css"  # in the folder above the profile folders: pages link ../reader.css
 STYLESHEET_SOURCE = TEMPLATES / TEMPLATE / STYLESHEET
 CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
-_NOTEBOOK_MENTION = re.compile(r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
+_NOTEBOOK_MENTION = re.compile(  # "notebook 01", "notebooks 05, 06 and 07", "notebooks 05-08"
+    r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
 _NUMBER = re.compile(r"\d{2}\b")
 _HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
@@ -357,10 +358,10 @@ def write_stylesheet(root: str | Path) -> Path:
 def export(nb, title: str, nav: Neighbours | None = None, notebook_pages: Mapping[str, str] | None = None,
            runs_dir: str | Path | None = None) -> str:
     """The page of ``nb`` (an executed notebook, banner included): HTML with images embedded (as
-    lossless WebP where that is smaller, :func:`compress_images`), no prompts, no absolute local path, linked to ``../reader.css``, with the previous/next links of
-    ``nav`` and "notebook NN" mentions linked to ``notebook_pages`` (number prefix -> file name; leave
-    the page's own number out).
-    ``nb`` is changed in place (paths made relative, alt texts set)."""
+    lossless WebP where that is smaller, :func:`compress_images`), no prompts, no absolute local
+    path, linked to ``../reader.css``, with the previous/next links of ``nav`` and "notebook NN"
+    mentions linked to ``notebook_pages`` (number prefix -> file name; leave the page's own number
+    out). ``nb`` is changed in place (paths made relative, alt texts set)."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
