@@ -252,7 +252,10 @@ def test_pages_share_one_stylesheet(rendered, browser):
     for page in rendered_pages(rendered):
         browser.open(page)
         styles = browser.js("""({sheets: [...document.styleSheets].map(s => s.href).filter(h => h),
-            inline: [...document.querySelectorAll('style')].map(s => s.textContent.length)})""")
+            inline: [...document.querySelectorAll('style')].map(s => s.textContent.length),
+            printed: [...document.querySelectorAll('.jp-RenderedText pre')].map(p => getComputedStyle(p).wordBreak)})""")
         assert styles["sheets"] == [sheet.as_uri()], (page.name, styles)
         assert sum(styles["inline"]) < 1000, (page.name, styles)  # pandas' scoped table rules at most
+        # printed text wraps between words (JupyterLab's CSS broke lines mid-word: word-break: break-all)
+        assert styles["printed"] and set(styles["printed"]) == {"normal"}, (page.name, styles["printed"])
     assert browser.console_errors() == []

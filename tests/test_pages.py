@@ -202,7 +202,9 @@ def test_export_leaves_no_absolute_path_in_code_outputs_or_tracebacks(tmp_path, 
 
 
 def test_figure_caption_reaches_the_output_metadata_in_ipython():
-    from IPython.core.interactiveshell import InteractiveShell
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
     from matplotlib.figure import Figure
 
     fig = Figure()
@@ -215,8 +217,8 @@ def test_figure_caption_reaches_the_output_metadata_in_ipython():
     fig.suptitle("CIFAR-10:  SimCLR\npretraining")
     assert captions.caption(fig) == "CIFAR-10: SimCLR pretraining"
     captions.set_caption(fig, "Figure 1. kNN top-1 per epoch, mean over 3 seeds.")
-    shell = InteractiveShell.instance()
-    assert captions.register(shell)
+    shell = SimpleNamespace(display_formatter=DisplayFormatter())  # a kernel's formatters, no global shell
+    assert captions.register(shell) and not captions.register()  # outside a kernel: nothing to do
     _, metadata = shell.display_formatter.format(fig)
     assert metadata["image/png"] == {"alt": "Figure 1. kNN top-1 per epoch, mean over 3 seeds."}
 
