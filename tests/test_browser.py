@@ -1,16 +1,21 @@
-"""The pages in a real browser: headless Chromium opens one smoke page and the indexes.
+"""The pages in a real browser: headless Chromium opens two smoke pages (00 and 01) and the indexes.
 
 Checked as a reader meets them, through the DevTools protocol: the first screen (1300 x 900) shows
 the question, the parameters banner and the first result; every code cell is folded, and a click on
 its toggle opens it; every image loads (``naturalWidth > 0``) and has alt text; the console shows no
-error (no script, no resource that fails to load). Skipped where Chromium is not installed; CI
-installs it (``.ci/run``: Debian's ``chromium``).
+error (no script, no resource that fails to load). On a laptop's screen (1366 x 768) every page
+shows each image with its caption as alt text (never nbconvert's placeholder), no ``In [n]:`` /
+``Out[n]:`` prompt and no absolute local path, and its previous/next links resolve; every page
+takes its look from the one shared stylesheet, ``reader.css``. Skipped where Chromium is not
+installed; CI installs it (``.ci/run``: Debian's ``chromium``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 import subprocess
 import time
 import urllib.request
@@ -19,11 +24,15 @@ from pathlib import Path
 import pytest
 
 from lib.report import index, runner
+from lib.report.kernels import CHECKOUT
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")]
 WIDTH, HEIGHT = 1300, 900  # the first screen of a laptop
+LAPTOP = (1366, 768)  # the most common laptop screen: the size the reader checks use
+RENDERED = ("00", "01")  # adjacent notebooks, so that their previous/next links meet; 01 trains for seconds
+PLACEHOLDER = "No description has been provided for this image"  # nbconvert's alt text when none is given
 
 
 class Browser:
@@ -76,6 +85,14 @@ class Browser:
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
+    def viewport(self, size: tuple[int, int] | None) -> None:
+        """Show pages at ``size`` (width, height) in CSS pixels; None: back to the window's size."""
+        if size is None:
+            self.send("Emulation.clearDeviceMetricsOverride")
+        else:
+            self.send("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1,
+                      mobile=False)
+
     def click(self, selector: str) -> None:
         """A real mouse click at the middle of the element (scrolled into view first)."""
         x, y = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
@@ -107,13 +124,15 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The smoke page of notebook 00 (real images, tables, no training) in reports/smoke/, its index,
-    and the top index."""
+    """The smoke pages of notebooks 00 (real images, tables, no training) and 01 (a few seconds of
+    training) in reports/smoke/, its index, the top index and the shared stylesheet."""
     tmp = tmp_path_factory.mktemp("browser")
     mp = pytest.MonkeyPatch()
     mp.setenv("THESIS_RUNS_DIR", str(tmp / "runs"))
+    mp.setenv("WANDB_MODE", "disabled")
     try:
-        assert runner.main(["--profile", "smoke", "--only", "00", "--output", str(tmp / "reports" / "smoke")]) == 0
+        assert runner.main(["--profile", "smoke", "--only", ",".join(RENDERED),
+                            "--output", str(tmp / "reports" / "smoke")]) == 0
     finally:
         mp.undo()
     index.write_top_index(tmp / "reports")
@@ -167,7 +186,76 @@ def test_indexes_link_the_page_and_show_its_headline(rendered, browser, page):
     browser.open(rendered / page)
     rows = browser.js("""[...document.querySelectorAll('tbody tr')].map(r => ({
         href: r.querySelector('a').getAttribute('href'), headline: r.querySelector('.headline').textContent}))""")
-    assert len(rows) == 1 and "positive view found by pixel cosine" in rows[0]["headline"], rows
+    assert len(rows) == len(RENDERED) and "positive view found by pixel cosine" in rows[0]["headline"], rows
     assert (rendered / page).parent.joinpath(rows[0]["href"]).resolve() == \
         (rendered / "smoke" / "00_data_and_views.html").resolve()
+    assert browser.console_errors() == []
+
+
+def rendered_pages(rendered: Path) -> list[Path]:
+    found = sorted(p for p in (rendered / "smoke").glob("*.html") if p.name != "index.html")
+    assert [p.name[:2] for p in found] == list(RENDERED), found
+    return found
+
+
+def absolute_paths(text: str, roots: list[str]) -> list[str]:
+    """The absolute local paths in ``text``: any of ``roots``, or a path starting at a usual top folder."""
+    found = [root for root in roots if root in text]
+    return found + re.findall(r"(?<![\w.:/~$>-])/(?:home|tmp|work|root|Users|var|opt|usr|srv|mnt)/[\w.-]+", text)
+
+
+def test_every_page_at_1366x768_has_alt_texts_no_prompt_no_absolute_path_and_working_pager(rendered, browser):
+    notebooks = {p.stem for p in runner.list_notebooks(CHECKOUT / "notebooks")}
+    roots = sorted({str(rendered.parent), str(CHECKOUT), str(Path.home()), sys.prefix,
+                    str(Path(sys.prefix).resolve())})
+    browser.viewport(LAPTOP)
+    try:
+        seen = {}
+        for page in rendered_pages(rendered):
+            browser.open(page)
+            facts = browser.js("""Promise.all([...document.images].map(i => i.decode().then(() => 0, () => 0)
+                .then(() => ({w: i.naturalWidth, alt: i.getAttribute('alt')})))).then(images => ({
+                images, width: window.innerWidth,
+                html: document.documentElement.outerHTML.replace(/data:image\\/[a-z]+;base64,[^"']*/g, 'DATA'),
+                text: document.body.innerText,
+                pager: [...document.querySelectorAll('nav.reader-pager a')].map(a => [a.rel, a.getAttribute('href')]),
+                styled: [...document.querySelectorAll('nav.reader-pager')].map(n => getComputedStyle(n).display)}))""")
+            assert facts["width"] == LAPTOP[0]
+            images = facts["images"]
+            assert images and all(i["w"] > 0 for i in images), (page.name, images)
+            assert all(i["alt"] and i["alt"].strip() and PLACEHOLDER not in i["alt"] for i in images), (page.name, images)
+            assert "Out[" not in facts["html"] and not re.search(r"In\s*\[\s*\d*\s*\]:", facts["text"]), page.name
+            assert absolute_paths(facts["html"], roots) == [], page.name
+            assert facts["styled"] == ["flex", "flex"], "no previous/next links above and below, or no reader.css"
+            links = facts["pager"]
+            assert ["", "index.html"] in links and ["", "../index.html"] in links, links
+            for rel, href in links:  # up: the profile's index and the top index; across: a notebook's page
+                target = page.parent / href
+                if rel in ("prev", "next"):
+                    assert target.stem in notebooks, (page.name, href)
+                    if target.stem[:2] in RENDERED:
+                        assert target.is_file(), (page.name, href)
+                else:
+                    assert target.is_file(), (page.name, href)
+            seen[page.stem] = dict(links)
+        first, second = sorted(seen)
+        assert seen[first]["next"] == f"{second}.html" and seen[second]["prev"] == f"{first}.html"
+        assert "prev" not in seen[first]  # 00 opens the report
+        assert browser.console_errors() == []
+    finally:
+        browser.viewport(None)
+
+
+def test_pages_share_one_stylesheet(rendered, browser):
+    sheet = (rendered / "reader.css").resolve()  # one folder above the profile folders
+    assert sheet.is_file()
+    for page in rendered_pages(rendered):
+        browser.open(page)
+        styles = browser.js("""({sheets: [...document.styleSheets].map(s => s.href).filter(h => h),
+            inline: [...document.querySelectorAll('style')].map(s => s.textContent.length),
+            printed: [...document.querySelectorAll('.jp-RenderedText pre')].map(p => getComputedStyle(p).wordBreak)})""")
+        assert styles["sheets"] == [sheet.as_uri()], (page.name, styles)
+        assert sum(styles["inline"]) < 1000, (page.name, styles)  # pandas' scoped table rules at most
+        # printed text wraps between words (JupyterLab's CSS broke lines mid-word: word-break: break-all)
+        assert styles["printed"] and set(styles["printed"]) == {"normal"}, (page.name, styles["printed"])
     assert browser.console_errors() == []

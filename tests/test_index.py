@@ -99,3 +99,19 @@ def test_runs_cell_of_old_and_new_entries(runs, cell):
     e = entry("01_a", "quick")
     e["runs"] = runs
     assert index._runs_cell(e) == cell
+
+
+def test_a_profile_index_links_up_to_the_top_index_and_across_to_the_other_profiles(tmp_path):
+    from lib.report.runner import NotebookResult
+
+    (tmp_path / "smoke").mkdir()
+    (tmp_path / "smoke" / "index.json").write_text(json.dumps({"updated": "x", "reports": [entry("01_a", "smoke")]}))
+    (tmp_path / "quick").mkdir()
+    result = NotebookResult(stem="01_a", title="Title", status="ok", error=None, wall_time_s=1.0,
+                            html=str(tmp_path / "quick" / "01_a.html"), ipynb="01_a.ipynb", parameters={},
+                            profile="quick", date="2026-12-05T08:00:00+00:00")
+    index.write_index(tmp_path / "quick", [result], replace_all=True)
+    page = (tmp_path / "quick" / "index.html").read_text()
+    nav = page[page.index("<nav"):page.index("</nav>")]
+    assert 'href="../index.html"' in nav and 'href="../smoke/index.html"' in nav and "quick/index" not in nav
+    assert page.index("<nav") < page.index("<h1>")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
+from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from lib.report import pages
+from lib.report import captions, pages
 
 RUNS = {"pretrain-aaaaaaaaaaaa": {"run_id": "pretrain-aaaaaaaaaaaa", "action": "loaded", "task": "pretrain",
                                   "finished": "2026-11-28T10:00:00+00:00", "device": "CPU: test"},
@@ -74,7 +78,7 @@ def test_page_folds_every_code_cell_lists_sections_and_loads_nothing_from_the_ne
     assert details == ["code: parameters (the notebook's defaults)",
                        "code: the parameters of this run (injected by papermill)", "code"]
     assert not re.search(r"<details[^>]*\bopen\b", page)  # folded by default
-    assert page.count("jp-InputArea jp-Cell-inputArea\">\n<div class=\"jp-InputPrompt") == 3  # the code is there
+    assert page.count('<div class="highlight hl-') == 3  # the code is there (folded)
     assert "print" in page and "result 42" in page  # input (folded) and output both kept
     assert page.index("Question:") < page.index("parameters:</b>") < page.index("result 42")
     toc = re.search(r'<nav class="reader-toc".*?</nav>', page, re.S).group(0)
@@ -100,3 +104,164 @@ def test_scripts_load_where_the_notebook_needs_them():
 ])
 def test_parameters_line(values, line):
     assert pages.parameters_line(values) == line
+
+
+# ---- clean rendering: no prompts, no absolute path, alt text on every image ------------------------
+
+def png(width: int = 40, height: int = 30) -> str:
+    """A small PNG with a gradient and a flat area (as a figure has), base64 as a notebook stores it."""
+    from PIL import Image
+
+    pixels = np.zeros((height, width, 4), np.uint8)
+    pixels[..., 0] = np.linspace(0, 255, width, dtype=np.uint8)
+    pixels[..., 3] = 255
+    pixels[: height // 2, : width // 2] = (255, 255, 255, 255)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def figures_notebook(alt: str | None = "Training curves of SimCLR") -> nbformat.NotebookNode:
+    nb = notebook()
+    metadata = {"image/png": {"alt": alt}} if alt else {}
+    nb.cells.insert(4, nbformat.v4.new_code_cell("plots.curves(runs)", execution_count=5, outputs=[
+        nbformat.v4.new_output("execute_result", data={"image/png": png(), "text/plain": "<Figure>"},
+                               metadata=metadata, execution_count=5)]))
+    nb.cells.insert(5, nbformat.v4.new_code_cell("table", execution_count=6, outputs=[
+        nbformat.v4.new_output("execute_result", data={"text/plain": "a table"}, execution_count=6)]))
+    return nb
+
+
+def test_page_shows_no_prompt_and_links_the_shared_stylesheet_instead_of_embedding_css():
+    page = pages.export(figures_notebook(), "07 · A title")
+    assert "a table" in page and not re.search(r"(In|Out)(&nbsp;|\s)*\[\s*\d*\s*\]:", page), "a prompt"
+    from bs4 import BeautifulSoup
+
+    sheets = [link.get("href") for link in BeautifulSoup(page, features="html.parser").find_all("link")]
+    assert sheets == ["../reader.css"]
+    inline_css = sum(len(m) for m in re.findall(r"<style.*?</style>", page, re.S))
+    assert inline_css == 0, inline_css  # JupyterLab's 258 KB and Pygments' 4.6 KB are gone
+    assert len(page) < 20_000, len(page)
+
+
+def test_write_stylesheet_copies_it_once(tmp_path):
+    path = pages.write_stylesheet(tmp_path)
+    assert path == tmp_path / "reader.css" and path.read_text() == pages.STYLESHEET_SOURCE.read_text()
+    css = path.read_text()
+    for selector in ("details.reader-code > summary", ".report-banner", "nav.reader-toc", "nav.reader-pager",
+                     ".jp-RenderedHTMLCommon table", ".jp-InputPrompt", ".highlight .k"):
+        assert selector in css, selector
+
+
+def alt_texts(page: str) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    return [img.get("alt") for img in BeautifulSoup(page, features="html.parser").find_all("img")]
+
+
+def test_every_image_gets_its_caption_or_its_section_as_alt_text_never_the_placeholder():
+    page = pages.export(figures_notebook(), "t")
+    assert alt_texts(page) == ["Training curves of SimCLR"]
+    page = pages.export(figures_notebook(alt=None), "t")  # a figure without a caption: its section
+    assert alt_texts(page) == ['Figure in section "1.1 A detail"']
+    assert "No description has been provided" not in page
+
+
+def test_relative_paths_name_the_checkout_runs_folder_and_home_never_their_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path / "runs"))
+    roots = pages.display_roots(tmp_path / "runs")
+    checkout = pages.CHECKOUT
+    text = (f"manifest: {checkout}/runs/_manifests/02_simclr-quick.json\n"
+            f"records in {tmp_path}/runs/pretrain-abc/record.json; here: {checkout}\n"
+            f"not a path under it: {checkout}2/x")
+    shown = pages.relative_paths(text, roots)
+    assert shown.splitlines()[:2] == ["manifest: runs/_manifests/02_simclr-quick.json",
+                                      "records in $THESIS_RUNS_DIR/pretrain-abc/record.json; here: ."]
+    assert f"{checkout}2/x" in shown  # another folder that merely starts with the same letters is left alone
+    assert pages.relative_paths(f"{Path.home()}/data/x.jpg", roots) == "~/data/x.jpg"
+    manifest = f"{pages.CHECKOUT}/runs/_manifests/02_simclr-quick.json"  # the checkout's own runs/
+    assert pages.relative_paths(manifest, pages.display_roots(pages.CHECKOUT / "runs")) == \
+        "runs/_manifests/02_simclr-quick.json"
+    assert pages.relative_paths(f"{tmp_path}/r/a.json", pages.display_roots(tmp_path / "r")) == "[runs_dir]/a.json"
+
+
+def test_export_leaves_no_absolute_path_in_code_outputs_or_tracebacks(tmp_path, monkeypatch):
+    nb = figures_notebook()
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(runs))  # as the test suite runs the notebooks
+    nb.cells[2].source += f'runs_dir = "{runs}"\n'
+    nb.cells.append(nbformat.v4.new_code_cell("write()", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text=f"manifest: {pages.CHECKOUT}/runs/_manifests/a.json\n"),
+        nbformat.v4.new_output("display_data", data={"text/html": f"<p>{runs}/pretrain-a</p>"}),
+        nbformat.v4.new_output("error", ename="OSError", evalue=f"no {runs}/x",
+                               traceback=[f"File {pages.CHECKOUT}/lib/report/tables.py:3"])]))
+    page = pages.export(nb, "t", runs_dir=runs)
+    assert str(pages.CHECKOUT) not in page and str(tmp_path) not in page
+    assert "manifest: runs/_manifests/a.json" in page and "$THESIS_RUNS_DIR/pretrain-a" in page
+    assert "lib/report/tables.py:3" in page
+
+
+def test_figure_caption_reaches_the_output_metadata_in_ipython():
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("kNN top-1 (%)")
+    assert captions.caption(fig) == "kNN top-1 (%) against epoch"
+    ax.set_title("SimCLR")
+    assert captions.caption(fig) == "SimCLR"
+    fig.suptitle("CIFAR-10:  SimCLR\npretraining")
+    assert captions.caption(fig) == "CIFAR-10: SimCLR pretraining"
+    captions.set_caption(fig, "Figure 1. kNN top-1 per epoch, mean over 3 seeds.")
+    shell = SimpleNamespace(display_formatter=DisplayFormatter())  # a kernel's formatters, no global shell
+    assert captions.register(shell) and not captions.register()  # outside a kernel: nothing to do
+    _, metadata = shell.display_formatter.format(fig)
+    assert metadata["image/png"] == {"alt": "Figure 1. kNN top-1 per epoch, mean over 3 seeds."}
+
+
+def test_images_are_recompressed_losslessly():
+    from PIL import Image
+
+    original = png(200, 120)
+    page = pages.compress_images(f'<img src="data:image/png;base64,{original}">')
+    data = re.search(r'data:image/\w+;base64,([^"]+)', page).group(1)
+    smaller = base64.b64decode(data)
+    assert len(smaller) <= len(base64.b64decode(original))
+    before = np.asarray(Image.open(io.BytesIO(base64.b64decode(original))).convert("RGBA"))
+    after = np.asarray(Image.open(io.BytesIO(smaller)).convert("RGBA"))
+    assert np.array_equal(before, after)
+
+
+# ---- navigation --------------------------------------------------------------------------------
+
+ORDER = [("00_data", "00 · Data"), ("01_supervised", "01 · Supervised"), ("02_simclr", "02 · SimCLR")]
+
+
+def test_neighbours_and_pager_link_previous_next_profile_index_and_top_index():
+    first, middle, last = (pages.neighbours(stem, ORDER, "quick") for stem, _ in ORDER)
+    assert first.previous is None and first.next == ("01_supervised.html", "01 · Supervised")
+    assert middle.previous == ("00_data.html", "00 · Data") and middle.next == ("02_simclr.html", "02 · SimCLR")
+    assert last.next is None
+    links = re.findall(r'<a (?:rel="(\w+)" )?href="([^"]+)"', pages.pager(middle))
+    assert links == [("prev", "00_data.html"), ("", "index.html"), ("", "../index.html"), ("next", "02_simclr.html")]
+    assert 'rel="prev"' not in pages.pager(first) and 'rel="next"' not in pages.pager(last)
+
+
+def test_notebook_mentions_in_prose_become_links():
+    nb = notebook()
+    nb.cells[3].source += ("\n\nAs notebook 01 showed, and notebooks 00 and 02 agree; notebook 04 has no page; "
+                           "`notebook 01` is code; the notebooks 00-02 are all.")
+    nav = pages.neighbours("01_supervised", ORDER, "quick")
+    page = pages.export(nb, "t", nav=nav, notebook_pages={"00": "00_data.html", "02": "02_simclr.html",
+                                                         "01": "01_supervised.html"})
+    assert 'As notebook <a class="notebook-link" href="01_supervised.html">01</a> showed' in page
+    assert ('notebooks <a class="notebook-link" href="00_data.html">00</a> and '
+            '<a class="notebook-link" href="02_simclr.html">02</a> agree') in page
+    assert "notebook 04 has no page" in page and "<code>notebook 01</code>" in page
+    assert ('notebooks <a class="notebook-link" href="00_data.html">00</a>-'
+            '<a class="notebook-link" href="02_simclr.html">02</a> are all') in page
+    assert page.count('<nav class="reader-pager"') == 2  # above and below the page

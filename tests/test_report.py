@@ -276,8 +276,6 @@ def test_kernels_import_the_lib_of_the_runners_checkout(tmp_path, monkeypatch):
     """An environment made in one clone and used from another gives the kernels the first clone's
     ``lib`` (its editable install); stood in for here by another ``lib`` on PYTHONPATH. The kernels
     must import the runner's own, and PYTHONPATH is as it was afterwards."""
-    from lib.report import kernels
-
     other = tmp_path / "other-clone"
     (other / "lib").mkdir(parents=True)
     (other / "lib" / "__init__.py").write_text("")
@@ -287,7 +285,8 @@ def test_kernels_import_the_lib_of_the_runners_checkout(tmp_path, monkeypatch):
                    code=["import lib\nprint('lib at', lib.__file__)"])
     assert runner.main(["--notebooks", str(notebooks), "--output", str(out), "--profile", "smoke"]) == 0
     page = (out / "01_where.html").read_text()
-    assert f"lib at {kernels.CHECKOUT / 'lib' / '__init__.py'}" in page, page[-3000:]
+    # the page shows paths under the checkout relative to it (the other clone's would stay absolute)
+    assert "lib at lib/__init__.py" in page and str(other) not in page, page[-3000:]
     assert os.environ["PYTHONPATH"] == str(other)
 
 
@@ -312,7 +311,7 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capfd, monkeypatch):
     good = (out / "01_good.html").read_text()
     assert "answer=50 profile=smoke" in good and "FAILED" not in good
     assert "<b>parameters:</b> profile smoke, x 5" in good and '<details class="reader-code">' in good
-    assert "data:image/png;base64," in good  # the figure is embedded
+    assert re.search(r"data:image/(png|webp);base64,", good)  # the figure is embedded (lossless WebP if smaller)
     bad = (out / "02_bad.html").read_text()
     assert "FAILED: this notebook did not finish" in bad and "ValueError: boom 42" in bad
     executed = nbformat.read(out / "02_bad.ipynb", as_version=4)
@@ -425,7 +424,11 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
     assert code == 0, stdout
     for path in REAL:
         assert (out / f"{path.stem}.html").stat().st_size > 0
-    assert (out / "index.html").exists()
+    assert (out / "index.html").exists() and (tmp_path / "reader.css").exists()  # the pages' ../reader.css
+    for path in REAL:  # a whole profile rendered: every previous/next link reaches a page
+        links = re.findall(r'<a rel="(?:prev|next)" href="([^"]+)"', (out / f"{path.stem}.html").read_text())
+        assert len(links) == (2 if path not in (REAL[0], REAL[-1]) else 1) * 2, (path.stem, links)  # top and bottom
+        assert all((out / href).is_file() for href in links), (path.stem, links)
     index = {e["stem"]: e for e in json.loads((out / "index.json").read_text())["reports"]}
     for path in REAL:  # every notebook has its headline numbers in the index
         assert index[path.stem]["headline"] and not index[path.stem]["headline"][0].startswith(("no ", "headline")), \

@@ -176,8 +176,17 @@ def write_index(output: Path, results: list, replace_all: bool, warn=print) -> l
             entries[r.stem] = entry
         ordered = [entries[k] for k in sorted(entries)]
         atomic_write_bytes(previous, (json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n").encode())
-        atomic_write_bytes(output / "index.html", index_page([(output.name, ordered)], link_prefix="").encode())
+        atomic_write_bytes(output / "index.html", index_page([(output.name, ordered)], link_prefix="",
+                                                             links=profile_nav(output)).encode())
     return ordered
+
+
+def profile_nav(output: Path) -> str:
+    """The links on top of a profile's index: up to the top index, across to the other profiles
+    rendered beside it (``<output>/../*/index.json``)."""
+    others = [folder for folder, _ in read_profiles(output.parent) if folder != output.name]
+    across = "".join(f' · <a href="../{html.escape(f)}/index.html">profile {html.escape(f)}</a>' for f in others)
+    return f'<nav class="facts"><a href="../index.html">↑ all reports</a>{across}</nav>'
 
 
 @contextlib.contextmanager
@@ -297,9 +306,9 @@ def section(folder: str, entries: list[dict[str, Any]], link_prefix: str) -> str
 </section>"""
 
 
-def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str) -> str:
+def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str, links: str = "") -> str:
     """The page of one or more profile sections (``link_prefix`` is put before each page's file
-    name, ``{folder}`` standing for the section's folder)."""
+    name, ``{folder}`` standing for the section's folder), with ``links`` (HTML) on top."""
     sections = "\n".join(section(folder, entries, link_prefix) for folder, entries in profiles) or \
         "<p>No report rendered yet: <code>make report</code>.</p>"
     nav = " · ".join(f'<a href="#profile-{html.escape(folder)}">{html.escape(folder)}</a>' for folder, _ in profiles)
@@ -319,6 +328,7 @@ th {{ background: #f4f4f4; }}
 .error {{ color: #900; font-size: 0.85em; max-width: 28em; }}
 tfoot td {{ font-weight: bold; border-top: 2px solid #999; }}
 </style></head><body>
+{links}
 <h1>Reports</h1>
 <p>Each notebook was executed headlessly by <code>python -m lib.report</code> and rendered to HTML; its
 headline numbers are mean ± std over seeds, recomputed from the run records its manifest names. "Runs" says

@@ -11,23 +11,46 @@ not code:
   "code" toggle above its output (an HTML ``<details>`` element: one click opens it, no JavaScript;
   nothing is removed);
 - a table of contents lists the sections (a column on the right of a wide screen);
-- figures are embedded as PNG with their alt text; no script is loaded from the network unless the
-  notebook needs it (MathJax for formulas, RequireJS for widgets, Mermaid for diagrams).
+- figures are embedded (PNG, or lossless WebP where smaller) with their caption as alt text
+  (:func:`describe_images`); no script is loaded from the network unless the notebook needs it
+  (MathJax for formulas, RequireJS for widgets, Mermaid for diagrams);
+- no ``In [n]:`` / ``Out[n]:`` prompts, and no absolute local path: paths under the checkout are shown
+  relative to it; the runs folder outside it, the Python environment and the home folder by name
+  (:func:`relative_paths`);
+- previous/next links to the profile's neighbouring pages, and links up to the profile's index and
+  the top index, above and below the page (:func:`pager`); "notebook 01" in prose links to that
+  page (:func:`link_notebooks`).
 
-The template is ``templates/reader`` (nbconvert's "lab" template, extended).
+The page embeds no CSS: it links one stylesheet, ``reader.css`` in the folder above the profile
+folders (``reports/reader.css``, written by :func:`write_stylesheet`), shared by every page, instead
+of the 258 KB of JupyterLab CSS nbconvert's "lab" template puts into each page. A page therefore
+expects the layout ``<root>/<profile>/<page>.html`` beside ``<root>/reader.css`` and
+``<root>/index.html``, which the runner writes. The template is ``templates/reader`` (nbconvert's
+"lab" template, extended).
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "reader"
 BANNER_TAG = "report-status"  # tag of the banner cell the runner puts into each executed notebook
 TOC_MARKER = "<!-- reader-toc -->"
+PAGER_MARKERS = ("<!-- reader-pager-top -->", "<!-- reader-pager-bottom -->")
+STYLESHEET = "reader.css"  # in the folder above the profile folders: pages link ../reader.css
+STYLESHEET_SOURCE = TEMPLATES / TEMPLATE / STYLESHEET
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+_NOTEBOOK_MENTION = re.compile(  # "notebook 01", "notebooks 05, 06 and 07", "notebooks 05-08"
+    r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
+_NUMBER = re.compile(r"\d{2}\b")
 _HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 _MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
 
@@ -139,11 +162,220 @@ def table_of_contents(body: str) -> str:
     return "".join(out)
 
 
-def export(nb, title: str) -> str:
-    """The page of ``nb`` (an executed notebook, banner included): HTML with images embedded."""
-    from nbconvert import HTMLExporter
+# ---- what a page must not show: absolute paths, images without a description --------------------
 
+def display_roots(runs_dir: str | Path | None = None) -> list[tuple[str, str]]:
+    """``(absolute folder, how a page names it)`` for the folders whose paths a notebook may print:
+    the checkout (its paths are shown relative to it: ``runs/_manifests/...``), the runs folder where
+    it lies outside the checkout (``$THESIS_RUNS_DIR/`` when that variable names it, else
+    ``[runs_dir]/``), the Python environment (``[env]/``) and the home folder (``~/``). Longest
+    first, so that a folder inside another is named by the inner one."""
+    runs = Path(runs_dir).resolve() if runs_dir else None
+    if runs is not None and runs.is_relative_to(CHECKOUT):
+        runs = None  # runs/ of the checkout: shown relative to the checkout, as any path in it
+    from_env = runs is not None and Path(os.environ.get("THESIS_RUNS_DIR") or "/nonexistent").resolve() == runs
+    roots = {}
+    for folder, shown in ((Path.home(), "~/"), (Path(sys.prefix), "[env]/"), (Path(sys.base_prefix), "[python]/"),
+                          (runs, "$THESIS_RUNS_DIR/" if from_env else "[runs_dir]/"), (CHECKOUT, "")):
+        if folder is None or not folder.is_absolute() or len(folder.parts) < 2:
+            continue
+        for form in {str(folder), os.path.abspath(folder), os.path.realpath(folder)}:
+            roots[form.rstrip(os.sep)] = shown
+    return sorted(roots.items(), key=lambda item: -len(item[0]))
+
+
+def relative_paths(text: str, roots: Sequence[tuple[str, str]]) -> str:
+    """``text`` with every path under one of ``roots`` (:func:`display_roots`) written as the page
+    shows it: "manifest: /home/me/thesis/runs/_manifests/02_simclr-quick.json" becomes
+    "manifest: runs/_manifests/02_simclr-quick.json". A root is replaced only where a path starts
+    (not inside a longer name such as ``/work/main2``)."""
+    for folder, shown in roots:
+        pattern = re.compile(r"(?<![\w.~/-])" + re.escape(folder) + r"(?:(/)|(?![\w.-]))")
+        text = pattern.sub(lambda m: shown if m.group(1) else (shown.rstrip("/") or "."), text)
+    return text
+
+
+def _relative_output(output, roots) -> None:
+    if "text" in output:
+        output["text"] = relative_paths(output["text"], roots)
+    if "traceback" in output:
+        output["traceback"] = [relative_paths(line, roots) for line in output["traceback"]]
+    if "evalue" in output:
+        output["evalue"] = relative_paths(output["evalue"], roots)
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("text/") or mime in ("application/json",):
+            if isinstance(value, str):
+                output["data"][mime] = relative_paths(value, roots)
+            elif isinstance(value, list):
+                output["data"][mime] = [relative_paths(v, roots) if isinstance(v, str) else v for v in value]
+
+
+def strip_local_paths(nb, roots: Sequence[tuple[str, str]]) -> None:
+    """Rewrite, in place, every absolute path under ``roots`` in the cells' sources (code and
+    markdown: the folded code is on the page too) and outputs (printed text, tables, tracebacks)."""
+    for cell in nb.cells:
+        cell.source = relative_paths(cell.source, roots)
+        for output in cell.get("outputs", []):
+            _relative_output(output, roots)
+
+
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+def describe_images(nb) -> int:
+    """Give every image output an alt text, in place: the caption the kernel put into the output's
+    metadata (``metadata[<mime>]["alt"]``, see :func:`lib.report.plots.caption`) or the output's
+    top-level ``alt``; where neither exists, "Figure in section <the heading above it>", never
+    nbconvert's placeholder "No description has been provided for this image". Returns how many
+    images fell back to the section."""
+    section, fallbacks = "", 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            headings = [line.lstrip("#").strip() for line in cell.source.splitlines() if re.match(r"#{1,3}\s", line)]
+            section = headings[-1] if headings else section
+            continue
+        for output in cell.get("outputs", []):
+            for mime in IMAGE_TYPES:
+                if mime not in output.get("data", {}):
+                    continue
+                metadata = output.setdefault("metadata", {})
+                own = metadata.get(mime) if isinstance(metadata.get(mime), dict) else {}
+                alt = (own.get("alt") or metadata.get("alt") or "").strip()
+                if not alt:
+                    alt = f"Figure in section \"{section}\"" if section else "Figure"
+                    fallbacks += 1
+                metadata[mime] = {**own, "alt": alt}
+    return fallbacks
+
+
+# ---- navigation --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where a page links to: the previous and next pages of its profile (``(file name, title)``, or
+    None at either end), the profile's index beside it and the top index one folder up."""
+
+    previous: tuple[str, str] | None = None
+    next: tuple[str, str] | None = None
+    profile: str = ""
+    profile_index: str = "index.html"
+    top_index: str = "../index.html"
+
+
+def neighbours(stem: str, pages: Sequence[tuple[str, str]], profile: str = "") -> Neighbours:
+    """The neighbours of ``stem`` among ``pages`` (``(stem, title)`` in reading order: every notebook
+    of the profile, whether or not it is rendered in this run, so links stay right after a full run)."""
+    at = [s for s, _ in pages].index(stem)
+
+    def link(i: int) -> tuple[str, str] | None:
+        return (f"{pages[i][0]}.html", pages[i][1]) if 0 <= i < len(pages) else None
+    return Neighbours(previous=link(at - 1), next=link(at + 1), profile=profile)
+
+
+def pager(n: Neighbours) -> str:
+    """The links above and below a page: previous, the profile's index, all profiles, next."""
+    e = html.escape
+    cells = [f'<a rel="prev" href="{e(n.previous[0])}">← {e(n.previous[1])}</a>' if n.previous else "<span></span>",
+             f'<span class="up"><a href="{e(n.profile_index)}">{e(("profile " + n.profile) if n.profile else "index")}'
+             f'</a> · <a href="{e(n.top_index)}">all reports</a></span>',
+             f'<a rel="next" href="{e(n.next[0])}">{e(n.next[1])} →</a>' if n.next else "<span></span>"]
+    return f'<nav class="reader-pager" aria-label="Pages">{"".join(cells)}</nav>'
+
+
+def link_notebooks(body: str, pages: Mapping[str, str], own: str = "") -> str:
+    """``body`` with "notebook 01" (and "notebooks 05, 06 and 07", "notebooks 05-08": each number) in
+    prose linked to those pages
+    (``pages``: number prefix -> file name); not inside links, code or headings, not to the page
+    itself (``own``: its number), and not to a number that has no page."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    soup = BeautifulSoup(body, features="html.parser")
+    skip = {"a", "code", "pre", "script", "style", "h1", "h2", "h3", "h4", "h5", "h6", "summary", "title"}
+
+    def linked(match: re.Match) -> str:
+        def one(number: re.Match) -> str:
+            nn = number.group(0)
+            return (f'<a class="notebook-link" href="{html.escape(pages[nn])}">{nn}</a>'
+                    if nn in pages and nn != own else nn)
+        return match.group(1) + match.group(2) + _NUMBER.sub(one, html.escape(match.group(3)))
+
+    for area in soup.select(".jp-RenderedMarkdown"):
+        for node in list(area.find_all(string=_NOTEBOOK_MENTION)):
+            if not isinstance(node, NavigableString) or any(p.name in skip for p in node.parents):
+                continue
+            text = str(node)
+            out, last = [], 0
+            for m in _NOTEBOOK_MENTION.finditer(text):
+                out += [html.escape(text[last:m.start()]), linked(m)]
+                last = m.end()
+            out.append(html.escape(text[last:]))
+            node.replace_with(BeautifulSoup("".join(out), features="html.parser"))
+    return str(soup)
+
+
+# ---- weight ------------------------------------------------------------------------------------
+
+_PNG_DATA = re.compile(r'data:image/png;base64,([A-Za-z0-9+/=]+)')
+
+
+def smaller_image(png: bytes) -> tuple[str, bytes]:
+    """``(mime type, bytes)`` of the smaller of ``png`` and its lossless WebP (the same pixels; about
+    half the bytes for matplotlib's figures, which are stored uncompressed-ish RGBA PNGs)."""
+    import io
+
+    from PIL import Image, features
+
+    if not features.check("webp"):
+        return "image/png", png
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as image:
+        image.save(out, "WEBP", lossless=True, quality=100, method=4, exact=True)
+    return ("image/webp", out.getvalue()) if out.tell() < len(png) else ("image/png", png)
+
+
+def compress_images(body: str) -> str:
+    """``body`` with each embedded PNG replaced by its lossless WebP where that is smaller."""
+    import base64
+
+    def one(match: re.Match) -> str:
+        mime, data = smaller_image(base64.b64decode(match.group(1)))
+        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return _PNG_DATA.sub(one, body)
+
+
+# ---- the stylesheet and the page ---------------------------------------------------------------
+
+def write_stylesheet(root: str | Path) -> Path:
+    """``<root>/reader.css``, the one stylesheet every page links (``../reader.css`` from a profile
+    folder), copied from the template; left alone when it is already the same."""
+    target = Path(root) / STYLESHEET
+    if not target.is_file() or target.read_bytes() != STYLESHEET_SOURCE.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(STYLESHEET_SOURCE, target)
+    return target
+
+
+def export(nb, title: str, nav: Neighbours | None = None, notebook_pages: Mapping[str, str] | None = None,
+           runs_dir: str | Path | None = None) -> str:
+    """The page of ``nb`` (an executed notebook, banner included): HTML with images embedded (as
+    lossless WebP where that is smaller, :func:`compress_images`), no prompts, no absolute local
+    path, linked to ``../reader.css``, with the previous/next links of ``nav`` and "notebook NN"
+    mentions linked to ``notebook_pages`` (number prefix -> file name; leave the page's own number
+    out). ``nb`` is changed in place (paths made relative, alt texts set)."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    strip_local_paths(nb, display_roots(runs_dir))
+    describe_images(nb)
+    no_inline_css = Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}})  # Pygments' CSS: in reader.css
     exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
-                            exclude_input_prompt=False)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "reader": needs(nb)})
-    return body.replace(TOC_MARKER, table_of_contents(body), 1)
+                            exclude_input_prompt=True, exclude_output_prompt=True, config=no_inline_css)
+    resources = {"metadata": {"name": title}, "reader": {**needs(nb), "stylesheet": f"../{STYLESHEET}"}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    if notebook_pages:
+        body = link_notebooks(body, notebook_pages)
+    body = compress_images(body.replace(TOC_MARKER, table_of_contents(body), 1))
+    links = pager(nav) if nav else ""
+    for marker in PAGER_MARKERS:
+        body = body.replace(marker, links, 1)
+    return body

@@ -39,6 +39,9 @@ from .. import evaluation, views
 from .grids import row_averages
 from .papers import FIGURE5_OPS
 from .tables import as_list, check_name, stored_embeddings, stored_test_images
+from . import captions
+
+captions.register()  # in a notebook's kernel: each figure shown carries its caption to the page as alt text
 
 if TYPE_CHECKING:
     import pandas as pd

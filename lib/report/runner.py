@@ -9,10 +9,12 @@
 
 Each notebook in ``notebooks/`` (sorted by name) runs with papermill in a fresh kernel, receives
 its profile's values (:mod:`lib.report.profiles`) and the ``-p`` overrides, and is rendered with
-nbconvert (:mod:`lib.report.pages`: code folded, a banner, a table of contents) to
-``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``; ``<output>`` is ``reports/<profile>/``
-unless ``--output`` says otherwise. Every parameter is validated before anything executes. A
-notebook that fails is still rendered, up to its error, under a red banner saying so; the others
+nbconvert (:mod:`lib.report.pages`: code folded, a banner, a table of contents, previous/next links)
+to ``<output>/<stem>.html`` beside the executed ``<stem>.ipynb``; ``<output>`` is ``reports/<profile>/``
+unless ``--output`` says otherwise. The pages link one stylesheet one folder up,
+``<output>/../reader.css``, which the runner writes there: give ``--output`` a profile folder of its
+own (``/tmp/r/quick``), as ``reports/<profile>/`` is. Every parameter is validated before anything
+executes. A notebook that fails is still rendered, up to its error, under a red banner saying so; the others
 still run, and the exit code is 1. ``<output>/index.json`` and ``index.html`` list every report with
 its status, headline numbers, the runs it loaded and trained, profile, date, commit, device and wall
 time (:mod:`lib.report.index`); ``--only`` updates its entries in place. In the default layout the
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..config import repo_path
+from ..config import repo_path, resolve_runs_dir
 from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
@@ -160,7 +162,11 @@ def render(result: NotebookResult, source: Path, executed: Path | None = None) -
     executed = Path(executed) if executed else Path(result.ipynb)
     nb = nbformat.read(executed if executed.exists() else source, as_version=4)
     pages.place_banner(nb, status_line(result), failed=result.status != "ok")
-    page = pages.export(nb, result.title)
+    # every notebook beside this one, in reading order: the previous/next links and "notebook NN" links
+    order = [(p.stem, notebook_title(read_notebook(p), p.stem)) for p in list_notebooks(source.parent)]
+    numbers = {stem.split("_", 1)[0]: f"{stem}.html" for stem, _ in order if stem != result.stem}
+    page = pages.export(nb, result.title, nav=pages.neighbours(result.stem, order, result.profile),
+                        notebook_pages=numbers, runs_dir=resolve_runs_dir(result.parameters.get("runs_dir") or ""))
     atomic_write_bytes(Path(result.ipynb), (nbformat.writes(nb) + "\n").encode())
     atomic_write_bytes(Path(result.html), page.encode())
 
@@ -265,6 +271,7 @@ def run_reports(profile: str = "quick", only: Iterable[str] | None = None,
     context = {"profile": profile, **git_state(),
                "device": device_description("cuda" if torch.cuda.is_available() else "cpu")}
     output.mkdir(parents=True, exist_ok=True)
+    pages.write_stylesheet(output.parent)  # the pages link ../reader.css
     results = []
     with inline_figures(echo):
         for i, (source, _, values) in enumerate(jobs, start=1):
@@ -321,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a parameter in every selected notebook that declares it (repeatable)")
     parser.add_argument("--output", default=None,
                         help="folder for executed notebooks, HTML and the profile's index (default reports/<profile>/, "
-                             "which also rebuilds the top index reports/index.html)")
+                             "which also rebuilds the top index reports/index.html); the pages' stylesheet "
+                             "reader.css goes into its parent, e.g. --output /tmp/r/quick")
     parser.add_argument("--notebooks", default=None, help="folder of the notebooks (default notebooks/)")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel to run them in (default {KERNEL})")
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S,

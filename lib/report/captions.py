@@ -1,0 +1,73 @@
+"""A figure's caption, carried to the page as the image's alt text.
+
+A notebook shows a figure by ending a cell with it; IPython turns the :class:`~matplotlib.figure.Figure`
+into a PNG and the page (:mod:`lib.report.pages`) gets nothing but pixels. So that a reader who
+cannot see the image (a screen reader, a page whose image failed to load) still learns what it
+shows, :func:`register` makes IPython put the figure's caption (:func:`caption`) into the output's
+metadata, ``{"image/png": {"alt": ...}}``, which the page's template writes as the ``<img>``'s alt text.
+
+The caption is the one given with :func:`set_caption`, else the figure's title (its ``suptitle``),
+else its panels' titles, else its axis labels: every figure of :mod:`lib.report.plots` has at least one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CAPTION_ATTRIBUTE = "report_caption"  # where set_caption keeps a figure's caption
+MIME_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+def set_caption(fig: Any, text: str) -> Any:
+    """Give ``fig`` an explicit caption (what it shows, its units, what its error bars are); returns
+    ``fig``, so a plotting function can end with ``return set_caption(fig, ...)``."""
+    setattr(fig, CAPTION_ATTRIBUTE, " ".join(str(text).split()))
+    return fig
+
+
+def _text(artist: Any) -> str:
+    return " ".join(artist.get_text().split()) if artist is not None else ""
+
+
+def caption(fig: Any) -> str:
+    """What ``fig`` shows, in words: its explicit caption, else its title, else its panels' titles
+    ("a; b; c"), else its axis labels ("y against x"); "" for a figure without any text."""
+    explicit = getattr(fig, CAPTION_ATTRIBUTE, "")
+    if explicit:
+        return explicit
+    title = _text(getattr(fig, "_suptitle", None))
+    if title:
+        return title
+    panels = list(dict.fromkeys(t for ax in fig.axes if (t := " ".join(ax.get_title().split()))))
+    if panels:
+        return "; ".join(panels)
+    labels = []
+    for ax in fig.axes:
+        x, y = " ".join(ax.get_xlabel().split()), " ".join(ax.get_ylabel().split())
+        if x or y:
+            labels.append(f"{y} against {x}" if x and y else x or y)
+    return "; ".join(dict.fromkeys(labels))
+
+
+def figure_metadata(fig: Any) -> tuple[dict, dict]:
+    """IPython's mime-bundle hook for a figure: no data of its own (IPython's PNG formatter still
+    draws it), only the caption as each image type's ``alt`` metadata."""
+    text = caption(fig)
+    return {}, ({mime: {"alt": text} for mime in MIME_TYPES} if text else {})
+
+
+def register(shell: Any = None) -> bool:
+    """Make the running IPython (a notebook's kernel) give every matplotlib figure it displays its
+    caption as alt text; False, and nothing done, outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    from matplotlib.figure import Figure
+
+    shell.display_formatter.mimebundle_formatter.for_type(Figure, figure_metadata)
+    return True
