@@ -496,3 +496,28 @@ def test_a_runner_stopped_by_sigterm_keeps_the_old_page_and_leaves_no_temporary_
     assert (out / "01_slow.html").read_text() == "<html>the old page</html>"
     assert [p.name for p in tmp.iterdir() if p.name.startswith("thesis-")] == [], output
     assert not (out / ".01_slow.executing.ipynb").exists()
+
+
+# ---- 5: what a runner killed outright (SIGKILL) leaves is swept by the next one -----------------
+
+def test_the_next_runner_sweeps_what_a_killed_one_left(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+
+    from lib.report import kernels, runner
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid no longer runs
+    orphans = [tmp_path / f"thesis-kernel-{dead.pid}-abc123", tmp_path / f"thesis-runs-{dead.pid}-x.jsonl"]
+    orphans[0].mkdir()
+    (orphans[0] / "kernel-1").write_text("socket")
+    orphans[1].write_text("")
+    live = [tmp_path / f"thesis-kernel-{os.getppid()}-def456", tmp_path / "thesis-kernel-notapid", tmp_path / "other"]
+    for p in live:
+        p.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert runner.main(["--list", "--only", "02"]) == 0
+    assert not any(p.exists() for p in orphans)
+    assert all(p.exists() for p in live)
+    assert kernels.sweep_orphans(tmp_path) == []

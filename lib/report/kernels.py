@@ -64,7 +64,7 @@ def kernel_config():
 
     before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT)] + ([before] if before else []))
-    folder = tempfile.mkdtemp(prefix="thesis-kernel-") if KERNEL_TRANSPORT == "ipc" else None
+    folder = tempfile.mkdtemp(prefix=f"{KERNEL_FOLDER_PREFIX}{os.getpid()}-") if KERNEL_TRANSPORT == "ipc" else None
     try:
         if folder is None:
             yield TraitletsConfig({"KernelManager": {"transport": KERNEL_TRANSPORT}})
@@ -77,3 +77,31 @@ def kernel_config():
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = before
+
+
+KERNEL_FOLDER_PREFIX = "thesis-kernel-"  # + the runner's pid: thesis-kernel-<pid>-<random>
+RUN_LOG_PREFIX = "thesis-runs-"  # + the runner's pid (lib.report.runner.run_log)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_orphans(folder: str | Path | None = None) -> list[Path]:
+    """Remove the kernel folders and run logs that a runner killed outright (SIGKILL, a power cut)
+    could not remove: those in the temporary folder whose pid (in their name) no longer runs. A
+    live runner's files are left alone. Returns what was removed."""
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob("thesis-*"):
+        for prefix in (KERNEL_FOLDER_PREFIX, RUN_LOG_PREFIX):
+            pid = path.name[len(prefix):].split("-", 1)[0] if path.name.startswith(prefix) else ""
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

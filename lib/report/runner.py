@@ -55,7 +55,7 @@ from ..records import (REQUIRE_RECORDS_ENV, RUN_LOG_ENV, WriteError, atomic_writ
 from . import pages
 from .index import write_index, write_top_index
 from .exports import exporting_to, images_dir
-from .kernels import KERNEL, check_kernel, kernel_config
+from .kernels import KERNEL, RUN_LOG_PREFIX, check_kernel, kernel_config, sweep_orphans
 
 CELL_TIMEOUT_S = 3600
 ERROR_LINES = 2  # lines of an error message kept in the summary and the index
@@ -175,7 +175,7 @@ def render(result: NotebookResult, source: Path, executed: Path | None = None) -
 def run_log():
     """A fresh run log (:func:`lib.records.log_run`) named in ``THESIS_RUN_LOG`` while the block runs
     (inherited by a kernel started in it); yields a function returning what was logged."""
-    fd, path = tempfile.mkstemp(prefix=f"thesis-runs-{os.getpid()}-", suffix=".jsonl")
+    fd, path = tempfile.mkstemp(prefix=f"{RUN_LOG_PREFIX}{os.getpid()}-", suffix=".jsonl")
     os.close(fd)
     before = os.environ.get(RUN_LOG_ENV)
     os.environ[RUN_LOG_ENV] = path
@@ -435,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sweep_orphans()  # what an earlier runner killed outright (SIGKILL) left in the temporary folder
     overrides = dict(args.parameter)
     notebooks_dir = Path(args.notebooks) if args.notebooks else repo_path("notebooks")
     output = Path(args.output) if args.output else default_output(args.profile)
