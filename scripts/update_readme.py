@@ -571,8 +571,9 @@ def render_performance(src: Sources) -> str:
                      "training step's FLOP rate over a matmul loop measured in the same run (bf16 on the GPU, fp32 on "
                      "the CPU); *ceiling*: Amdahl's bound on the training speed-up that any input pipeline could give with "
                      "this backbone, with its step as measured / at that peak (PIL's single-process work per view "
-                     "cannot hide behind a step that keeps every core busy). `benchmarks/README.md` defines each "
-                     "figure.")
+                     "cannot hide behind a step that keeps every core busy). "
+                     + ("The sections above define each figure." if src.readme_dir.name == "benchmarks"
+                        else "`benchmarks/README.md` defines each figure."))
     if checks:
         path, r = checks[0]
         p = r.get("provenance", {})

@@ -387,3 +387,25 @@ def test_readme_prose_links_the_profile_its_tables_show_and_html_not_notebooks()
     shown = profiles.pop()
     assert pages and all(t.startswith(f"reports/{shown}/") for t in pages
                          if "index.html" not in t or t.startswith(f"reports/{shown}/")), pages
+
+
+def test_benchmarks_readme_beside_the_readme_is_regenerated_and_checked(tmp_path, capsys):
+    """The performance details live in benchmarks/README.md's `benchmarks` block: the same run of the script
+    writes it and --check fails when it is stale (issue #25, item 7)."""
+    root = tmp_path / "repo"
+    (root / "benchmarks" / "results").mkdir(parents=True)
+    (root / "README.md").write_text("<!-- results:performance:start -->\n<!-- results:performance:end -->\n")
+    bench = root / "benchmarks" / "README.md"
+    bench.write_text("# Benchmarks\n\n<!-- results:benchmarks:start -->\nstale\n<!-- results:benchmarks:end -->\n")
+    (root / "benchmarks" / "results" / "throughput-cpu-small_cnn.json").write_text(json.dumps({
+        "arch": "small_cnn", "batch_size": 256, "threads": 2, "provenance": {"device": "CPU", "date": "2026-12-01"},
+        "results": {"train_views_per_s": {"ours": 800.0, "peer": 600.0, "speedup": 1.33}}}))
+    argv = ["--readme", str(root / "README.md"), "--runs-dir", str(root / "runs"),
+            "--results-dir", str(root / "benchmarks" / "results")]
+    assert ur.main([*argv, "--check"]) == 1 and "stale" in capsys.readouterr().out
+    assert ur.main(argv) == 0
+    text = bench.read_text()
+    assert "stale" not in text and "| [`throughput-cpu-small_cnn.json`](results/throughput-cpu-small_cnn.json) |" in text
+    assert "The sections above define each figure." in text  # not a link to itself
+    assert "| 800 / 600 | 1.33× |" in (root / "README.md").read_text()
+    assert ur.main([*argv, "--check"]) == 0
