@@ -59,6 +59,7 @@ from lib.report import conclusions, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
+from lib.report.statistics import ALPHA, mean_std, one_sided_p  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
@@ -326,11 +327,52 @@ def by_seed(records: Iterable[RunRecord], key: str, **where: Any) -> dict[int, f
     return out
 
 
-def compared(a: Mapping[int, float], b: Mapping[int, float]) -> str:
-    """``a - b`` paired by seed (the seeds both have), as :func:`lib.report.conclusions.difference` words it:
-    mean ± std in points and the one-sided paired t-test's word and p."""
+def paired_stats(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int, float]:
+    """``a - b`` paired by seed (the seeds both have): mean, std, seeds, and the p of the two-sided paired
+    t-test (nan under two seeds). Two-sided: a finding has no direction fixed before the data, unlike a
+    paper's claim, whose verdict tests the paper's sign one-sided."""
     seeds = sorted(set(a) & set(b))
-    return conclusions.difference([a[s] for s in seeds], [b[s] for s in seeds])
+    mean, std, n = mean_std([a[s] - b[s] for s in seeds])
+    p = min(1.0, 2 * one_sided_p(mean, std, n, 1 if mean >= 0 else -1)) if n >= 2 else math.nan
+    return mean, std, n, p
+
+
+def benjamini_hochberg(ps: list[float]) -> list[float]:
+    """Benjamini-Hochberg q-values of ``ps`` (nan stays nan and is not counted): the findings are a family
+    of tests, so each is judged by its q, not its p (STYLE.md, Science)."""
+    ranked = sorted((p, i) for i, p in enumerate(ps) if math.isfinite(p))
+    qs, m, running = [math.nan] * len(ps), len(ranked), 1.0
+    for rank in range(m, 0, -1):
+        p, i = ranked[rank - 1]
+        running = min(running, p * m / rank)
+        qs[i] = running
+    return qs
+
+
+def worded(mean: float, std: float, n: int, p: float, q: float) -> str:
+    """``"+4.9 ± 2.0 points (higher, p = 0.026, q = 0.031)"``: higher or lower when q < ALPHA."""
+    if not n:
+        return "– (no result)"
+    if n < 2:
+        return f"{100 * mean:+.1f} points (one seed: no test)"
+    word = ("higher" if mean > 0 else "lower") if q < ALPHA else "no significant difference"
+    return f"{100 * mean:+.1f} ± {100 * std:.1f} points ({word}, p = {p:.2g}, q = {q:.2g})"
+
+
+class Family:
+    """The paired comparisons of the findings, worded once all are known (their q-values need them all)."""
+
+    def __init__(self) -> None:
+        self.stats: list[tuple[float, float, int, float]] = []
+
+    def add(self, a: Mapping[int, float], b: Mapping[int, float]) -> str:
+        """A placeholder for ``a - b``, replaced by :meth:`fill`."""
+        self.stats.append(paired_stats(a, b))
+        return f"\x00{len(self.stats) - 1}\x00"
+
+    def fill(self, text: str) -> str:
+        qs = benjamini_hochberg([st[3] for st in self.stats])
+        return re.sub("\x00(\\d+)\x00", lambda m: worded(*self.stats[int(m.group(1))], qs[int(m.group(1))]), text)
 
 
 def _mean(values: Mapping[int, float]) -> float:
@@ -355,11 +397,14 @@ def render_findings(src: Sources) -> str:
     if profile is None:
         return pending(f"No profile with complete manifests of {', '.join(FINDING_NOTEBOOKS)} in "
                        f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`.")
+    family = Family()
+    compared = family.add
     page = lambda nb, text: link(report_page(src, profile, nb), src.readme_dir, text)  # noqa: E731
     lines = [f"From the records of profile `{profile}` ({data_and_seeds(chosen['01_supervised'])}; "
              f"{link(src.readme_dir / 'reports' / profile / 'index.html', src.readme_dir, 'its pages')}). "
-             "Differences are paired by seed: mean ± std in points, with a one-sided paired t-test at 5 % "
-             "(each finding tested on its own, not corrected across them).", ""]
+             "Differences are paired by seed: mean ± std in points, the p of a two-sided paired t-test and its "
+             "Benjamini-Hochberg q across every test of this list; a difference "
+             "is called higher or lower when q < 5 %.", ""]
     sup = {label: by_seed(recs, "h/knn_top1") for label, recs in chosen["01_supervised"].records.items()}
     ranked = sorted((label for label in sup if sup[label]), key=lambda label: _mean(sup[label]), reverse=True)
     if ranked:
@@ -401,7 +446,7 @@ def render_findings(src: Sources) -> str:
         lines.append(f"- **The papers' claims** ({page('09_summary', '09')}; "
                      f"[table](#the-claims-reproduced)): of {len(table)} claims tested in 05-08, "
                      f"{conclusions.verdict_tally(list(table['verdict']))}.")
-    return "\n".join(lines)
+    return family.fill("\n".join(lines))
 
 
 # Claims name their settings ("batch 512 - 128", "10% labels"); a claim is matched across profiles by its
