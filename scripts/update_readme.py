@@ -1,7 +1,7 @@
 """Regenerate the README's result tables from the run records, between HTML comment markers.
 
-    python scripts/update_readme.py            # rewrite the generated blocks of README.md
-    python scripts/update_readme.py --check    # exit 1, printing a diff, if README.md is out of date
+    python scripts/update_readme.py            # rewrite the generated blocks of README.md and benchmarks/README.md
+    python scripts/update_readme.py --check    # exit 1, printing a diff, if either is out of date
 
 A generated block sits between two markers, and everything outside them is left as it is::
 
