@@ -37,8 +37,9 @@ from PIL import Image
 
 from .. import evaluation, views
 from .grids import row_averages
+from .manifests import as_list, check_name, stored_embeddings, stored_test_images
 from .papers import FIGURE5_OPS
-from .tables import as_list, check_name, stored_embeddings, stored_test_images
+from .profiles import README_PROFILES
 from . import captions
 
 captions.register()  # in a notebook's kernel: each figure shown carries its caption to the page as alt text
@@ -46,7 +47,7 @@ captions.register()  # in a notebook's kernel: each figure shown carries its cap
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .records import RunRecord
+    from ..records import RunRecord
 
 DPI = 90                 # dots per inch of every figure (and of save_png)
 CELL = 0.8               # side of one image in a grid, inches
@@ -59,11 +60,7 @@ CURVE_NAMES = {  # panel titles of the per-epoch metrics
     "train_top1": "training top-1",
     "test_top1": "classifier test top-1",
 }
-SCORE_NAMES = {  # axis labels of the evaluation battery's scores
-    "knn_top1": "kNN top-1", "linear_probe_top1": "linear probe top-1", "recall@1": "Recall@1",
-    "recall@2": "Recall@2", "recall@4": "Recall@4", "recall@8": "Recall@8", "map@r": "MAP@R", "nmi": "NMI",
-    "ari": "ARI", "test_top1": "classifier top-1",
-}
+SCORE_NAMES = evaluation.AXIS_NAMES  # axis labels of the evaluation battery's scores (lib.evaluation.METRIC_NAMES)
 _PROBABILITY_OF = {"flip": "flip_p", "color": "color_p", "gray": "gray_p", "blur": "blur_p"}
 
 
@@ -510,7 +507,7 @@ def png_bytes(fig: Figure, dpi: int = DPI, colors: int = 256) -> bytes:
     return out.getvalue()
 
 
-README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the README may show (never the smoke tests')
+# README_PROFILES (lib.report.profiles): the profiles whose figures the README may show (never the smoke tests')
 
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
