@@ -22,8 +22,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-# The allowed values of a knob live in the module that implements it; the ones only a run's set-up
-# knows (tasks, their losses, devices, precisions, tracking) live here.
+# The allowed values of a knob live in the module that implements it: the tasks, their losses, views
+# and rules in their methods (lib.methods); the ones only a run's set-up knows (devices, precisions,
+# tracking) here.
+from . import methods
 from .data import BUILTIN_DATASETS
 from .losses import TRIPLET_MINING
 from .models import ARCHS, HEAD_LAST_BN, STEMS
@@ -31,8 +33,6 @@ from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
 from .views import CROP_SAMPLERS
 from .views import OPERATIONS as VIEW_OPERATIONS
 
-TASKS = ("pretrain", "supervised", "finetune", "distill")  # lib.training.TASKS runs each
-SUPERVISED_LOSSES = ("ce", "supcon", "triplet")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 WANDB_MODES = ("disabled", "offline", "online")
@@ -46,7 +46,8 @@ class Config:
     """Every knob of a run. Help texts (the ``help`` metadata) are what ``--help`` prints."""
 
     # ---- what to run ------------------------------------------------------------------------
-    task: str = field(default="pretrain", metadata={"help": f"what to train: {', '.join(TASKS)}"})
+    task: str = field(default="pretrain", metadata={
+        "help": "what to train: a registered method (lib.methods: pretrain, supervised, finetune, distill, ...)"})
     seed: int = field(default=0, metadata={"help": "seed of every random number generator of the run"})
 
     # ---- data -------------------------------------------------------------------------------
@@ -204,12 +205,18 @@ class Config:
         """The loss actually used (the task's default when ``loss`` is empty)."""
         if self.loss:
             return self.loss
-        return {"pretrain": "ntxent", "supervised": "ce", "finetune": "ce", "distill": "distill"}[self.task]
+        return self.method.default_loss
+
+    @property
+    def method(self) -> methods.Method:
+        """The training method of ``task`` (:mod:`lib.methods`): its losses, views and rules."""
+        return methods.get(self.task)
 
     @property
     def effective_views(self) -> str:
-        """``views``, or the task's default views when it is empty (:func:`default_views`)."""
-        return self.views or default_views(self.task, self.loss_name)
+        """``views``, or the method's default views for its loss when it is empty (``Method.default_views``:
+        SimCLR's views for pretraining and supervised contrastive, crop and flip for the classifiers)."""
+        return self.views or self.method.default_views(self.loss_name)
 
     @property
     def views_list(self) -> tuple[str, ...]:
@@ -281,23 +288,6 @@ class Config:
 def resolve_runs_dir(runs_dir: str | Path = "") -> Path:
     """Where run records go: ``runs_dir``, else ``$THESIS_RUNS_DIR``, else ``runs/`` of the checkout."""
     return Path(runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
-
-
-def default_views(task: str, loss: str) -> str:
-    """The augmentations a task uses when ``views`` is left empty.
-
-    - Contrastive learning without labels (``pretrain``) and the supervised contrastive loss: SimCLR's
-      CIFAR-10 views (crop, flip, colour distortion, grayscale; no blur at 32 px, SimCLR Appendix B.9).
-      Khosla et al. 2020 train SupCon with SimCLR's augmentation ("SimAugment").
-    - Classifiers (``supervised`` with cross-entropy, ``finetune``, ``distill``) and the triplet loss: the
-      supervised augmentation of the papers, random crop with resize and horizontal flip. SimCLR
-      Appendix B.5 (fine-tuning): "Only random cropping (with random left-to-right flipping and resizing
-      ...) is used for preprocessing"; the official code's fine-tuning and SimCLRv2's distillation do the
-      same. Colour distortion weakens supervised references (SimCLR Table 1 and Section 3).
-    """
-    if task == "pretrain" or loss == "supcon":
-        return "crop,flip,color,gray"
-    return "crop,flip"
 
 
 def repo_path(name: str) -> Path:
@@ -505,7 +495,7 @@ def _speed(v: str) -> str | None:
 # the rules between fields, in _value_errors); the report runner checks a notebook parameter named
 # after a field with them before any kernel starts (lib.report.params). Every float must also be finite.
 FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
-    "task": _one_of(TASKS), "arch": _one_of(ARCHS), "stem": _one_of(STEMS), "optimizer": _one_of(OPTIMIZERS),
+    "task": lambda v: _one_of(methods.names())(v), "arch": _one_of(ARCHS), "stem": _one_of(STEMS), "optimizer": _one_of(OPTIMIZERS),
     "lr_scaling": _one_of(LR_SCALINGS), "triplet_mining": _one_of(TRIPLET_MINING), "device": _one_of(DEVICES),
     "precision": _one_of(PRECISIONS), "wandb": _one_of(WANDB_MODES), "head_last_bn": _one_of(HEAD_LAST_BN),
     "dataset": _dataset,
@@ -542,8 +532,10 @@ def field_errors(name: str, value: Any) -> list[str]:
 def _value_errors(c: Config):
     for f in fields(c):
         yield from field_errors(f.name, getattr(c, f.name))
-    allowed_losses = {"pretrain": ("ntxent",), "supervised": SUPERVISED_LOSSES,
-                      "finetune": ("ce",), "distill": ("distill",)}.get(c.task, ())
+    method = methods.METHODS.get(c.task)  # an unknown task is FIELD_RULES' error; its rules are then unknown
+    if method is None:
+        return
+    allowed_losses = method.losses
     if c.loss and c.loss not in allowed_losses:
         yield f"loss for task {c.task!r} must be one of {', '.join(allowed_losses)}; got {c.loss!r}"
     for name in ("views", "views2"):
@@ -558,7 +550,7 @@ def _value_errors(c: Config):
             yield f"{name} lists an augmentation twice: {text!r}"
         if "crop" in ops and ops[0] != "crop":
             yield f"{name}: crop must come first, got {text!r}"
-    min_batch = 2 if c.task in ("pretrain",) or c.loss in ("supcon", "triplet") else 1
+    min_batch = method.min_batch(c.loss_name)
     if 1 <= c.batch_size < min_batch:
         yield f"batch_size must be >= {min_batch} for task {c.task!r} with loss {c.loss_name!r}; got {c.batch_size}"
     if c.train_size and c.batch_size > c.train_size:
@@ -569,14 +561,9 @@ def _value_errors(c: Config):
     if c.warmup_fraction > 0 and c.warmup_epochs > 0:
         yield (f"give the warm-up once: warmup_fraction={c.warmup_fraction} or warmup_epochs={c.warmup_epochs} "
                "(set the other to 0)")
-    if not 0 <= c.finetune_layer <= max(c.head_layers, 0) and c.task == "finetune":
-        yield f"finetune_layer must be in [0, head_layers]; got {c.finetune_layer}"
-    if not c.ntxent_normalize and c.task != "pretrain":
+    if not c.ntxent_normalize and c.loss_name != "ntxent":
         yield f"ntxent_normalize=false applies to pretraining (NT-Xent) only; task is {c.task!r}"
-    if c.task == "finetune" and not c.pretrained:
-        yield "task 'finetune' needs pretrained=<id of a pretraining run>"
-    if c.task == "distill" and not c.teacher:
-        yield "task 'distill' needs teacher=<id of a fine-tuning run>"
+    yield from method.check(c)
     if not field_errors("snapshot_epochs", c.snapshot_epochs) and any(
             not 0 <= e <= c.epochs for e in c.snapshot_epoch_list):
         yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"

@@ -22,7 +22,7 @@ CRASHED = (-6, -11, 134, 139)  # SIGABRT (free(): invalid next size, double free
 # times faster. "start"/"ok" lines tell the parent which case a crash belongs to.
 ONE_STEP = textwrap.dedent("""
     import sys, torch
-    from lib import data, training
+    from lib import data, methods, training
     from lib.config import Config
 
     torch.set_num_threads(1)
@@ -35,7 +35,7 @@ ONE_STEP = textwrap.dedent("""
         images = torch.randint(0, 256, (4, 3, int(size), int(size)), dtype=torch.uint8)
         split = data.ImageDataset(images, torch.tensor([0, 1, 0, 1]), ["a", "b"], "random", "train")
         d = training.Data(split, split, torch.arange(4), torch.arange(0), int(size))
-        job, _ = training._pretrain(config, d, cpu, training.autocast(cpu, "fp32"), torch.Generator().manual_seed(0))
+        job, _ = methods.get("pretrain").build(config, d, cpu, training.autocast(cpu, "fp32"), torch.Generator().manual_seed(0))
         job.model.train()
         loss, _ = job.step(torch.arange(2))
         loss.backward()
