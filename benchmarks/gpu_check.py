@@ -33,6 +33,7 @@ rot between GPU sessions.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -427,12 +428,11 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
 def write_tarball(members, tarball: Path) -> None:
     """``(path, name in the archive)`` pairs as a .tar.gz, written atomically (a reader, or a device
     call cut off by its time limit, never sees half a file)."""
-    tmp = tarball.with_name(f".{tarball.name}.tmp")
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tmp, "w:gz") as tar:
+    buffer = io.BytesIO()  # records and JSON results: megabytes (checkpoints are never packed)
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path, name in members:
             tar.add(path, arcname=name)
-    os.replace(tmp, tarball)
+    atomic_write_bytes(tarball, buffer.getvalue())
 
 
 def pack_dir(folder: Path, tarball: Path) -> None:

@@ -15,6 +15,9 @@ responsibility:
 - ``training``     the training loop every method shares, and their shared set-up (data, encoder, placement)
 - ``distributed``  data-parallel training under torchrun
 - ``evaluation``   embeddings, kNN, linear probe, retrieval, clustering
+- ``evaluate``     ``python -m lib evaluate``: the battery on a finished run's features, its model rebuilt by its method
+- ``cpu_kernels``  the work-around for a crash of oneDNN's channels_last CPU convolutions
+- ``paths``        the checkout root, its runs/ and data/ folders, and the one atomic write (imports no lib module)
 - ``probes``       what the projection head removes: predicting the transformation (SimCLR Table 3)
 - ``records``      run records: provenance, per-epoch metrics, results, stored by config hash
 - ``checkpoints``  checkpoints written atomically, read with ``weights_only``

@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "evaluate":
-            from .training import evaluate_record
-
-            from .training import EvaluationNotSaved
+            from .evaluate import EvaluationNotSaved, evaluate_record
 
             try:
                 out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,

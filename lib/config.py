@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -30,6 +29,7 @@ from .data import BUILTIN_DATASETS
 from .losses import TRIPLET_MINING
 from .models import ARCHS, HEAD_LAST_BN, STEMS
 from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
+from .paths import repo_path, resolve_runs_dir  # noqa: F401 (repo_path: re-exported, notebooks and scripts use it)
 from .views import CROP_SAMPLERS
 from .views import OPERATIONS as VIEW_OPERATIONS
 
@@ -283,19 +283,6 @@ class Config:
 
     def resolved_runs_dir(self) -> Path:
         return resolve_runs_dir(self.runs_dir)
-
-
-def resolve_runs_dir(runs_dir: str | Path = "") -> Path:
-    """Where run records go: ``runs_dir``, else ``$THESIS_RUNS_DIR``, else ``runs/`` of the checkout."""
-    return Path(runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
-
-
-def repo_path(name: str) -> Path:
-    """``name`` at the repository root when running from a checkout, else relative to the working
-    directory. Notebooks run in ``notebooks/``, the command line wherever it is started; both must
-    find the same ``runs/`` and ``data/``."""
-    root = Path(__file__).resolve().parent.parent
-    return root / name if (root / "pyproject.toml").is_file() else Path(name)
 
 
 # ---- construction from files and key=value overrides -------------------------------------------

@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import checkpoints, data, distributed, evaluation, methods, models, optim, views
+from . import checkpoints, cpu_kernels, data, distributed, evaluation, methods, models, optim, views
 from .config import Config, legacy_overrides
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
@@ -604,65 +604,15 @@ def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[
 def _device_layout(model: nn.Module, device: torch.device) -> nn.Module:
     """channels_last: faster convolutions with cuDNN and with oneDNN on the CPU (1.3-1.5x measured
     for the small CNN on 2 CPU cores), except for the layers oneDNN's CPU kernels crash on
-    (:func:`avoid_onednn_crash`)."""
+    (:func:`lib.cpu_kernels.avoid_onednn_crash`)."""
     model = model.to(memory_format=torch.channels_last)
     if device.type == "cpu":
-        avoid_onednn_crash(model)
+        cpu_kernels.avoid_onednn_crash(model)
     return model
 
 
-def onednn_crash_prone(module: nn.Module) -> bool:
-    """A convolution whose backward corrupts the heap on the CPU in channels_last (torch 2.14.1,
-    oneDNN's AVX-512 kernels): 1x1, strided, at most 8 input channels. Measured on the 1x1 stride-2
-    convolution alone: 2 to 8 input channels crash (free(): invalid next size, double free, or a
-    segmentation fault) at even input sides from 46 px on; 9 and more channels, and the contiguous
-    layout, never did. In this project: the downsampling shortcut of a ResNet whose first stage has at
-    most 8 channels (width <= 0.13), trained on images of 64 px with the CIFAR stem."""
-    return (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1) and module.stride != (1, 1)
-            and module.in_channels <= 8)
-
-
-def avoid_onednn_crash(model: nn.Module) -> list[nn.Module]:
-    """Run the crash-prone convolutions of ``model`` (:func:`onednn_crash_prone`) in the contiguous
-    layout when their input is on the CPU: weight and input contiguous, the output back in channels_last
-    for the layers after it. Such a layer is converted at every image size, not only at the sizes
-    measured to crash, since heap corruption need not crash at once. Every other layer, and every model
-    without such a layer (the small CNN, ResNets of width >= 0.25), is left as it was: their numbers do
-    not change. tests/test_cpu_kernels.py keeps PyTorch's bare reproduction, to tell when an upgrade
-    fixes it. Returns the converted layers."""
-    def before(conv: nn.Conv2d, args):
-        (x,) = args
-        if x.device.type != "cpu":
-            return None
-        _contiguous_weight(conv)  # again, in case the model was moved to channels_last since
-        return (x.contiguous(),)
-
-    def after(conv: nn.Conv2d, args, out: torch.Tensor):
-        return out.contiguous(memory_format=torch.channels_last) if out.device.type == "cpu" else out
-
-    converted = [m for m in model.modules() if onednn_crash_prone(m)]
-    for conv in converted:
-        _contiguous_weight(conv)
-        if not getattr(conv, "_avoids_onednn_crash", False):
-            conv.register_forward_pre_hook(before)
-            conv.register_forward_hook(after)
-            conv._avoids_onednn_crash = True
-    return converted
-
-
-def _contiguous_weight(conv: nn.Conv2d) -> None:
-    """The weight with contiguous strides. A 1x1 kernel in channels_last passes ``is_contiguous()`` but
-    keeps channels_last strides, and the convolution follows its weight's strides into channels_last."""
-    w = conv.weight
-    strides, step = [], 1
-    for n in reversed(w.shape):
-        strides.append(step)
-        step *= n
-    if w.stride() != tuple(reversed(strides)):
-        w.data = w.data.clone(memory_format=torch.contiguous_format)
-
-
-def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _layout(x: torch.Tensor) -> torch.Tensor:
+    """A batch of views in channels_last, the layout :func:`_device_layout` gives the model."""
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -786,58 +736,3 @@ def check_runs_dir(path: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"runs_dir {path} is not writable (no write permission on {existing}); "
                          "give runs_dir=<a folder you can write>")
-
-
-def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
-                    probe: bool = True) -> dict[str, Any]:
-    """Evaluation battery on the features of a finished run at a given layer.
-
-    ``layer`` 0 is the encoder output h; k >= 1 the output of the projection head's k-th layer
-    (contrastive runs only). The result is also written to ``<run>/evaluations/layer<k>.json``.
-    """
-    record = find_record(run_id, runs_dir)
-    config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
-    dev = resolve_device(device)
-    target = record.directory / "evaluations" / f"layer{layer}.json"
-    check_writable(target.parent, "--runs-dir <a copy of the run folder that you can write>")  # before any compute
-    _, state = load_pretrained(record.run_id, config, retrain=False)
-    amp = autocast(dev, config.precision)
-    d = prepare_data(config, dev)
-    model, fn = methods.get(config.task).rebuild(config, d, state["model"], layer)  # the method's model
-    model = model.to(dev).eval()
-    transform = eval_transform(d.size, d.train.image_size)
-    train_f = _features(fn, d.train.images, transform, amp)
-    test_f = _features(fn, d.test.images, transform, amp)
-    scores = evaluation.evaluation_battery(train_f, d.train.labels, test_f, d.test.labels, d.train.num_classes,
-                                           knn_k=config.knn_k, knn_t=config.knn_t, seed=config.seed, probe=probe)
-    from .records import atomic_write_json, library_versions, device_description, git_state, now_iso
-
-    out = {"run_id": record.run_id, "layer": layer, "scores": scores,
-           "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
-                          "date": now_iso()}}
-    try:
-        atomic_write_json(target, out)
-    except OSError as e:
-        raise EvaluationNotSaved(f"the scores above could not be saved to {target} ({e.strerror or e}); "
-                                 "free space or give --runs-dir <a copy of the run folder that you can write>",
-                                 out) from None
-    return out
-
-
-class EvaluationNotSaved(ValueError):
-    """The battery ran but its result could not be written; ``out`` holds it, so the scores are printed."""
-
-    def __init__(self, message: str, out: dict[str, Any]):
-        super().__init__(message)
-        self.out = out
-
-
-def check_writable(folder: Path, fix: str) -> None:
-    """A ValueError naming ``folder`` unless it is, or can become, a folder this process can write
-    (a read-only file system included: ``access`` answers EROFS there)."""
-    existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{folder} cannot be written (no write permission on {existing}, or a read-only "
-                         f"file system); give {fix}")

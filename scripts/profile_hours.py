@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.report.tables import as_list  # noqa: E402
+from lib.report.manifests import as_list  # noqa: E402
 
 
 def load_runs(runs_dir: Path, profile: str) -> dict[str, dict]:

@@ -1,6 +1,6 @@
 """Every architecture trains on the CPU without crashing the process, around a heap corruption in
 oneDNN (torch 2.14.1): the backward of a 1x1 strided convolution with at most 8 input channels in
-channels_last (lib.training.avoid_onednn_crash). A crash kills the process with no Python error,
+channels_last (lib.cpu_kernels.avoid_onednn_crash). A crash kills the process with no Python error,
 so whatever might crash runs in a subprocess, where a crash is a test failure, not a dead test run."""
 
 import subprocess
@@ -71,7 +71,7 @@ def test_one_training_step_of_every_width_and_size_on_the_cpu(arch):
 def test_pytorchs_bare_reproduction_still_crashes():
     """The bug without this project: it passes while PyTorch still crashes, and is skipped, saying so,
     once an upgrade (or a CPU without the faulty AVX-512 kernel) no longer does: then
-    lib.training.avoid_onednn_crash can go. Either way the suite stays green; the skip reason in the
+    lib.cpu_kernels.avoid_onednn_crash can go. Either way the suite stays green; the skip reason in the
     summary (-ra) is the notice."""
     repro = textwrap.dedent("""
         import torch, torch.nn as nn
@@ -84,7 +84,7 @@ def test_pytorchs_bare_reproduction_still_crashes():
     if proc.returncode == 0:
         pytest.skip(f"oneDNN's 1x1 strided backward no longer crashes (torch {torch.__version__}, CPU capability "
                     f"{torch.backends.cpu.get_cpu_capability()}): if this is an upgrade, remove "
-                    "lib.training.avoid_onednn_crash and this test")
+                    "lib.cpu_kernels.avoid_onednn_crash and this test")
     assert proc.returncode in CRASHED, proc.stderr[-2000:]
 
 

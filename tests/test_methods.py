@@ -72,7 +72,7 @@ def build(config, d, device, amp, generator):
     images = d.train.images
 
     def step(idx):
-        x = training._layout(views.paired_views(images[idx], v1, v2, generator), device)
+        x = training._layout(views.paired_views(images[idx], v1, v2, generator))
         with amp:
             p, z = fast(x)
         (p1, p2), (z1, z2) = p.float().chunk(2), z.float().chunk(2)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lib import losses, training
+from lib.evaluate import evaluate_record
 from lib.config import Config, repo_path
 from lib.records import load_record
 
@@ -255,7 +256,7 @@ def test_every_task_builds_the_same_encoder_for_the_same_config(tmp_path, size, 
         assert _encoder_state(state) == reference, task
         assert state["encoder.body.conv1.weight"].shape[-1] == stem_kernel, task
     for task in ("pretrain", "supervised ce", "distill"):  # evaluation rebuilds the same encoder and loads it
-        out = training.evaluate_record(records[task].run_id, runs_dir=base.runs_dir, device="cpu", probe=False)
+        out = evaluate_record(records[task].run_id, runs_dir=base.runs_dir, device="cpu", probe=False)
         assert 0 <= out["scores"]["knn_top1"] <= 1, task
 
 

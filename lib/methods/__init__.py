@@ -5,7 +5,7 @@ A method declares in one place everything the rest of the engine needs to know a
 views, how it builds its model and loss on a batch (a :class:`lib.training.Job`, which may carry
 a hook run after every optimiser step), how a finished run's model is rebuilt for evaluation,
 and its own validation rules. ``config`` validates against it, ``training`` runs it, ``cli``
-offers it as a command and ``lib.training.evaluate_record`` rebuilds its model from it; none of
+offers it as a command and ``lib.evaluate.evaluate_record`` rebuilds its model from it; none of
 them has a table of its own.
 
 Adding a method (solo-learn's pattern: one new file and one registry line) -- write a module that

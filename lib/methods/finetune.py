@@ -65,7 +65,7 @@ def classifier_job(config, d: training.Data, device, amp, generator, model, teac
         is_labelled[d.labelled] = True
 
     def step(idx):
-        x = training._layout(v1(images[idx], generator), device)
+        x = training._layout(v1(images[idx], generator))
         with amp:
             logits = fast(x).float()
         if teacher is None:

@@ -23,7 +23,7 @@ def build(config, d: training.Data, device, amp, generator):
 
     def step(idx):
         # (2B, C, S, S): both views, one forward pass, batch norm over both
-        x = training._layout(views.paired_views(images[idx], v1, v2, generator), device)
+        x = training._layout(views.paired_views(images[idx], v1, v2, generator))
         with amp:
             _, z = fast(x)
         z1, z2 = z.float().chunk(2)

@@ -28,7 +28,7 @@ def build(config, d: training.Data, device, amp, generator):
         feature_fns = {"h": model.encoder}
 
         def step(idx):
-            x = training._layout(v1(images[idx], generator), device)
+            x = training._layout(v1(images[idx], generator))
             with amp:
                 logits = fast(x).float()
             y = labels[idx]
@@ -40,7 +40,7 @@ def build(config, d: training.Data, device, amp, generator):
         gather = training._gather()
 
         def step(idx):
-            x = training._layout(views.paired_views(images[idx], v1, v2, generator), device)  # (2B, C, S, S)
+            x = training._layout(views.paired_views(images[idx], v1, v2, generator))  # (2B, C, S, S)
             with amp:
                 _, z = fast(x)
             z = z.float()

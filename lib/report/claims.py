@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .frames import TABLE3_ROWS
 from .grids import NORMALIZE_KNOB
 from .papers import reference
-from .tables import TABLE3_ROWS, VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
+from .statistics import VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
 
 Rows = list[dict[str, Any]]
 PerSeed = Sequence[float]

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
 from ..records import RunRecord
-from .tables import ALPHA, mean_std, one_sided_p, result_values
+from .statistics import ALPHA, mean_std, one_sided_p, result_values
 
 SCORES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
           "nmi": "NMI", "test_top1": "test accuracy"}
 
 # Image folders whose origin the pages must name (the folder's name -> what it holds)
-KNOWN_FOLDERS = {"cifar10-jpeg": "CIFAR-10, JPEG q75 copy"}
-BUILTIN_NAMES = {"sample": "the grey-scale Fashion-MNIST sample", "cifar10": "CIFAR-10",
-                 "cifar100": "CIFAR-100", "stl10": "STL-10", "fashion-mnist": "Fashion-MNIST"}
 
 
 def show(markdown: str) -> None:
@@ -41,15 +38,6 @@ def show(markdown: str) -> None:
         print(markdown)
     else:
         display(Markdown(markdown))
-
-
-def data_label(dataset: str) -> str:
-    """What a ``dataset`` value holds, as pages name it: ``imagefolder:data/cifar10-jpeg`` is
-    "CIFAR-10, JPEG q75 copy" (JPEG with 4:2:0 chroma subsampling, not the papers' lossless original)."""
-    if dataset.startswith("imagefolder:"):
-        folder = Path(dataset[len("imagefolder:"):]).name
-        return KNOWN_FOLDERS.get(folder, f"image folder {folder}")
-    return BUILTIN_NAMES.get(dataset, dataset)
 
 
 def setting(config: Config, seeds: int, epochs: int | None = None) -> str:

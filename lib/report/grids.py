@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import recipes
 from ..config import FIELD_NAMES, Config
+from ..data import TRAIN_IMAGES
 from ..views import OPERATIONS as VIEW_OPERATIONS
 from .papers import FIGURE5, FIGURE5_OPS
 
@@ -253,8 +254,7 @@ def finetune_layers(depth: int, wanted: str = "all") -> list[int]:
 
 
 # ---- training images of a data set ---------------------------------------------------------------
-
-TRAIN_IMAGES = {"sample": 5000, "cifar10": 50000, "cifar100": 50000, "stl10": 5000, "fashion-mnist": 60000}
+# TRAIN_IMAGES: lib.data's, derived from its one table of the data sets (lib.data.BUILTIN)
 
 
 def n_train_images(dataset: str, train_size: int) -> int:

@@ -37,8 +37,9 @@ from PIL import Image
 
 from .. import evaluation, views
 from .grids import row_averages
+from .manifests import as_list, check_name, stored_embeddings, stored_test_images
 from .papers import FIGURE5_OPS
-from .tables import as_list, check_name, stored_embeddings, stored_test_images
+from .profiles import README_PROFILES
 from . import captions
 
 captions.register()  # in a notebook's kernel: each figure shown carries its caption to the page as alt text
@@ -46,7 +47,7 @@ captions.register()  # in a notebook's kernel: each figure shown carries its cap
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .records import RunRecord
+    from ..records import RunRecord
 
 DPI = 90                 # dots per inch of every figure (and of save_png)
 CELL = 0.8               # side of one image in a grid, inches
@@ -510,7 +511,7 @@ def png_bytes(fig: Figure, dpi: int = DPI, colors: int = 256) -> bytes:
     return out.getvalue()
 
 
-README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the README may show (never the smoke tests')
+# README_PROFILES (lib.report.profiles): the profiles whose figures the README may show (never the smoke tests')
 
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:

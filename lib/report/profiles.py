@@ -106,6 +106,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+# The profiles' names in order of scale, smallest first (the order of PROFILES); every list of them is this.
+ORDER: tuple[str, ...] = tuple(PROFILES)
+LARGEST_FIRST: tuple[str, ...] = tuple(reversed(ORDER))  # the top index's sections, the README's preference
+README_PROFILES: tuple[str, ...] = tuple(p for p in ORDER if p != "smoke")  # whose figures and tables the README may show
+
 
 def profile_values(profile: str, notebook: str, declared: dict[str, Any]) -> dict[str, Any]:
     """The values a profile gives one notebook: only keys the notebook declares.
