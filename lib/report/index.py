@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..records import atomic_write_bytes, now_iso
+from .profiles import LARGEST_FIRST
 
 INDEX_LOCK = ".index.lock"  # held while a profile's index.json is read, changed and written
 
@@ -39,7 +40,7 @@ INDEX_NUMBERS: dict[str, list[tuple[str, str, str | None]]] = {
 }
 SUMMARY_NOTEBOOKS = ("09_summary",)  # notebooks that train nothing and summarise the claims of all the others
 PER_LINE = 3  # labels shown per headline line, best first
-PROFILE_ORDER = ("full", "cifar-cpu", "quick", "smoke")  # sections of the top index, largest scale first
+PROFILE_ORDER = LARGEST_FIRST  # sections of the top index, largest scale first (lib.report.profiles)
 
 
 # ---- headline numbers --------------------------------------------------------------------------

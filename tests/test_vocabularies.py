@@ -1,0 +1,38 @@
+"""Each vocabulary has one home: a second copy is what drifts (a profile added in one list and not
+in another, a data set's size written twice). Each test names the home and checks that the other
+places read it rather than repeat it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lib import data
+from lib.config import repo_path
+from lib.report import conclusions, grids, index, plots, profiles
+
+
+def test_profile_names_and_order_live_in_profiles():
+    assert profiles.ORDER == ("smoke", "quick", "cifar-cpu", "full") == tuple(profiles.PROFILES)
+    assert index.PROFILE_ORDER is profiles.LARGEST_FIRST
+    assert plots.README_PROFILES is profiles.README_PROFILES
+    script = (repo_path("scripts/update_readme.py")).read_text()
+    assert "PROFILE_ORDER = tuple(reversed(README_PROFILES))" in script
+
+
+def test_every_notebook_parameters_cell_names_every_profile():
+    """The comment on ``profile`` in each parameters cell lists the profiles there are (it said
+    "smoke, quick or full" after cifar-cpu was added)."""
+    for path in sorted(repo_path("notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+        line = next(line for line in cell["source"] if re.match(r"profile\s*=", line))
+        named = re.findall(r"[a-z][a-z-]*", line.split("#", 1)[1])
+        assert set(profiles.ORDER) <= set(named), f"{path.name}: {line.strip()}"
+
+
+def test_dataset_facts_live_in_data():
+    assert set(data.BUILTIN) == set(data.BUILTIN_DATASETS) == set(data.SPLITS) == set(data.TRAIN_IMAGES)
+    assert grids.TRAIN_IMAGES is data.TRAIN_IMAGES
+    assert conclusions.data_label is data.data_label
+    assert data.data_label("cifar10") == "CIFAR-10" and data.data_label("imagefolder:x/cifar10-jpeg") == \
+        "CIFAR-10, JPEG q75 copy"
