@@ -63,9 +63,9 @@ def test_claims_of_a_notebook_and_of_the_summary(tmp_path):
                           headline={"verdict: a": "agrees", "verdict: b": "opposite", "probe": 0.5})
     tables.write_manifest("07_batch_temperature", "smoke", {"x": rec.run_id}, runs_dir=tmp_path,
                           headline={"verdict: c": "inconclusive (1 seed: no test)"})
-    assert index.headlines("06_projection_head", "smoke", tmp_path) == ["claims: 1 agree, 0 inconclusive, 1 opposite"]
+    assert index.headlines("06_projection_head", "smoke", tmp_path) == ["claims: 1 agrees, 0 inconclusive, 1 opposite"]
     assert index.headlines("09_summary", "smoke", tmp_path) == [
-        "claims: 1 agree, 1 inconclusive, 1 opposite (2 related-work notebooks)"]
+        "claims: 1 agrees, 1 inconclusive, 1 opposite (2 related-work notebooks)"]
     assert index.headlines("09_summary", "full", tmp_path) == ["no related-work manifest at this profile yet"]
 
 

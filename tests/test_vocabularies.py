@@ -36,3 +36,18 @@ def test_dataset_facts_live_in_data():
     assert conclusions.data_label is data.data_label
     assert data.data_label("cifar10") == "CIFAR-10" and data.data_label("imagefolder:x/cifar10-jpeg") == \
         "CIFAR-10, JPEG q75 copy"
+
+
+def test_verdicts_are_one_type_tallied_and_worded_once():
+    """The index and the pages count verdicts with the same function: "1 agrees" in both (the index
+    said "1 agree"), and a text that states no verdict is counted apart in both (the index counted
+    it as inconclusive)."""
+    from lib.report import statistics
+
+    texts = ["agrees", "inconclusive (1 seed: no test); ours +1.0", "not run at this profile"]
+    assert conclusions.verdict_tally(texts) == "1 agrees, 1 inconclusive, 1 not run at this profile"
+    assert index.verdict_counts(texts) == "claims: 1 agrees, 1 inconclusive, 0 opposite, 1 not run at this profile"
+    assert conclusions.verdict_tally is statistics.verdict_tally
+    assert statistics.Verdict.of("opposite; ours -2.0") is statistics.Verdict.OPPOSITE
+    assert {statistics.effect_verdict(1, m, 0.1, n) for m, n in ((1.0, 5), (-1.0, 5), (0.0, 5), (1.0, 1))} \
+        <= {v.value for v in statistics.Verdict} | {"inconclusive (1 seed: no test)"}

@@ -17,7 +17,7 @@ from typing import Any
 from ..config import Config
 from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
 from ..records import RunRecord
-from .statistics import ALPHA, mean_std, one_sided_p, result_values
+from .statistics import ALPHA, mean_std, one_sided_p, result_values, verdict_tally
 
 SCORES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
           "nmi": "NMI", "test_top1": "test accuracy"}
@@ -243,16 +243,6 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
 
 
 # ---- 05-08: the claims of the related work -------------------------------------------------------------
-
-def verdict_tally(verdicts: Sequence[str]) -> str:
-    """``3 agree, 1 inconclusive, 1 opposite`` from verdict texts such as "agrees" or
-    "inconclusive (1 seed: no test)"; the index's tally reads the same."""
-    keys = [str(v).split(" (")[0].split(";")[0] for v in verdicts]
-    order = ["agrees", "inconclusive", "opposite", "no result"]
-    order += [k for k in dict.fromkeys(keys) if k not in order]
-    return ", ".join(f"{keys.count(k)} {'agree' if k == 'agrees' and keys.count(k) != 1 else k}"
-                     for k in order if k in keys)
-
 
 def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = ()) -> str:
     """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's."""

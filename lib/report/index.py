@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from ..records import atomic_write_bytes, now_iso
 from .profiles import LARGEST_FIRST
+from .statistics import verdict_tally
 
 INDEX_LOCK = ".index.lock"  # held while a profile's index.json is read, changed and written
 
@@ -84,25 +85,10 @@ def record_line(records: Mapping[str, list], key: str, what: str, fraction: str 
 
 
 def verdict_counts(verdicts: Iterable[str]) -> str | None:
-    """``claims: 2 agree, 9 inconclusive, 1 opposite`` from verdict texts (``agrees``,
-    ``inconclusive (1 seed: no test); ...``, ``opposite``, ``no result``); None for none."""
-    counts = {"agree": 0, "inconclusive": 0, "opposite": 0, "no result": 0}
-    total = 0
-    for text in verdicts:
-        word = str(text).strip().lower()
-        total += 1
-        if word.startswith("agree"):
-            counts["agree"] += 1
-        elif word.startswith("opposite"):
-            counts["opposite"] += 1
-        elif word.startswith("no result"):
-            counts["no result"] += 1
-        else:
-            counts["inconclusive"] += 1
-    if not total:
-        return None
-    shown = [f"{n} {name}" for name, n in counts.items() if n or name != "no result"]
-    return "claims: " + ", ".join(shown)
+    """``claims: 2 agree, 9 inconclusive, 1 opposite`` from verdict texts (:func:`verdict_tally`, the
+    pages' tally, with the test's three outcomes always shown); None for none."""
+    verdicts = list(verdicts)
+    return "claims: " + verdict_tally(verdicts, zeros=True) if verdicts else None
 
 
 def _verdicts(manifest: Mapping[str, Any]) -> list[str]:

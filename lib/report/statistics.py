@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,38 @@ VERDICT_RULE = ("a claim agrees when the per-seed paired effect has the paper's 
                 "is significant, and is inconclusive otherwise, as every verdict is with one seed")
 
 
+class Verdict(str, enum.Enum):
+    """The outcomes of a claim's test (:data:`VERDICT_RULE`), in the order a tally lists them. A
+    verdict's text may carry a reason after its word ("inconclusive (1 seed: no test)")."""
+
+    AGREES = "agrees"
+    INCONCLUSIVE = "inconclusive"
+    OPPOSITE = "opposite"
+    NO_RESULT = "no result"
+
+    @classmethod
+    def of(cls, text: Any) -> "Verdict | str":
+        """The verdict a text states (its words before a reason in parentheses or after ";"); a text
+        that states none (e.g. "not run at this profile") is returned as it is, to be counted apart."""
+        word = str(text).split(" (")[0].split(";")[0].strip()
+        return cls(word) if word in cls._value2member_map_ else word
+
+    def counted(self, n: int) -> str:
+        """``n`` claims with this verdict, in English: "1 agrees", "2 agree", "1 inconclusive"."""
+        return f"{n} {'agree' if self is Verdict.AGREES and n != 1 else self.value}"
+
+
+def verdict_tally(verdicts: Iterable[Any], zeros: bool = False) -> str:
+    """``3 agree, 1 inconclusive, 1 opposite`` from verdict texts, in :class:`Verdict`'s order, then
+    texts that state no verdict, each kind apart ("1 not run at this profile"). With ``zeros`` the
+    three outcomes of the test are listed even when none has them (the index's fixed columns)."""
+    found = [Verdict.of(v) for v in verdicts]
+    parts = [v.counted(found.count(v)) for v in Verdict
+             if found.count(v) or (zeros and v is not Verdict.NO_RESULT)]
+    parts += [f"{found.count(k)} {k}" for k in dict.fromkeys(found) if not isinstance(k, Verdict)]
+    return ", ".join(parts)
+
+
 def one_sided_p(mean: float, std: float, n: int, sign: int) -> float:
     """p-value of the one-sided paired t-test that the effect's mean has ``sign`` (+1: > 0, -1: < 0):
     P(T >= sign * t) with t = mean / (std / sqrt(n)) and n - 1 degrees of freedom; NaN for n < 2.
@@ -93,14 +126,14 @@ def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> s
     if expected_sign not in (-1, 1):
         raise ValueError(f"expected_sign must be -1 or +1; got {expected_sign!r}")
     if not math.isfinite(mean):
-        return "no result"
+        return Verdict.NO_RESULT.value
     if seeds < 2:
-        return "inconclusive (1 seed: no test)"
+        return f"{Verdict.INCONCLUSIVE.value} (1 seed: no test)"
     if one_sided_p(mean, std, seeds, expected_sign) < ALPHA:
-        return "agrees"
+        return Verdict.AGREES.value
     if one_sided_p(mean, std, seeds, -expected_sign) < ALPHA:
-        return "opposite"
-    return "inconclusive"
+        return Verdict.OPPOSITE.value
+    return Verdict.INCONCLUSIVE.value
 
 
 def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | None = None,

@@ -16,4 +16,4 @@ from .manifests import (MANIFEST_DIR, as_list, check_name, manifest_path, manife
                         read_manifests, snapshot_keys, stored_embeddings, stored_test_images, write_manifest)
 from .statistics import (ALPHA, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
                          line_series, mean_std, one_sided_p, paper_delta, per_seed_best, result_value,
-                         result_values, seed_deltas)
+                         result_values, seed_deltas, Verdict, verdict_tally)
