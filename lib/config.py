@@ -220,7 +220,7 @@ class Config:
 
     @property
     def views_list(self) -> tuple[str, ...]:
-        return _split_ops(self.effective_views)
+        return split_list(self.effective_views)
 
     @property
     def views2_list(self) -> tuple[str, ...]:
@@ -228,7 +228,7 @@ class Config:
             return self.views_list
         if self.views2 == "none":
             return ()
-        return _split_ops(self.views2)
+        return split_list(self.views2)
 
     @property
     def scaled_lr(self) -> float:
@@ -248,7 +248,7 @@ class Config:
 
     @property
     def snapshot_epoch_list(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self.snapshot_epochs.split(",") if s.strip())
+        return tuple(int(s) for s in split_list(self.snapshot_epochs))
 
     # ---- identity ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -462,7 +462,7 @@ def _dataset(v: str) -> str | None:
 
 def _snapshot_epochs(v: str) -> str | None:
     try:
-        _ = tuple(int(s) for s in v.split(",") if s.strip())
+        _ = tuple(int(s) for s in split_list(v))
     except ValueError:
         return f"must be comma-separated integers; got {v!r}"
     return None
@@ -529,7 +529,7 @@ def _value_errors(c: Config):
         text = c.effective_views if name == "views" else c.views2
         if name == "views2" and text in ("", "none"):
             continue
-        ops = _split_ops(text)
+        ops = split_list(text)
         bad = [op for op in ops if op not in VIEW_OPERATIONS]
         if bad:
             yield f"{name} has unknown augmentation(s) {', '.join(map(repr, bad))}; allowed: {', '.join(VIEW_OPERATIONS)}"
@@ -556,8 +556,10 @@ def _value_errors(c: Config):
         yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"
 
 
-def _split_ops(text: str) -> tuple[str, ...]:
-    return tuple(op.strip() for op in text.split(",") if op.strip())
+def split_list(text: str) -> tuple[str, ...]:
+    """``"crop, flip,,color"`` -> ``("crop", "flip", "color")``: the one parser of comma-separated lists
+    (views, snapshot epochs, list-valued notebook parameters, the runner's ``--only``, the plans' grids)."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _suggest(name: str) -> str:

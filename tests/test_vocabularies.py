@@ -51,3 +51,16 @@ def test_verdicts_are_one_type_tallied_and_worded_once():
     assert statistics.Verdict.of("opposite; ours -2.0") is statistics.Verdict.OPPOSITE
     assert {statistics.effect_verdict(1, m, 0.1, n) for m, n in ((1.0, 5), (-1.0, 5), (0.0, 5), (1.0, 1))} \
         <= {v.value for v in statistics.Verdict} | {"inconclusive (1 seed: no test)"}
+
+
+def test_one_parser_of_comma_separated_lists():
+    """Every comma-separated list in lib/ and the scripts goes through lib.config.split_list."""
+    from lib.config import Config, split_list
+
+    assert split_list(" crop, flip,,color ") == ("crop", "flip", "color") and split_list("") == ()
+    assert Config(views="crop, flip").views_list == ("crop", "flip")
+    assert Config(snapshot_epochs="0, 5,", epochs=5).snapshot_epoch_list == (0, 5)
+    root = repo_path(".")
+    others = [str(p.relative_to(root)) for folder in ("lib", "scripts", "benchmarks") for p in (root / folder).rglob("*.py")
+              if 'split(",")' in p.read_text() and p.name != "config.py"]
+    assert others == []

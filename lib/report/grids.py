@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import recipes
-from ..config import FIELD_NAMES, Config
+from ..config import FIELD_NAMES, Config, split_list
 from ..data import TRAIN_IMAGES
 from ..views import OPERATIONS as VIEW_OPERATIONS
 from .papers import FIGURE5, FIGURE5_OPS
@@ -32,7 +32,7 @@ def parse_list(text: str, kind: Callable[[str], Any] = float, name: str = "list"
         text = str(text)
     if not isinstance(text, str):
         raise ValueError(f"{name} must be a comma-separated string; got {text!r}")
-    items = [s.strip() for s in text.split(",") if s.strip()]
+    items = list(split_list(text))
     if not items:
         raise ValueError(f"{name} is empty; give comma-separated values, e.g. '1,2'")
     try:
@@ -158,7 +158,7 @@ def color_settings(strengths: Sequence[float], with_blur: bool = True,
     strengths = [float(s) for s in strengths]
     if not strengths or any(not 0 < s <= 2.5 for s in strengths):
         raise ValueError(f"strengths must be non-empty, each in (0, 2.5]; got {strengths}")
-    if "color" not in views_base.split(","):
+    if "color" not in split_list(views_base):
         raise ValueError(f"views_base must contain 'color'; got {views_base!r}")
     out = {fraction_label(s): {"color_strength": s, "views": views_base} for s in strengths}
     if with_blur:

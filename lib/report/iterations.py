@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import recipes
-from ..config import Config
+from ..config import Config, split_list
 
 Group = dict[object, list[Config]]
 
@@ -80,7 +80,7 @@ def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str
 
     from ..training import prepare_data
 
-    fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
+    fractions = [float(f) for f in split_list(label_fractions)]
     n_labelled = {f: len(prepare_data(base.replace(label_fraction=f), torch.device("cpu")).labelled) for f in fractions}
     batch = {f: min(finetune_batch_size, n) for f, n in n_labelled.items()}
     repeat = {f: max(1, round(max(n_labelled.values()) / n)) for f, n in n_labelled.items()}

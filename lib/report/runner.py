@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..config import repo_path, resolve_runs_dir
+from ..config import repo_path, resolve_runs_dir, split_list
 from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
@@ -90,7 +90,7 @@ def list_notebooks(notebooks_dir: str | Path) -> list[Path]:
 
 def select_notebooks(paths: list[Path], only: Iterable[str] | None) -> list[Path]:
     """The notebooks named in ``only`` (stems or number prefixes such as ``01``), in file order."""
-    names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
+    names = [n for item in (only or []) for n in split_list(item)]
     if not names:
         return paths
     chosen = set()
