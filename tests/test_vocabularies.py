@@ -64,3 +64,14 @@ def test_one_parser_of_comma_separated_lists():
     others = [str(p.relative_to(root)) for folder in ("lib", "scripts", "benchmarks") for p in (root / folder).rglob("*.py")
               if 'split(",")' in p.read_text() and p.name != "config.py"]
     assert others == []
+
+
+def test_the_checkout_root_is_computed_once():
+    """lib.paths.CHECKOUT; config.repo_path and the report's kernels and plain engine read it."""
+    import inspect
+
+    from lib import config, paths
+    from lib.report import kernels, plain
+
+    assert kernels.CHECKOUT is paths.CHECKOUT and config.repo_path is paths.repo_path
+    assert "CHECKOUT" in inspect.getsource(plain.execute_plain) and "parent.parent" not in inspect.getsource(plain)

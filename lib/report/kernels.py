@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..paths import CHECKOUT
 from .params import ParameterError
 
 KERNEL = "contrastive-thesis"
@@ -22,7 +23,7 @@ KERNEL = "contrastive-thesis"
 # without encryption"); over IPC there is nothing to warn about. (Windows has no IPC transport.)
 KERNEL_TRANSPORT = "ipc" if os.name == "posix" else "tcp"
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+# CHECKOUT (lib.paths): the folder that holds this ``lib``
 
 
 def check_kernel(kernel: str) -> None:
