@@ -52,14 +52,14 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib.report import conclusions, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
+from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
 # the README shows, per block, the first of these profiles whose records are complete; smoke never unless asked
 PROFILE_ORDER = tuple(reversed(README_PROFILES))  # largest scale first: ("full", "cifar-cpu", "quick")
-NAMES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
-         "nmi": "NMI"}
+NAMES = SHORT_NAMES  # the scores' names (lib.evaluation.METRIC_NAMES)
 SUPERVISED_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
 SIMCLR_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r")
 

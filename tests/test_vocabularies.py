@@ -75,3 +75,14 @@ def test_the_checkout_root_is_computed_once():
 
     assert kernels.CHECKOUT is paths.CHECKOUT and config.repo_path is paths.repo_path
     assert "CHECKOUT" in inspect.getsource(plain.execute_plain) and "parent.parent" not in inspect.getsource(plain)
+
+
+def test_metric_names_are_declared_once():
+    """lib.evaluation.METRIC_NAMES: the conclusions, the figures, the README script and the progress bar
+    read it (the bar said "top-1" where the pages say "test accuracy")."""
+    from lib import evaluation, progress
+
+    assert conclusions.SCORES is evaluation.SHORT_NAMES and plots.SCORE_NAMES is evaluation.AXIS_NAMES
+    assert "NAMES = SHORT_NAMES" in repo_path("scripts/update_readme.py").read_text()
+    assert progress._postfix({"epoch": 2, "test_top1": 0.5, "knn_top1": 0.25}, None) == \
+        "epoch 2  kNN 25.0 %  test accuracy 50.0 %"

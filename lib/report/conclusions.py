@@ -16,11 +16,11 @@ from typing import Any
 
 from ..config import Config
 from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
+from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
 from .statistics import ALPHA, mean_std, one_sided_p, result_values, verdict_tally
 
-SCORES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
-          "nmi": "NMI", "test_top1": "test accuracy"}
+SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
 
 # Image folders whose origin the pages must name (the folder's name -> what it holds)
 

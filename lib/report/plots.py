@@ -60,11 +60,7 @@ CURVE_NAMES = {  # panel titles of the per-epoch metrics
     "train_top1": "training top-1",
     "test_top1": "classifier test top-1",
 }
-SCORE_NAMES = {  # axis labels of the evaluation battery's scores
-    "knn_top1": "kNN top-1", "linear_probe_top1": "linear probe top-1", "recall@1": "Recall@1",
-    "recall@2": "Recall@2", "recall@4": "Recall@4", "recall@8": "Recall@8", "map@r": "MAP@R", "nmi": "NMI",
-    "ari": "ARI", "test_top1": "classifier top-1",
-}
+SCORE_NAMES = evaluation.AXIS_NAMES  # axis labels of the evaluation battery's scores (lib.evaluation.METRIC_NAMES)
 _PROBABILITY_OF = {"flip": "flip_p", "color": "color_p", "gray": "gray_p", "blur": "blur_p"}
 
 
