@@ -32,6 +32,9 @@ from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
 from .paths import repo_path, resolve_runs_dir  # noqa: F401 (repo_path: re-exported, notebooks and scripts use it)
 from .views import CROP_SAMPLERS
 from .views import OPERATIONS as VIEW_OPERATIONS
+from .views import ViewConfig
+
+VIEW_DEFAULTS = ViewConfig()  # the augmentations' defaults (SimCLR's) are views.ViewConfig's, not repeated here
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -89,12 +92,12 @@ class Config:
         "help": "augmentations of the second branch; empty = same as views; 'none' = identity "
                 "(the image resized only), as in SimCLR's Figure 5 ablation"})
     image_size: int = field(default=0, metadata={"help": "side of the views in pixels; 0 = native size"})
-    crop_scale_min: float = field(default=0.08, metadata={
+    crop_scale_min: float = field(default=VIEW_DEFAULTS.crop_scale[0], metadata={
         "help": "smallest crop area as a fraction of the image (SimCLR: 0.08)"})
-    color_strength: float = field(default=0.5, metadata={
+    color_strength: float = field(default=VIEW_DEFAULTS.color_strength, metadata={
         "help": "colour distortion strength s (SimCLR: 0.5 for CIFAR-10, 1.0 for ImageNet)"})
-    blur_p: float = field(default=0.5, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
-    gray_p: float = field(default=0.2, metadata={
+    blur_p: float = field(default=VIEW_DEFAULTS.blur_p, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
+    gray_p: float = field(default=VIEW_DEFAULTS.gray_p, metadata={
         "help": "probability of grayscale when 'gray' is in views (SimCLR data_util.py: 0.2; dkobak/simclr-cifar10: 0.1)",
         "added": True})
     crop_sampler: str = field(default="torchvision", metadata={

@@ -86,3 +86,18 @@ def test_metric_names_are_declared_once():
     assert "NAMES = SHORT_NAMES" in repo_path("scripts/update_readme.py").read_text()
     assert progress._postfix({"epoch": 2, "test_top1": 0.5, "knn_top1": 0.25}, None) == \
         "epoch 2  kNN 25.0 %  test accuracy 50.0 %"
+
+
+def test_view_defaults_are_the_view_configs():
+    """Config's augmentation knobs take their defaults from views.ViewConfig (they were written twice)."""
+    import inspect
+
+    from lib import config, views
+
+    defaults = views.ViewConfig()
+    c = config.Config()
+    assert (c.crop_scale_min, c.color_strength, c.blur_p, c.gray_p) == \
+        (defaults.crop_scale[0], defaults.color_strength, defaults.blur_p, defaults.gray_p)
+    source = inspect.getsource(config.Config)
+    for name in ("crop_scale_min", "color_strength", "blur_p", "gray_p"):
+        assert f"{name}: float = field(default=VIEW_DEFAULTS." in source, name
