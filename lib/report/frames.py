@@ -215,6 +215,7 @@ def side_by_side(ours: Mapping[str, tuple[float, float, int]], paper: Mapping[st
         rows.append({"setting": label, "paper": paper.get(label, math.nan), "ours": shown, "seeds": n})
     return pd.DataFrame(rows, columns=["setting", "paper", "ours", "seeds"]).set_index("setting")
 
+
 TABLE3_ROWS = {"rotate": "rotation", "gray": "color vs grayscale", "sobel": "orig. vs Sobel"}  # ours -> paper's
 
 
@@ -266,6 +267,7 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
                 return super().__repr__()
 
     return FullText.from_dict({k: {"paper": p, "ours": o} for k, (p, o) in rows.items()}, orient="index")
+
 
 RELATED_NOTEBOOKS: dict[str, tuple[str, str]] = {  # notebook -> (claims tested, paper figures)
     "05_simclr_augmentations": ("composition of augmentations; colour strength (SimCLR vs supervised)",

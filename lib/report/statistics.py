@@ -69,6 +69,7 @@ def seed_deltas(a: Sequence[float], b: Sequence[float]) -> list[float]:
         raise ValueError(f"a and b must have one value per seed each; got {len(a)} and {len(b)}")
     return [x - y for x, y in zip(a, b)]
 
+
 ALPHA = 0.05  # level of the one-sided paired t-test behind every verdict
 
 VERDICT_RULE = ("a claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
