@@ -247,7 +247,7 @@ class Config:
     @property
     def speed_list(self) -> tuple[str, ...]:
         """``speed`` as a tuple of switch names."""
-        return _split_ops(self.speed)
+        return split_list(self.speed)
 
     @property
     def snapshot_epoch_list(self) -> tuple[int, ...]:
@@ -472,7 +472,7 @@ def _snapshot_epochs(v: str) -> str | None:
 
 
 def _speed(v: str) -> str | None:
-    names = _split_ops(v)
+    names = split_list(v)
     bad = [n for n in names if n not in SPEED_SWITCHES]
     if bad:
         return f"has unknown switch(es) {', '.join(map(repr, bad))}; allowed: {', '.join(SPEED_SWITCHES)}"

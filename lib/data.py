@@ -496,10 +496,8 @@ def image_folder_count(path: str, split: str = "train", data_dir: str | Path | N
         pass  # no cache yet, or a torn or foreign one: count again
     count = _count_images(str(split_dir))
     try:
-        from .records import atomic_write_json
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(cache, {"root": str(root), "key": key, "count": count})
+        entry = {"root": str(root), "key": key, "count": count}
+        atomic_write_bytes(cache, (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode())
     except OSError:
         pass  # a read-only data directory: count every time (a listing, well under a second)
     return count

@@ -11,9 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import evaluation, methods
+from . import evaluation, methods, training
 from .records import atomic_write_json, device_description, find_record, git_state, library_versions, now_iso
-from .training import _features, autocast, eval_transform, load_pretrained, prepare_data, resolve_device
 
 
 def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
@@ -25,17 +24,17 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
     """
     record = find_record(run_id, runs_dir)
     config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
-    dev = resolve_device(device)
+    dev = training.resolve_device(device)
     target = record.directory / "evaluations" / f"layer{layer}.json"
     check_writable(target.parent, "--runs-dir <a copy of the run folder that you can write>")  # before any compute
-    _, state = load_pretrained(record.run_id, config, retrain=False)
-    amp = autocast(dev, config.precision)
-    d = prepare_data(config, dev)
+    _, state = training.load_pretrained(record.run_id, config, retrain=False)
+    amp = training.autocast(dev, config.precision)
+    d = training.prepare_data(config, dev)
     model, fn = methods.get(config.task).rebuild(config, d, state["model"], layer)  # the method's model
     model = model.to(dev).eval()
-    transform = eval_transform(d.size, d.train.image_size)
-    train_f = _features(fn, d.train.images, transform, amp)
-    test_f = _features(fn, d.test.images, transform, amp)
+    transform = training.eval_transform(d.size, d.train.image_size)
+    train_f = training._features(fn, d.train.images, transform, amp)
+    test_f = training._features(fn, d.test.images, transform, amp)
     scores = evaluation.evaluation_battery(train_f, d.train.labels, test_f, d.test.labels, d.train.num_classes,
                                            knn_k=config.knn_k, knn_t=config.knn_t, seed=config.seed, probe=probe)
     out = {"run_id": record.run_id, "layer": layer, "scores": scores,

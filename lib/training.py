@@ -550,7 +550,7 @@ def recorded_weights(record: RunRecord) -> dict[str, Any] | None:
 def retrain_command(record: RunRecord) -> str:
     """The command that trains ``record``'s run again into a runs folder of the user's choosing."""
     extra = ""
-    parent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+    parent = methods.parent_run(record.config)
     if parent:
         extra = f" (copy {record.directory.parent / parent} into that folder first)"
     try:
@@ -586,7 +586,7 @@ def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[
                 f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
                 f"{here} device; retrain it there or copy its checkpoints/ folder here")
         scratch = retrained_runs_dir(record)
-        grandparent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+        grandparent = methods.parent_run(record.config)
         if grandparent and not (scratch / grandparent).exists():  # the parent's own parent, found from there
             scratch.mkdir(parents=True, exist_ok=True)
             (scratch / grandparent).symlink_to((record.directory.parent / grandparent).resolve())
@@ -662,7 +662,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
         raise ValueError(f"speed=cuda_graphs needs a CUDA device (CUDA graphs capture CUDA kernels); this run's "
                          f"device is {device.type}: drop cuda_graphs from speed or give device=cuda")
     method = methods.get(config.task)
-    parent = getattr(config, method.parent) if method.parent else ""
+    parent = methods.parent_run(config)
     if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
         load_pretrained(parent, config)
     torch.manual_seed(config.seed)

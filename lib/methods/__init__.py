@@ -86,6 +86,12 @@ def names() -> tuple[str, ...]:
     return tuple(METHODS)
 
 
+def parent_run(config: "Config") -> str:
+    """The id of the run whose weights ``config``'s method starts from (``Method.parent``), or ""."""
+    method = METHODS.get(config.task)
+    return getattr(config, method.parent) if method is not None and method.parent else ""
+
+
 def get(name: str) -> Method:
     """The method called ``name``; a ValueError naming the registered ones otherwise."""
     try:
