@@ -73,7 +73,9 @@ def test_the_checkout_root_is_computed_once():
     from lib import config, paths
     from lib.report import kernels, plain
 
-    assert kernels.CHECKOUT is paths.CHECKOUT and config.repo_path is paths.repo_path
+    from lib.report import pages
+
+    assert kernels.CHECKOUT is paths.CHECKOUT is pages.CHECKOUT and config.repo_path is paths.repo_path
     assert "CHECKOUT" in inspect.getsource(plain.execute_plain) and "parent.parent" not in inspect.getsource(plain)
 
 

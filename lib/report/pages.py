@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..paths import CHECKOUT
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "reader"
 BANNER_TAG = "report-status"  # tag of the banner cell the runner puts into each executed notebook
@@ -47,7 +49,7 @@ TOC_MARKER = "<!-- reader-toc -->"
 PAGER_MARKERS = ("<!-- reader-pager-top -->", "<!-- reader-pager-bottom -->")
 STYLESHEET = "reader.css"  # in the folder above the profile folders: pages link ../reader.css
 STYLESHEET_SOURCE = TEMPLATES / TEMPLATE / STYLESHEET
-CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+# CHECKOUT (lib.paths): the folder that holds this ``lib``
 _NOTEBOOK_MENTION = re.compile(  # "notebook 01", "notebooks 05, 06 and 07", "notebooks 05-08"
     r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
 _NUMBER = re.compile(r"\d{2}\b")
