@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import evaluation, methods, training
-from .records import atomic_write_json, device_description, find_record, git_state, library_versions, now_iso
+from . import evaluation, methods, records, training
+from .records import device_description, find_record, git_state, library_versions, now_iso
 
 
 def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
@@ -41,7 +41,7 @@ def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, de
            "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
                           "date": now_iso()}}
     try:
-        atomic_write_json(target, out)
+        records.atomic_write_json(target, out)  # through the module: a test stands in a failing write
     except OSError as e:
         raise EvaluationNotSaved(f"the scores above could not be saved to {target} ({e.strerror or e}); "
                                  "free space or give --runs-dir <a copy of the run folder that you can write>",
