@@ -379,12 +379,14 @@ def simclr_v2_plan(base: Config, recipe: str, *, depths: str, finetune_from: str
                                                     [(d, width) for d in head_depths]]
     pre = {(d, w): [pre_base.replace(head_layers=d, width=w, seed=s) for s in range(seeds)] for d, w in pre_keys}
     n_labelled = simclr_v2.labelled_counts(pre_base, fractions)
-    ft_keys = sorted({(d, width, k, f) for d in head_depths for k in finetune_layers(d, finetune_from) for f in fractions}
+    ft_keys = sorted({(d, width, k, f) for d in head_depths for k in finetune_layers(d, finetune_from)
+                      for f in fractions}
                      | {(3, w, 1, f) for w in widths for f in fractions})
     # every fraction fine-tunes for the same epochs (no repeat) and evaluates at the end; the base's crops
-    ft = {(d, w, k, f): [simclr_v2.finetune_config(v2_base, pre[(d, w)][s], layer=k, fraction=f, n_labelled=n_labelled[f],
-                                                   batch_size=finetune_batch_size, lr=finetune_lr, epochs=finetune_epochs,
-                                                   eval_every=finetune_epochs) for s in range(seeds)]
+    ft = {(d, w, k, f): [simclr_v2.finetune_config(v2_base, pre[(d, w)][s], layer=k, fraction=f,
+                                                   n_labelled=n_labelled[f], batch_size=finetune_batch_size,
+                                                   lr=finetune_lr, epochs=finetune_epochs, eval_every=finetune_epochs)
+                         for s in range(seeds)]
           for d, w, k, f in ft_keys}
     students = {("same size", False): wide, ("base width", False): width}
     if distill_alpha > 0:

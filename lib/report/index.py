@@ -6,7 +6,8 @@ and ``index.html``. The top index, ``reports/index.html``, has one section per p
 built by scanning ``reports/*/index.json``: the date and commit, and per notebook its status and one
 or two headline numbers taken from its manifest (``runs/_manifests/<notebook>-<profile>.json``):
 
-- numbers named by the notebook's module (``Notebook.index_numbers``, :mod:`lib.report.notebooks`) are recomputed from the run records the manifest names,
+- numbers named by the notebook's module (``Notebook.index_numbers``, :mod:`lib.report.notebooks`) are
+  recomputed from the run records the manifest names,
   as mean ± std over seeds (:func:`lib.report.tables.mean_std`): "SimCLR h kNN 48.9 ± 0.7 %";
 - the verdicts of the reproduced claims (``verdict: ...`` entries) are counted: "claims: 2 agree,
   9 inconclusive, 1 opposite"; the summary notebook (``Notebook.summary``) counts those of every

@@ -90,7 +90,8 @@ def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str
     students = {"same size": dict(width=base.width, alpha=0.0), "half width": dict(width=base.width / 2, alpha=0.0)}
     if distill_alpha > 0:
         students["same size, with labels"] = dict(width=base.width, alpha=distill_alpha)
-    distill = {(name, f): [simclr_v2.distill_config(base, finetune[(1, f)][s], **kw, epochs=distill_epochs, lr=distill_lr,
+    distill = {(name, f): [simclr_v2.distill_config(base, finetune[(1, f)][s], **kw, epochs=distill_epochs,
+                                                    lr=distill_lr,
                                                     crop_scale_min=finetune_crop_scale) for s in range(seeds)]
                for name, kw in students.items() for f in fractions}
     scratch_args = dict(task="supervised", loss="ce", views="crop,flip", crop_scale_min=finetune_crop_scale,

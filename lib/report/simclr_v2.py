@@ -67,7 +67,8 @@ def distill_config(base: Config, teacher: Config, *, width: float, alpha: float,
                    crop_scale_min: float | None = None) -> Config:
     """Distillation of the fine-tuned ``teacher`` (its label fraction and seed) into a student of ``width``
     with a 3-layer head on all training images: SGD at ``lr``, crop and flip, the teacher's soft labels plus
-    ``alpha`` x the labels' cross-entropy. ``batch_size``, ``eval_every`` and ``crop_scale_min`` None keep ``base``'s."""
+    ``alpha`` x the labels' cross-entropy. ``batch_size``, ``eval_every`` and ``crop_scale_min`` None keep
+    ``base``'s."""
     kept = {k: v for k, v in (("batch_size", batch_size), ("eval_every", eval_every),
                               ("crop_scale_min", crop_scale_min)) if v is not None}
     return base.replace(task="distill", head_layers=3, views=FINETUNE_VIEWS, **kept, epochs=epochs, optimizer="sgd",

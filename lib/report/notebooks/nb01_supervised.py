@@ -5,7 +5,8 @@ from . import Notebook, base_config, register
 
 
 def setup(v):
-    """``(base, methods)``: the base config (its optimiser, rate, data and encoder) and, per loss, one config per seed."""
+    """``(base, methods)``: the base config (its optimiser, rate, data and encoder) and, per loss, one config
+    per seed."""
     base = base_config(v, "train_size", "epochs", "optimizer", "lr")
     return base, iterations.supervised_methods(base, v["supcon_temperature"], v["triplet_mining"], v["triplet_margin"],
                                                v["seeds"])

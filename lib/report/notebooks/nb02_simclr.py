@@ -17,6 +17,7 @@ register(Notebook(
               "cifar-cpu": {"epochs": 60, **shown_recipe_values(CPU_RECIPE)},
               "full": {"epochs": 500, **shown_recipe_values(recipes.DEFAULT)}},
     index_numbers=(("h/knn_top1", "h kNN", None), ("h/linear_probe_top1", "h linear probe", None)),
-    readme_figure=("curves", "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch (epoch 0: random init)."),
+    readme_figure=("curves", "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch "
+                             "(epoch 0: random init)."),
     answer=conclusions.simclr,
 ))

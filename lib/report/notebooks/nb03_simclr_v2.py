@@ -9,7 +9,8 @@ _KEYS = ("lr", "lr_scaling", "recipe", "label_fractions", "finetune_epochs", "fi
 
 
 def setup(v):
-    """``(base, it)``: the base config and every run of the notebook (:class:`~lib.report.iterations.SimCLRv2Iteration`)."""
+    """``(base, it)``: the base config and every run of the notebook
+    (:class:`~lib.report.iterations.SimCLRv2Iteration`)."""
     base = base_config(v, "train_size", "epochs")
     return base, iterations.simclr_v2_iteration(base, **{k: v[k] for k in _KEYS})
 

@@ -5,7 +5,8 @@ from . import Notebook, base_config, register
 
 
 def setup(v):
-    """``(base, (grid_base, grid), (color_base, labels, color))``: the augmentation grid and the colour-strength runs."""
+    """``(base, (grid_base, grid), (color_base, labels, color))``: the augmentation grid and the
+    colour-strength runs."""
     base = base_config(v)
     grid = grids.augmentation_grid(base, v["recipe"], v["grid_ops"], v["grid_pairs"], v["grid_train_size"],
                                    v["grid_epochs"], v["seeds"])

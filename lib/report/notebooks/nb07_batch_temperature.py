@@ -8,7 +8,8 @@ def setup(v):
     """``(base, g)``: the three grids (:class:`~lib.report.grids.BatchTemperatureGrids`)."""
     base = base_config(v)
     return base, grids.batch_temperature_grids(base, v["recipe"], v["batch_sizes"], v["bt_epochs"], v["bt_train_size"],
-                                               v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"], v["seeds"])
+                                               v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"],
+                                               v["seeds"])
 
 
 def groups(v):
