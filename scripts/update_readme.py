@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.report import conclusions, plots, tables  # noqa: E402
+from lib.report import conclusions, notebooks, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
@@ -256,28 +256,22 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
 class Iteration(NamedTuple):
     notebook: str                                                          # stem in notebooks/ and reports/<profile>/
     table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
-    figure: str = ""                                                       # name given to plots.export_figure
-    figure_caption: str = ""
 
 
+# the README's blocks of the three iterations; each notebook's figure and caption are its module's
+# (Notebook.readme_figure in lib/report/notebooks/)
 ITERATIONS = {
-    "iteration1": Iteration("01_supervised", supervised_table, "battery",
-                            "The evaluation battery on h for each supervised loss."),
-    "iteration2": Iteration("02_simclr", simclr_table, "curves",
-                            "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch (epoch 0: random init)."),
-    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown, "label_efficiency",
-                            "Test accuracy against the fraction of labels; dashed: training from scratch."),
+    "iteration1": Iteration("01_supervised", supervised_table),
+    "iteration2": Iteration("02_simclr", simclr_table),
+    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown),
 }
 
-# the related-work notebooks and the figure each exports for the README
-RELATED_FIGURES = {
-    "05_simclr_augmentations": ("heatmap", "Linear probe by pair of augmentations (crop first), ours beside "
-                                           "SimCLR Figure 5."),
-    "06_projection_head": ("head", "Linear probe on h by projection head (none, linear, nonlinear) and "
-                                   "output dimension (SimCLR Figure 8)."),
-    "07_batch_temperature": ("batch_epochs", "Linear probe by batch size and training length (SimCLR Figure 9)."),
-    "08_simclr_v2_claims": ("head_depth", "Fine-tuned accuracy by head depth and fine-tuning layer (SimCLRv2)."),
-}
+
+def readme_figure(notebook: str) -> tuple[str, str]:
+    """(name given to plots.export_figure, caption) of the figure ``notebook``'s module names for the README;
+    ("", "") when it names none."""
+    registered = notebooks.notebook(notebook)
+    return registered.readme_figure if registered and registered.readme_figure else ("", "")
 
 
 def figure_markdown(notebook: str, name: str, profile: str, caption: str, src: Sources) -> str:
@@ -304,8 +298,8 @@ def render_iteration(name: str, src: Sources) -> str:
         print(f"note: {name} shows profile `{best.profile}` of {notebook}; passed over " + "; ".join(why),
               file=sys.stderr)
     text, caption = table(best.records)
-    spec = ITERATIONS[name]
-    figure = figure_markdown(notebook, spec.figure, best.profile, spec.figure_caption, src)
+    name_of_figure, caption_of_figure = readme_figure(notebook)
+    figure = figure_markdown(notebook, name_of_figure, best.profile, caption_of_figure, src)
     return "\n\n".join([profile_line(best, notebook, src), text,
                          caption + " Mean ± std over seeds where there are several.", *([figure] if figure else [])])
 
@@ -440,7 +434,7 @@ def render_findings(src: Sources) -> str:
                      f"({page('03_simclr_v2', '03')}): {FINETUNED} {conclusions.pct(list(tuned.values()))}, "
                      f"{base} {conclusions.pct(list(scratch[base].values()))}; difference: "
                      f"{compared(tuned, scratch[base])}.")
-    related = [c for nb in tables.RELATED_NOTEBOOKS for c in [manifest_state(nb, src.runs_dir, profile)[0]] if c]
+    related = [c for nb in notebooks.related() for c in [manifest_state(nb, src.runs_dir, profile)[0]] if c]
     if related:
         table = tables.related_work_table({c.manifest["notebook"]: c.manifest for c in related})
         lines.append(f"- **The papers' claims** ({page('09_summary', '09')}; "
@@ -468,7 +462,7 @@ def claim_keys(notebook: str, claims: Iterable[str]) -> list[tuple[str, str, int
 def render_related(src: Sources) -> str:
     """Every reproduced claim with our verdict at each profile with complete records (best first), then
     the best profile's figure and provenance of each notebook."""
-    chosen = {nb: choose_manifests(nb, src.runs_dir, src.profile)[0] for nb in tables.RELATED_NOTEBOOKS}
+    chosen = {nb: choose_manifests(nb, src.runs_dir, src.profile)[0] for nb in notebooks.related()}
     profiles = [p for p in ([src.profile] if src.profile else PROFILE_ORDER)
                 if any(c.profile == p for cs in chosen.values() for c in cs)]
     if not profiles:
@@ -479,7 +473,7 @@ def render_related(src: Sources) -> str:
         ran = {c.profile for c in cs}
         absent = ["not run at this profile" if p not in ran else "–" for p in profiles]
         if not cs:
-            claims, figures = tables.RELATED_NOTEBOOKS[nb]
+            claims, figures = notebooks.related()[nb]
             rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, *absent]
         for c in cs:
             table = tables.related_work_table({nb: c.manifest})
@@ -505,7 +499,7 @@ def render_related(src: Sources) -> str:
         if not cs:
             continue
         best = cs[0]
-        name, caption = RELATED_FIGURES.get(nb, ("", ""))
+        name, caption = readme_figure(nb)
         path = plots.readme_figure_path(nb, name, best.profile, src.readme_dir / "images") if name else None
         if path is not None and path.is_file():
             figures.append((f"![{caption}]({relative(path, src.readme_dir)})", f"*{nb[:2]}: {caption}*"))

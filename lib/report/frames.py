@@ -269,28 +269,19 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
     return FullText.from_dict({k: {"paper": p, "ours": o} for k, (p, o) in rows.items()}, orient="index")
 
 
-RELATED_NOTEBOOKS: dict[str, tuple[str, str]] = {  # notebook -> (claims tested, paper figures)
-    "05_simclr_augmentations": ("composition of augmentations; colour strength (SimCLR vs supervised)",
-                                "SimCLR Figure 5, Table 1"),
-    "06_projection_head": ("nonlinear projection head; h vs z; what the head removes",
-                           "SimCLR Figure 8, Sec. 4.2, Table 3"),
-    "07_batch_temperature": ("batch size x epochs; temperature and l2 normalisation; learning-rate scaling",
-                             "SimCLR Figure 9, Table 5, Appendix B.1, B.9"),
-    "08_simclr_v2_claims": ("head depth x fine-tuning layer; bigger encoders; distillation",
-                            "SimCLRv2 Table 1, Figure 5, Tables 2-3"),
-}
-
-
 def related_work_table(manifests: Mapping[str, Mapping[str, Any]]):
     """One row per claim of the related-work notebooks, from their manifests' headlines.
 
-    Each notebook's manifest headline holds ``"verdict: <claim>"`` entries (strings); a notebook
-    without a manifest at this profile gets one row saying so.
+    The related-work notebooks are those whose module in :mod:`lib.report.notebooks` names the claims
+    they test (``Notebook.related``). Each notebook's manifest headline holds ``"verdict: <claim>"``
+    entries (strings); a notebook without a manifest at this profile gets one row saying so.
     """
     import pandas as pd
 
+    from .notebooks import related  # (the notebooks' modules import claims, which imports this module)
+
     rows = []
-    for nb, (claims, figures) in RELATED_NOTEBOOKS.items():
+    for nb, (claims, figures) in related().items():
         manifest = manifests.get(nb)
         if manifest is None:
             rows.append({"notebook": nb, "paper": figures, "claim": claims, "verdict": "not run at this profile"})

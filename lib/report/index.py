@@ -6,10 +6,12 @@ and ``index.html``. The top index, ``reports/index.html``, has one section per p
 built by scanning ``reports/*/index.json``: the date and commit, and per notebook its status and one
 or two headline numbers taken from its manifest (``runs/_manifests/<notebook>-<profile>.json``):
 
-- numbers named in :data:`INDEX_NUMBERS` are recomputed from the run records the manifest names,
+- numbers named by the notebook's module (``Notebook.index_numbers``, :mod:`lib.report.notebooks`) are
+  recomputed from the run records the manifest names,
   as mean ± std over seeds (:func:`lib.report.tables.mean_std`): "SimCLR h kNN 48.9 ± 0.7 %";
 - the verdicts of the reproduced claims (``verdict: ...`` entries) are counted: "claims: 2 agree,
-  9 inconclusive, 1 opposite"; the summary notebook counts those of every related-work notebook;
+  9 inconclusive, 1 opposite"; the summary notebook (``Notebook.summary``) counts those of every
+  related-work notebook (``Notebook.related``);
 - otherwise the manifest's first group of numbers ("<what>: <which>" keys) is shown as it is.
 """
 
@@ -27,19 +29,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..records import atomic_write_bytes, now_iso
+from . import notebooks
 from .profiles import LARGEST_FIRST
 from .statistics import verdict_tally
 
 INDEX_LOCK = ".index.lock"  # held while a profile's index.json is read, changed and written
 
-# notebook -> the numbers its index line shows: (result key of its records, what it is, label fraction)
-# where the fraction is None or "min" (the smallest label fraction among the records, SimCLRv2's 1 %)
-INDEX_NUMBERS: dict[str, list[tuple[str, str, str | None]]] = {
-    "01_supervised": [("h/knn_top1", "h kNN", None)],
-    "02_simclr": [("h/knn_top1", "h kNN", None), ("h/linear_probe_top1", "h linear probe", None)],
-    "03_simclr_v2": [("test_top1", "top-1 with {fraction} labels", "min")],
-}
-SUMMARY_NOTEBOOKS = ("09_summary",)  # notebooks that train nothing and summarise the claims of all the others
 PER_LINE = 3  # labels shown per headline line, best first
 PROFILE_ORDER = LARGEST_FIRST  # sections of the top index, largest scale first (lib.report.profiles)
 
@@ -120,20 +115,22 @@ def headlines(notebook: str, profile: str, runs_dir: str | Path = "") -> list[st
     a line saying so when it has no manifest there."""
     from . import tables  # (imports torch: only when a headline is asked for)
 
-    if notebook in SUMMARY_NOTEBOOKS:
+    registered = notebooks.notebook(notebook)
+    if registered and registered.summary:
         manifests = tables.read_manifests(profile, runs_dir)
-        related = [v for nb, m in manifests.items() if nb in tables.RELATED_NOTEBOOKS for v in _verdicts(m)]
-        line = verdict_counts(related)
-        return [f"{line} ({len([nb for nb in manifests if nb in tables.RELATED_NOTEBOOKS])} related-work notebooks)"
-                if line else "no related-work manifest at this profile yet"]
+        related_stems = notebooks.related()
+        related = [nb for nb in manifests if nb in related_stems]
+        line = verdict_counts([v for nb in related for v in _verdicts(manifests[nb])])
+        return [f"{line} ({len(related)} related-work notebooks)" if line
+                else "no related-work manifest at this profile yet"]
     path = tables.manifest_path(notebook, profile, runs_dir)
     if not path.is_file():
         return [f"no manifest at profile {profile}"]
     manifest = json.loads(path.read_text())
     lines = []
-    if manifest.get("runs") and notebook in INDEX_NUMBERS:
+    if manifest.get("runs") and registered and registered.index_numbers:
         records, _ = tables.manifest_records(manifest, runs_dir)
-        lines += [line for key, what, fraction in INDEX_NUMBERS[notebook]
+        lines += [line for key, what, fraction in registered.index_numbers
                   if (line := record_line(records, key, what, fraction))]
     if claims := verdict_counts(_verdicts(manifest)):
         lines.append(claims)

@@ -8,7 +8,7 @@ notebooks call ``tables.<name>``; this module names what they may call, and defi
 
 from __future__ import annotations
 
-from .frames import (BATTERY_METRICS, RELATED_NOTEBOOKS, TABLE3_ROWS, aggregate, best_row,  # noqa: F401
+from .frames import (BATTERY_METRICS, TABLE3_ROWS, aggregate, best_row,  # noqa: F401
                      claims_table, describe_setting, format_mean_std, grid_table, headline_table,
                      label_efficiency_table, provenance_table, related_work_table, results_table, setting_table,
                      side_by_side, split_layers, transformation_table)
