@@ -116,4 +116,9 @@ def test_a_converted_layer_computes_what_the_plain_one_does():
     (y_plain * target).sum().backward()
     (y_safe * target).sum().backward()
     torch.testing.assert_close(y_safe, y_plain)
-    torch.testing.assert_close(safe[0].weight.grad, plain[0].weight.grad, rtol=1e-4, atol=1e-5)  # summation order
+    # Each weight gradient sums 4 x 16 x 16 = 1,024 fp32 products, in another order in each layout (and per
+    # thread count), after BatchNorm's backward subtracts means: a few float32 ulps of the largest term per
+    # 1,024 terms. Measured: 6.1e-5 on a gradient of 0.38 (1 element in 128), which a fixed atol of 1e-5
+    # failed about 1 run in 3 on a loaded machine; the bound scales with the gradients' size instead.
+    scale = plain[0].weight.grad.abs().max().item()
+    torch.testing.assert_close(safe[0].weight.grad, plain[0].weight.grad, rtol=1e-4, atol=5e-4 * scale)
