@@ -101,6 +101,9 @@ def test_claims_conclusion_counts_the_verdicts():
     assert "Of the 3 claims tested on CIFAR-10: 1 agrees, 1 inconclusive, 1 opposite." in text
     assert "- a (s): **agrees**; ours +1.0 ± 0.2 points over 3 seeds, paper 2.0, p = 0.01" in text
     assert "extra line" in text and "one-sided paired t-test at 5%" in text
+    assert "one seed" not in text  # 3-seed claims among them: the rule sentence speaks of this page's seeds
+    one = C.claims(rows[1:2], "the sample", [])
+    assert "With one seed there is no test, so every verdict here is inconclusive." in one
     two = C.claims(rows[:1] * 2 + rows[2:], "CIFAR-10", [])
     assert "Of the 3 claims tested on CIFAR-10: 2 agree, 1 opposite." in two
     assert C.verdict_tally(["opposite", "agrees", "inconclusive (1 seed: no test)", "agrees", "not run at this profile"]) \

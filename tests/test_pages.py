@@ -41,6 +41,13 @@ def test_banner_says_parameters_runs_and_provenance():
     assert "ValueError: boom" in failed
 
 
+def test_quick_pages_warn_that_one_seed_is_indicative_only():
+    quick = banner()
+    assert "one seed, indicative only: see the" in quick and 'href="../cifar-cpu/index.html">cifar-cpu pages' in quick
+    assert quick.index("indicative only") < quick.index("parameters:")  # first, where it is seen
+    assert "indicative only" not in banner(profile="cifar-cpu")
+
+
 def test_runs_line_when_nothing_or_only_training_happened():
     assert pages.runs_line({}) == "no run loaded or trained by this notebook"
     trained = {k: v for k, v in RUNS.items() if v["action"] == "trained"}

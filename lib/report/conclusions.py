@@ -254,9 +254,13 @@ def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = 
                        and math.isfinite(r["p (one-sided)"]) else "") for r in rows]]
     if extra:
         lines += ["", *extra]
-    lines += ["", "A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
-                  f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
-                  "inconclusive otherwise, as every verdict is with one seed."]
+    seeds = {r["seeds"] for r in rows}
+    rule = ("A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
+            f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
+            "inconclusive otherwise")
+    # the seed count is this page's: "as every verdict is with one seed" only where every claim has one seed
+    lines += ["", rule + (". With one seed there is no test, so every verdict here is inconclusive." if seeds == {1}
+                          else ".")]
     return "\n".join(lines)
 
 

@@ -59,6 +59,11 @@ _MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
 
 # ---- the banner --------------------------------------------------------------------------------
 
+# Profiles that run one seed: their pages test nothing, and say so on top, linking the tested pages.
+INDICATIVE_PROFILES = ("quick",)
+QUICK_WARNING = ('<b class="indicative">one seed, indicative only: see the <a href="../cifar-cpu/index.html">cifar-cpu '
+                 'pages</a> for tested results</b>')
+
 def format_value(value: Any) -> str:
     """A parameter value as a reader reads it: strings bare, an empty string as "''"."""
     if isinstance(value, str):
@@ -108,6 +113,8 @@ def banner(*, status: str, error: str | None, profile: str, parameters: Mapping[
              f"{e(commit_text)} · {e(device)} · {wall_time_s:.1f} s · <a href=\"index.html\">all reports</a>")
     lines = [f"<b>parameters:</b> {e(parameters_line(parameters))}", f"<b>runs:</b> {e(runs_line(runs))}",
              f'<span class="facts">{facts}</span>']
+    if profile in INDICATIVE_PROFILES:
+        lines.insert(0, QUICK_WARNING)
     if status == "ok":
         return ('<div class="report-banner" style="border-left:4px solid #4a7fb5;background:#f3f7fb;'
                 'padding:0.4em 0.8em">' + "<br>".join(lines) + "</div>")
