@@ -162,6 +162,7 @@ def render(result: NotebookResult, source: Path, executed: Path | None = None) -
     executed = Path(executed) if executed else Path(result.ipynb)
     nb = nbformat.read(executed if executed.exists() else source, as_version=4)
     pages.place_banner(nb, status_line(result), failed=result.status != "ok")
+    pages.place_answer_box(nb)  # the finding first, under the banner (#25)
     # every notebook beside this one, in reading order: the previous/next links and "notebook NN" links
     order = [(p.stem, notebook_title(read_notebook(p), p.stem)) for p in list_notebooks(source.parent)]
     numbers = {stem.split("_", 1)[0]: f"{stem}.html" for stem, _ in order if stem != result.stem}
