@@ -55,7 +55,7 @@ from ..records import (REQUIRE_RECORDS_ENV, RUN_LOG_ENV, WriteError, atomic_writ
 from . import pages
 from .index import write_index, write_top_index
 from .exports import exporting_to, images_dir
-from .kernels import KERNEL, check_kernel, kernel_config
+from .kernels import KERNEL, check_kernel, kernel_config, quiet_shutdown_kernel_manager
 
 CELL_TIMEOUT_S = 3600
 ERROR_LINES = 2  # lines of an error message kept in the summary and the index
@@ -233,7 +233,8 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
             try:
                 papermill.execute_notebook(str(source), str(executed), parameters=values, kernel_name=kernel,
                                            execution_timeout=cell_timeout, cwd=str(source.parent),
-                                           progress_bar=False, log_output=False, report_mode=False, config=config)
+                                           progress_bar=False, log_output=False, report_mode=False, config=config,
+                                           kernel_manager_class=quiet_shutdown_kernel_manager())
             except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
                 error = describe_error(exc)
             runs = logged()
