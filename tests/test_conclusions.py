@@ -121,3 +121,12 @@ def test_one_seed_conclusions_claim_no_direction():
     one = C.supervised(runs_with({"cross-entropy": [0.5], "SupCon": [0.6], "triplet": [0.4]}), BASE, 1)
     assert C.ONE_SEED in one and "pays" not in one
     assert C.ONE_SEED in C.simclr([hz(0.5, 0.4)], {}, BASE, 1)
+
+
+def test_verdict_lines_speak_of_one_seed_only_on_a_one_seed_page():
+    """#25 item 3: the printed rule said "as every verdict is with one seed" on 3-seed pages too."""
+    from lib.report import claims
+
+    row = {"claim": "a", "verdict": "agrees", "ours (points)": "+1.0 ± 0.2", "paper (points)": 2.0, "seeds": 3}
+    assert "one seed" not in claims.verdict_lines([row])
+    assert "with one seed there is no test" in claims.verdict_lines([dict(row, seeds=1)])
