@@ -161,7 +161,10 @@ def verdict_lines(rows: Rows) -> str:
     """One line per claim: its verdict, ours beside the paper's, in points."""
     lines = [f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
              for r in rows]
-    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}.)"])
+    one_seed = bool(rows) and all(r.get("seeds") == 1 for r in rows)  # the page's own seed count decides
+    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}"
+                               + ("; with one seed there is no test, so every verdict here is inconclusive" if one_seed
+                                  else "") + ".)"])
 
 
 def verdict_headline(rows: Rows) -> dict[str, str]:

@@ -195,15 +195,15 @@ def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[Run
     lines += ["", "h against z (the projection head's output), paired by seed: "
               + "; ".join(f"{SCORES[m]} {difference(h[m], z[m])}" for m in scores) + ".", ""]
     if better and not worse:
-        lines.append(f"h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
+        lines.append(f"So h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
                      "(Sec. 4.2) found.")
     elif worse and not better:
-        lines.append(f"Here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
+        lines.append(f"So here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
                      "SimCLR's Sec. 4.2 at this scale.")
     elif seeds < 2:
         lines.append(ONE_SEED)
     else:
-        lines.append("h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
+        lines.append("So h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
                      + f"; the other differences are within the seeds' spread ({ALPHA:.0%} paired t-test).")
     return "\n".join(lines)
 
@@ -254,9 +254,13 @@ def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = 
                        and math.isfinite(r["p (one-sided)"]) else "") for r in rows]]
     if extra:
         lines += ["", *extra]
-    lines += ["", "A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
-                  f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
-                  "inconclusive otherwise, as every verdict is with one seed."]
+    seeds = {r["seeds"] for r in rows}
+    rule = ("A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
+            f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
+            "inconclusive otherwise")
+    # the seed count is this page's: "as every verdict is with one seed" only where every claim has one seed
+    lines += ["", rule + (". With one seed there is no test, so every verdict here is inconclusive." if seeds == {1}
+                          else ".")]
     return "\n".join(lines)
 
 

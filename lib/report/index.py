@@ -24,6 +24,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -235,10 +236,55 @@ def read_profiles(root: Path, warn=print) -> list[tuple[str, list[dict[str, Any]
     return sorted(found, key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-def write_top_index(root: Path) -> Path:
-    """``<root>/index.html``: one section per profile folder holding an ``index.json``."""
+THESIS_TITLE = "Learning distance metrics for images with contrastive representation learning"  # README's title
+FINDINGS_FROM = ("01_supervised", "02_simclr", "03_simclr_v2")  # the iterations whose records the finding reads
+
+
+def thesis_findings(profile: str, runs_dir: str | Path = "") -> list[str]:
+    """What the thesis found at ``profile``, one Markdown sentence per finding: the Answer of the
+    summary notebook (:func:`lib.report.conclusions.summary`, the same code and the same numbers,
+    recomputed from the records the manifests name); [] when the profile has no manifest."""
+    from . import conclusions, tables  # (imports torch: only when the top index is written)
+
+    manifests = tables.read_manifests(profile, runs_dir)
+    records = {nb: tables.manifest_records(manifests[nb], runs_dir)[0] for nb in FINDINGS_FROM if nb in manifests}
+    related = tables.related_work_table(manifests) if any(nb in manifests for nb in tables.RELATED_NOTEBOOKS) else None
+    if not records and related is None:
+        return []
+    answer = conclusions.summary(records, related, profile)
+    return [line[2:].strip() for line in answer.splitlines() if line.startswith("- ") and "no manifest" not in line]
+
+
+def _markdown_html(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def thesis_intro(profiles: list[tuple[str, list[dict[str, Any]]]], runs_dir: str | Path = "") -> str:
+    """The top of the top index: the thesis' title, one paragraph of what it found at the largest
+    profile rendered that has results (the profile named), and a link back to the README."""
+    e = html.escape
+    for folder, entries in profiles:
+        profile = next((r.get("profile") for r in entries if r.get("profile")), folder)
+        if found := thesis_findings(profile, runs_dir):
+            paragraph = (f'<p class="findings"><b>What the thesis found</b> (profile <b>{e(profile)}</b>, '
+                         f'<a href="{e(folder)}/09_summary.html">its summary page</a>): '
+                         + " ".join(_markdown_html(f) for f in found) + "</p>")
+            break
+    else:
+        paragraph = "<p class=\"findings\">No profile has results yet: nothing found to state.</p>"
+    return (f"<h1>{e(THESIS_TITLE)}</h1>\n{paragraph}\n"
+            '<p class="facts">The thesis, its code and how to run it: <a href="../README.md">README</a>.</p>')
+
+
+def write_top_index(root: Path, runs_dir: str | Path = "") -> Path:
+    """``<root>/index.html``: the thesis' title and finding (:func:`thesis_intro`), then one section
+    per profile folder holding an ``index.json``."""
     path = Path(root) / "index.html"
-    atomic_write_bytes(path, index_page(read_profiles(root), link_prefix="{folder}/").encode())
+    profiles = read_profiles(root)
+    atomic_write_bytes(path, index_page(profiles, link_prefix="{folder}/",
+                                        intro=thesis_intro(profiles, runs_dir) if profiles else "").encode())
     return path
 
 
@@ -290,7 +336,8 @@ def section(folder: str, entries: list[dict[str, Any]], link_prefix: str) -> str
 </section>"""
 
 
-def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str, links: str = "") -> str:
+def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str, links: str = "",
+               intro: str = "") -> str:
     """The page of one or more profile sections (``link_prefix`` is put before each page's file
     name, ``{folder}`` standing for the section's folder), with ``links`` (HTML) on top."""
     sections = "\n".join(section(folder, entries, link_prefix) for folder, entries in profiles) or \
@@ -307,12 +354,15 @@ th {{ background: #f4f4f4; }}
 .stem {{ color: #777; font-size: 0.85em; }}
 .headline {{ font-size: 0.92em; }}
 .facts {{ color: #555; }}
+.findings {{ font-size: 1.1em; line-height: 1.5; border-left: 4px solid #2e7d32; background: #f1f8f1;
+  padding: 0.5em 0.9em; }}
 .ok {{ color: #070; font-weight: bold; }}
 .failed {{ color: #c00; font-weight: bold; }}
 .error {{ color: #900; font-size: 0.85em; max-width: 28em; }}
 tfoot td {{ font-weight: bold; border-top: 2px solid #999; }}
 </style></head><body>
 {links}
+{intro}
 <h1>Reports</h1>
 <p>Each notebook was executed headlessly by <code>python -m lib.report</code> and rendered to HTML; its
 headline numbers are mean ± std over seeds, recomputed from the run records its manifest names. "Runs" says

@@ -74,7 +74,7 @@ ALPHA = 0.05  # level of the one-sided paired t-test behind every verdict
 
 VERDICT_RULE = ("a claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
                 f"t-test at {ALPHA:.0%} (n - 1 degrees of freedom), is opposite when the test in the other direction "
-                "is significant, and is inconclusive otherwise, as every verdict is with one seed")
+                "is significant, and is inconclusive otherwise")
 
 
 class Verdict(str, enum.Enum):

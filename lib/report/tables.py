@@ -12,6 +12,8 @@ from .frames import (BATTERY_METRICS, TABLE3_ROWS, aggregate, best_row,  # noqa:
                      claims_table, describe_setting, format_mean_std, grid_table, headline_table,
                      label_efficiency_table, provenance_table, related_work_table, results_table, setting_table,
                      side_by_side, split_layers, transformation_table)
+from .formatting import (folded, formatted, headline_numbers, percent, readable, show_table,  # noqa: F401
+                         table_html, table_markdown)
 from .manifests import (MANIFEST_DIR, as_list, check_name, manifest_path, manifest_records,  # noqa: F401
                         read_manifests, snapshot_keys, stored_embeddings, stored_test_images, write_manifest)
 from .statistics import (ALPHA, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
