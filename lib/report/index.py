@@ -248,7 +248,7 @@ def thesis_findings(profile: str, runs_dir: str | Path = "") -> list[str]:
 
     manifests = tables.read_manifests(profile, runs_dir)
     records = {nb: tables.manifest_records(manifests[nb], runs_dir)[0] for nb in FINDINGS_FROM if nb in manifests}
-    related = tables.related_work_table(manifests) if any(nb in manifests for nb in tables.RELATED_NOTEBOOKS) else None
+    related = tables.related_work_table(manifests) if any(nb in manifests for nb in notebooks.related()) else None
     if not records and related is None:
         return []
     answer = conclusions.summary(records, related, profile)
