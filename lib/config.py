@@ -31,6 +31,8 @@ from .models import ARCHS, HEAD_LAST_BN, STEMS
 from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
 from .paths import repo_path, resolve_runs_dir  # noqa: F401 (repo_path: re-exported, notebooks and scripts use it)
 from .views import CROP_SAMPLERS
+
+DATA_DRAWS: tuple[str, ...] = ("fixed", "per_seed")  # Config.data_draw
 from .views import OPERATIONS as VIEW_OPERATIONS
 from .views import ViewConfig
 
@@ -63,6 +65,17 @@ class Config:
     label_fraction: float = field(default=1.0, metadata={
         "help": "fraction of training labels used by supervised/finetune/distill, in (0, 1]; "
                 "stratified and nested (the 1 % subset lies inside the 10 % one)"})
+    # The default stays "fixed" (= the legacy value, left out of the hash) so that no committed run id
+    # moves; issue #24's new profile sets data_draw="per_seed" on its runs.
+    data_draw: str = field(default="fixed", metadata={
+        "help": "which random draw picks the data subsets: fixed (draw 0 for every seed, as every run before "
+                "issue #24: the spread over seeds is optimisation noise only) or per_seed (seed s draws its own "
+                "training subset, validation split and labelled subset, so the spread counts the data too)",
+        "legacy": "fixed"})
+    val_size: int = field(default=0, metadata={
+        "help": "validation images carved from the training images (class-balanced, drawn as data_draw says) "
+                "and removed from training, for choosing settings (a layer, a learning rate) never on the test "
+                "set; 0 = none", "added": True})
 
     # ---- model ------------------------------------------------------------------------------
     arch: str = field(default="small_cnn", metadata={"help": f"encoder: {', '.join(ARCHS)}"})
@@ -502,7 +515,7 @@ FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
     "image_size": lambda v: None if v == 0 or v >= 8 else f"must be 0 (native) or >= 8; got {v}",
     "crop_scale_min": _range(0, 1, lo_open=True), "color_strength": _range(0),
     "blur_p": _range(0, 1), "gray_p": _range(0, 1), "triplet_margin": _range(0),
-    "crop_sampler": _one_of(CROP_SAMPLERS),
+    "crop_sampler": _one_of(CROP_SAMPLERS), "data_draw": _one_of(DATA_DRAWS), "val_size": _range(0),
     "lars_trust": _range(0, lo_open=True),
     "checkpoint_every": _range(1), "checkpoint_seconds": _range(0), "eval_every": _range(1),
     "snapshot_epochs": _snapshot_epochs, "speed": _speed,
@@ -543,6 +556,9 @@ def _value_errors(c: Config):
     min_batch = method.min_batch(c.loss_name)
     if 1 <= c.batch_size < min_batch:
         yield f"batch_size must be >= {min_batch} for task {c.task!r} with loss {c.loss_name!r}; got {c.batch_size}"
+    if c.val_size and c.train_size and c.val_size >= c.train_size:
+        yield (f"val_size={c.val_size} leaves no training images of train_size={c.train_size}; "
+               "give a val_size smaller than train_size")
     if c.train_size and c.batch_size > c.train_size:
         yield (f"batch_size={c.batch_size} is larger than train_size={c.train_size}; "
                "a step needs batch_size training images")

@@ -636,6 +636,18 @@ def stratified_subset_indices(labels: Tensor, n_total: int, seed: int = 0) -> Te
     return torch.nonzero(ranks < take[labels_cpu]).flatten().to(labels.device)
 
 
+def carve_validation(labels: Tensor, val_size: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Sorted ``(keep_idx, val_idx)``: ``val_size`` class-balanced samples drawn by ``seed`` (as
+    :func:`stratified_subset_indices`) held out for choosing settings, and the rest kept for training.
+    Disjoint and together every sample, so no validation image is ever trained on."""
+    if not 1 <= val_size < labels.shape[0]:
+        raise ValueError(f"val_size must be in [1, {labels.shape[0] - 1}] (fewer than the samples), got {val_size}")
+    val_idx = stratified_subset_indices(labels, val_size, seed=seed)
+    keep = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
+    keep[val_idx] = False
+    return torch.nonzero(keep).flatten(), val_idx
+
+
 def train_val_split(labels: Tensor, val_fraction: float, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Seeded stratified split of indices into sorted ``(train_idx, val_idx)`` (the linear probe's
     validation split).

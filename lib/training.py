@@ -122,22 +122,32 @@ class Data:
     labelled: torch.Tensor        # indices of training images whose labels may be used
     monitor: torch.Tensor         # indices of test images for the per-epoch monitor
     size: int                     # side of the views
+    val: data.ImageDataset | None = None  # validation images carved from the training ones (val_size)
 
 
 def prepare_data(config: Config, device: torch.device) -> Data:
     data_dir = config.data_dir or None
     train = data.load_dataset(config.dataset, "train", data_dir=data_dir, download=config.download)
     test = data.load_dataset(config.dataset, "test", data_dir=data_dir, download=config.download)
+    draw = data_draw_seed(config)
     if config.train_size:
         if config.train_size > len(train):
             raise ValueError(f"train_size={config.train_size} exceeds the {len(train)} training images "
                              f"of {config.dataset}")
-        train = train.subset(data.stratified_subset_indices(train.labels, config.train_size, seed=0))
+        train = train.subset(data.stratified_subset_indices(train.labels, config.train_size, seed=draw))
     if config.test_size:
         if config.test_size > len(test):
             raise ValueError(f"test_size={config.test_size} exceeds the {len(test)} test images of {config.dataset}")
         test = test.subset(data.stratified_subset_indices(test.labels, config.test_size, seed=0))
-    labelled = data.stratified_fraction(train.labels, config.label_fraction, seed=LABEL_SUBSET_SEED)
+    val = None
+    if config.val_size:
+        if config.val_size >= len(train):
+            raise ValueError(f"val_size={config.val_size} leaves none of the {len(train)} training images; "
+                             "give a smaller val_size")
+        keep, held = data.carve_validation(train.labels, config.val_size, seed=draw)
+        train, val = train.subset(keep), train.subset(held)
+    labelled = data.stratified_fraction(train.labels, config.label_fraction,
+                                        seed=LABEL_SUBSET_SEED if config.data_draw == "fixed" else draw)
     monitor = (data.stratified_subset_indices(test.labels, min(config.monitor_size, len(test)), seed=0)
                if config.monitor_size else torch.zeros(0, dtype=torch.long))
     size = config.image_size or train.image_size
@@ -145,7 +155,16 @@ def prepare_data(config: Config, device: torch.device) -> Data:
         raise ValueError(f"the images of {config.dataset} are {train.image_size}x{train.image_size} pixels; views "
                          f"need at least {MIN_VIEW_SIZE}x{MIN_VIEW_SIZE}: give image_size={MIN_VIEW_SIZE} (or more) to "
                          "resize them, or use larger images")
-    return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size)
+    return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size,
+                val.to(device) if val is not None else None)
+
+
+def data_draw_seed(config: Config) -> int:
+    """The seed of the data subsets' draw: 0 for every run at ``data_draw="fixed"`` (the runs before
+    issue #24 all share one training subset and one labelled subset), the run's own seed at
+    ``"per_seed"``, so that seeds re-draw the data and their spread counts its sampling error too.
+    The test subset and the monitor stay draw 0: every seed is scored on the same test images."""
+    return 0 if config.data_draw == "fixed" else config.seed
 
 
 def view_pipelines(config: Config, size: int) -> tuple[views.ViewPipeline, views.ViewPipeline]:

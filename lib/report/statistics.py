@@ -173,3 +173,156 @@ def line_series(values: Mapping[Any, Sequence[float]], keys: Sequence[Any], x: S
     x = list(range(len(keys))) if x is None else list(x)
     stats = [mean_std(values.get(k, [])) for k in keys]
     return x, [m for m, _, _ in stats], [s for _, s, _ in stats]
+
+
+# ---- #24: verdicts that know how many tests were run --------------------------------------------------
+# New functions beside :func:`effect_verdict` (which today's pages still use): Benjamini-Hochberg
+# q-values across a profile's family of claims, the 95 % t-interval of a paired effect, a TOST
+# equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into verdicts.
+
+EQUIVALENCE_MARGIN = 0.01  # 1 point (effects are fractions): the TOST margin unless a paper states one
+CEILING_FLOOR_MARGIN = 0.01  # an arm within 1 point of 100 % or of chance sits at the ceiling/floor
+CONFIDENCE = 0.95  # level of the interval shown beside every effect
+
+FAMILY_VERDICT_RULE = (
+    "each claim's per-seed paired effect gets a one-sided paired t-test in each direction (n - 1 degrees "
+    "of freedom); an equivalence claim gets a two one-sided tests procedure (TOST) with a margin of "
+    f"±{EQUIVALENCE_MARGIN * 100:g} point unless the paper states one. All these p-values of a profile "
+    "are one family, adjusted by Benjamini-Hochberg into q-values: a claim agrees when its test in the "
+    f"paper's direction has q < {ALPHA:g}, is opposite when its test in the other direction has "
+    f"q < {ALPHA:g}, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
+    f"q < {ALPHA:g} and not shown equivalent otherwise. An arm that did not train gives \"no verdict: "
+    "did not train\"; when both arms sit within 1 point of 100 % or of chance the claim gives \"no "
+    "verdict: ceiling/floor\"; neither enters the family. One seed gives no test. Each effect is shown "
+    f"with its {CONFIDENCE * 100:g} % t-interval")
+
+
+def bh_qvalues(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg q-values of a family of p-values, in the input's order.
+
+    q_(i) = min over j >= i of m p_(j) / j (p sorted ascending, m the number of finite p-values),
+    capped at 1: the smallest false-discovery rate at which that test would be declared. Rejecting
+    every q < alpha controls the expected share of false discoveries at alpha (independent or
+    positively dependent tests). NaN p-values (no test) stay NaN and do not count in m.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    q = np.full(p.shape, math.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    if finite.size == 0:
+        return q.tolist()
+    if np.any((p[finite] < 0) | (p[finite] > 1)):
+        raise ValueError(f"p-values must lie in [0, 1]; got {p[finite].tolist()}")
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return q.tolist()
+
+
+def _finite(deltas: Sequence[float]) -> np.ndarray:
+    return np.asarray([d for d in deltas if math.isfinite(d)], dtype=float)
+
+
+def t_interval(deltas: Sequence[float], level: float = CONFIDENCE) -> tuple[float, float]:
+    """The two-sided ``level`` t-interval of the mean of per-seed paired effects:
+    mean ± t_{(1+level)/2, n-1} · std / sqrt(n). NaN, NaN for fewer than 2 finite values (no spread
+    to scale it by); a zero spread gives the point (mean, mean)."""
+    d = _finite(deltas)
+    if d.size < 2:
+        return math.nan, math.nan
+    from scipy.stats import t as student_t
+
+    half = student_t.ppf((1 + level) / 2, df=d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    return float(d.mean() - half), float(d.mean() + half)
+
+
+def tost_p(deltas: Sequence[float], margin: float = EQUIVALENCE_MARGIN) -> float:
+    """p-value of the two one-sided tests (TOST) that the mean paired effect lies within ±``margin``:
+    the larger of the paired t-tests of H0 mean <= -margin and of H0 mean >= +margin (n - 1 degrees
+    of freedom). Small p: shown equivalent. NaN for fewer than 2 finite values. Equivalent at level
+    alpha exactly when the (1 - 2 alpha) t-interval lies inside ±margin."""
+    if not margin > 0:
+        raise ValueError(f"the equivalence margin must be > 0; got {margin!r}")
+    d = _finite(deltas)
+    if d.size < 2:
+        return math.nan
+    mean, std, n = float(d.mean()), float(d.std(ddof=1)), int(d.size)
+    return max(one_sided_p(mean + margin, std, n, +1), one_sided_p(mean - margin, std, n, -1))
+
+
+def at_ceiling_or_floor(arm_means: Sequence[float], chance: float,
+                        margin: float = CEILING_FLOOR_MARGIN) -> bool:
+    """True when every arm's mean (a fraction) sits within ``margin`` of 1 (the ceiling) or of
+    ``chance`` (the floor): the metric has no room left to show the effect, so no verdict."""
+    return all(m >= 1 - margin or abs(m - chance) <= margin for m in arm_means)
+
+
+class FamilyVerdict(str, enum.Enum):
+    """The outcomes of :data:`FAMILY_VERDICT_RULE` (today's pages use :class:`Verdict`)."""
+
+    AGREES = "agrees"
+    INCONCLUSIVE = "inconclusive"
+    OPPOSITE = "opposite"
+    EQUIVALENT = "equivalent"
+    NOT_EQUIVALENT = "not shown equivalent"
+    DID_NOT_TRAIN = "no verdict: did not train"
+    CEILING_FLOOR = "no verdict: ceiling/floor"
+    NO_RESULT = "no result"
+
+
+DIRECTION, EQUIVALENCE = "direction", "equivalence"
+
+
+def family_verdicts(claims: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -> list[dict[str, Any]]:
+    """Apply :data:`FAMILY_VERDICT_RULE` to a profile's whole family of claims at once.
+
+    Each claim is a mapping with ``deltas`` (per-seed paired effect, fractions) and optionally
+    ``kind`` (``"direction"``, the default, or ``"equivalence"``), ``expected_sign`` (+1/-1, for a
+    direction claim), ``margin`` (equivalence; default :data:`EQUIVALENCE_MARGIN`), ``trained``
+    (False when an arm did not train), ``arm_means`` and ``chance`` (for the ceiling/floor rule).
+    Returns per claim: ``mean``, ``ci`` (the 95 % interval), ``p`` (the test's p: the paper's
+    direction, or TOST), ``q`` (its Benjamini-Hochberg q-value in the family), ``verdict`` (text).
+    """
+    rows, family = [], []  # family: (row index, "p"/"p_other", p-value)
+    for i, c in enumerate(claims):
+        kind = c.get("kind", DIRECTION)
+        if kind not in (DIRECTION, EQUIVALENCE):
+            raise ValueError(f"claim {i}: kind must be {DIRECTION!r} or {EQUIVALENCE!r}; got {kind!r}")
+        sign = c.get("expected_sign", 1)
+        if kind == DIRECTION and sign not in (-1, 1):
+            raise ValueError(f"claim {i}: expected_sign must be -1 or +1; got {sign!r}")
+        mean, std, n = mean_std(list(c["deltas"]))
+        row = {"mean": mean, "ci": t_interval(c["deltas"]), "seeds": n, "p": math.nan, "q": math.nan,
+               "verdict": None}
+        if c.get("trained", True) is False:
+            row["verdict"] = FamilyVerdict.DID_NOT_TRAIN.value
+        elif c.get("arm_means") is not None and c.get("chance") is not None \
+                and at_ceiling_or_floor(c["arm_means"], c["chance"]):
+            row["verdict"] = FamilyVerdict.CEILING_FLOOR.value
+        elif n == 0:
+            row["verdict"] = FamilyVerdict.NO_RESULT.value
+        elif n < 2:
+            row["verdict"] = f"{FamilyVerdict.INCONCLUSIVE.value} (1 seed: no test)"
+        elif kind == EQUIVALENCE:
+            row["p"] = tost_p(c["deltas"], c.get("margin", EQUIVALENCE_MARGIN))
+            family.append((i, "q", row["p"]))
+        else:
+            row["p"] = one_sided_p(mean, std, n, sign)
+            family.append((i, "q", row["p"]))
+            family.append((i, "q_other", one_sided_p(mean, std, n, -sign)))
+        row["kind"] = kind
+        rows.append(row)
+    for (i, key, _), q in zip(family, bh_qvalues([p for _, _, p in family])):
+        rows[i][key] = q
+    for row in rows:
+        if row["verdict"] is not None:
+            continue
+        if row["kind"] == EQUIVALENCE:
+            row["verdict"] = (FamilyVerdict.EQUIVALENT if row["q"] < alpha else FamilyVerdict.NOT_EQUIVALENT).value
+        elif row["q"] < alpha:
+            row["verdict"] = FamilyVerdict.AGREES.value
+        elif row["q_other"] < alpha:
+            row["verdict"] = FamilyVerdict.OPPOSITE.value
+        else:
+            row["verdict"] = FamilyVerdict.INCONCLUSIVE.value
+    return rows
