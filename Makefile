@@ -2,7 +2,7 @@
 #   make report   set up the environment, then run the quick report (notebooks -> reports/quick/*.html,
 #                 indexed in reports/index.html), loading every run whose record is in runs/
 #   make test     set up the environment, then run the test suite
-#   make readme   rewrite the README's result tables from runs/ and benchmarks/results/
+#   make readme   rewrite the generated blocks of README.md and benchmarks/README.md from runs/ and benchmarks/results/
 #   make report RUNS=runs-fresh   retrain everything: the runs go to (and are read from) another folder
 PYTHON ?= python3
 VENV   ?= .venv

@@ -33,6 +33,7 @@ rot between GPU sessions.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -53,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # lib
 import step_profile  # noqa: E402
 import throughput  # noqa: E402
 from lib import checkpoints, recipes, step_options, training  # noqa: E402
-from lib.config import Config, parse_override  # noqa: E402
+from lib.config import Config, parse_override, split_list  # noqa: E402
 from lib.records import (CONFIG_FILE, EMBEDDINGS_FILE, METRICS_FILE, RECORD_FILE, atomic_write_bytes,  # noqa: E402
                          atomic_write_json, device_description, git_state, library_versions, now_iso)
 
@@ -132,7 +133,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     except ValueError as e:
         p.error(f"--ab: {e}")
     try:
-        args.ab_batches = [int(b) for b in args.ab_batch_sizes.split(",") if b.strip()]
+        args.ab_batches = [int(b) for b in split_list(args.ab_batch_sizes)]
     except ValueError:
         p.error(f"--ab-batch-sizes: expected comma-separated integers, got {args.ab_batch_sizes!r}")
     for name in ("profile_steps", "ab_steps"):
@@ -427,12 +428,11 @@ def time_to_accuracy(args: argparse.Namespace, dataset: str, bench: dict | None,
 def write_tarball(members, tarball: Path) -> None:
     """``(path, name in the archive)`` pairs as a .tar.gz, written atomically (a reader, or a device
     call cut off by its time limit, never sees half a file)."""
-    tmp = tarball.with_name(f".{tarball.name}.tmp")
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tmp, "w:gz") as tar:
+    buffer = io.BytesIO()  # records and JSON results: megabytes (checkpoints are never packed)
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path, name in members:
             tar.add(path, arcname=name)
-    os.replace(tmp, tarball)
+    atomic_write_bytes(tarball, buffer.getvalue())
 
 
 def pack_dir(folder: Path, tarball: Path) -> None:

@@ -52,7 +52,7 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lib` when run as a script
 
 from lib import data, evaluation, losses, models, optim, training, views  # noqa: E402
-from lib.config import Config  # noqa: E402
+from lib.config import Config, split_list  # noqa: E402
 from lib.records import (atomic_write_json, device_description, git_state, library_versions,  # noqa: E402
                          now_iso)
 
@@ -87,7 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-epoch", action="store_true", help="skip the epoch and evaluation timings")
     p.add_argument("--out", default="benchmarks/results", help="folder for the JSON result")
     args = p.parse_args(argv)
-    peers = tuple(s.strip() for s in args.peers.split(",") if s.strip())
+    peers = split_list(args.peers)
     bad = [s for s in peers if s not in AUGMENT_PEERS]
     if bad:
         p.error(f"--peers: unknown {', '.join(bad)}; allowed: {', '.join(AUGMENT_PEERS)}")

@@ -11,9 +11,13 @@ responsibility:
 - ``models``       encoders (ResNet-18/34/50, a small CNN), projection heads, classifiers
 - ``losses``       NT-Xent, supervised contrastive, triplet, distillation (pure functions)
 - ``optim``        LARS, parameter groups, learning-rate scaling and schedule
-- ``training``     the training loops (pretrain, supervised, fine-tune, distill) and the encoder of every run
+- ``methods``      the training methods, one module each (simclr, supervised, finetune, distill), in one registry
+- ``training``     the training loop every method shares, and their shared set-up (data, encoder, placement)
 - ``distributed``  data-parallel training under torchrun
 - ``evaluation``   embeddings, kNN, linear probe, retrieval, clustering
+- ``evaluate``     ``python -m lib evaluate``: the battery on a finished run's features, its model rebuilt by its method
+- ``cpu_kernels``  the work-around for a crash of oneDNN's channels_last CPU convolutions
+- ``paths``        the checkout root, its runs/ and data/ folders, and the one atomic write (imports no lib module)
 - ``probes``       what the projection head removes: predicting the transformation (SimCLR Table 3)
 - ``records``      run records: provenance, per-epoch metrics, results, stored by config hash
 - ``checkpoints``  checkpoints written atomically, read with ``weights_only``
@@ -23,3 +27,10 @@ responsibility:
 """
 
 __version__ = "0.1.0"
+
+# The built-in training methods register themselves in lib.methods.METHODS (one module each), in this
+# order: the order of the CLI's commands and of the allowed tasks in messages.
+from .methods import simclr  # noqa: E402,F401,I001
+from .methods import supervised  # noqa: E402,F401
+from .methods import finetune  # noqa: E402,F401
+from .methods import distill  # noqa: E402,F401

@@ -24,25 +24,25 @@ import json
 import sys
 
 from . import config as cfg
+from . import methods
 from .checkpoints import CheckpointError
 from .records import WriteError
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, CheckpointError, WriteError)  # exit 2, one line
 
-TRAIN_COMMANDS = {
-    "pretrain": "SimCLR pretraining (NT-Xent on two views)",
-    "supervised": "supervised training: cross-entropy, supervised contrastive or triplet loss",
-    "finetune": "fine-tune a pretrained encoder (from a head layer) on a label fraction",
-    "distill": "distil a fine-tuned teacher into a student on all training images",
-}
+
+
+def train_commands() -> dict[str, methods.Method]:
+    """The training commands: one per registered method (:mod:`lib.methods`), by its CLI command."""
+    return {m.cli_command: m for m in methods.METHODS.values()}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for name, text in TRAIN_COMMANDS.items():
-        p = sub.add_parser(name, help=text, description=text,
+    for name, method in train_commands().items():
+        p = sub.add_parser(name, help=method.summary, description=method.summary,
                            epilog="parameters (key=value):\n" + cfg.help_table(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("overrides", nargs="*", metavar="key=value", help="config values, applied after --config")
@@ -66,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "evaluate":
-            from .training import evaluate_record
-
-            from .training import EvaluationNotSaved
+            from .evaluate import EvaluationNotSaved, evaluate_record
 
             try:
                 out = evaluate_record(args.run, layer=args.layer, runs_dir=args.runs_dir, device=args.device,
@@ -81,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import recipes
 
         path = recipes.path(args.config) if args.config else None
-        config = cfg.load_config(path, args.overrides, task=args.command)
+        config = cfg.load_config(path, args.overrides, task=train_commands()[args.command].name)
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -16,23 +16,28 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-# The allowed values of a knob live in the module that implements it; the ones only a run's set-up
-# knows (tasks, their losses, devices, precisions, tracking) live here.
+# The allowed values of a knob live in the module that implements it: the tasks, their losses, views
+# and rules in their methods (lib.methods); the ones only a run's set-up knows (devices, precisions,
+# tracking) here.
+from . import methods
 from .data import BUILTIN_DATASETS
 from .losses import TRIPLET_MINING
 from .models import ARCHS, HEAD_LAST_BN, STEMS
 from .optim import LR_SCALINGS, OPTIMIZERS, scaled_learning_rate
+from .paths import repo_path, resolve_runs_dir  # noqa: F401 (repo_path: re-exported, notebooks and scripts use it)
 from .views import CROP_SAMPLERS
-from .views import OPERATIONS as VIEW_OPERATIONS
 
-TASKS = ("pretrain", "supervised", "finetune", "distill")  # lib.training.TASKS runs each
-SUPERVISED_LOSSES = ("ce", "supcon", "triplet")
+DATA_DRAWS: tuple[str, ...] = ("fixed", "per_seed")  # Config.data_draw
+from .views import OPERATIONS as VIEW_OPERATIONS
+from .views import ViewConfig
+
+VIEW_DEFAULTS = ViewConfig()  # the augmentations' defaults (SimCLR's) are views.ViewConfig's, not repeated here
+
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 WANDB_MODES = ("disabled", "offline", "online")
@@ -46,7 +51,8 @@ class Config:
     """Every knob of a run. Help texts (the ``help`` metadata) are what ``--help`` prints."""
 
     # ---- what to run ------------------------------------------------------------------------
-    task: str = field(default="pretrain", metadata={"help": f"what to train: {', '.join(TASKS)}"})
+    task: str = field(default="pretrain", metadata={
+        "help": "what to train: a registered method (lib.methods: pretrain, supervised, finetune, distill, ...)"})
     seed: int = field(default=0, metadata={"help": "seed of every random number generator of the run"})
 
     # ---- data -------------------------------------------------------------------------------
@@ -59,6 +65,17 @@ class Config:
     label_fraction: float = field(default=1.0, metadata={
         "help": "fraction of training labels used by supervised/finetune/distill, in (0, 1]; "
                 "stratified and nested (the 1 % subset lies inside the 10 % one)"})
+    # The default stays "fixed" (= the legacy value, left out of the hash) so that no committed run id
+    # moves; issue #24's new profile sets data_draw="per_seed" on its runs.
+    data_draw: str = field(default="fixed", metadata={
+        "help": "which random draw picks the data subsets: fixed (draw 0 for every seed, as every run before "
+                "issue #24: the spread over seeds is optimisation noise only) or per_seed (seed s draws its own "
+                "training subset, validation split and labelled subset, so the spread counts the data too)",
+        "legacy": "fixed"})
+    val_size: int = field(default=0, metadata={
+        "help": "validation images carved from the training images (class-balanced, drawn as data_draw says) "
+                "and removed from training, for choosing settings (a layer, a learning rate) never on the test "
+                "set; 0 = none", "added": True})
 
     # ---- model ------------------------------------------------------------------------------
     arch: str = field(default="small_cnn", metadata={"help": f"encoder: {', '.join(ARCHS)}"})
@@ -88,12 +105,12 @@ class Config:
         "help": "augmentations of the second branch; empty = same as views; 'none' = identity "
                 "(the image resized only), as in SimCLR's Figure 5 ablation"})
     image_size: int = field(default=0, metadata={"help": "side of the views in pixels; 0 = native size"})
-    crop_scale_min: float = field(default=0.08, metadata={
+    crop_scale_min: float = field(default=VIEW_DEFAULTS.crop_scale[0], metadata={
         "help": "smallest crop area as a fraction of the image (SimCLR: 0.08)"})
-    color_strength: float = field(default=0.5, metadata={
+    color_strength: float = field(default=VIEW_DEFAULTS.color_strength, metadata={
         "help": "colour distortion strength s (SimCLR: 0.5 for CIFAR-10, 1.0 for ImageNet)"})
-    blur_p: float = field(default=0.5, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
-    gray_p: float = field(default=0.2, metadata={
+    blur_p: float = field(default=VIEW_DEFAULTS.blur_p, metadata={"help": "probability of Gaussian blur when 'blur' is in views"})
+    gray_p: float = field(default=VIEW_DEFAULTS.gray_p, metadata={
         "help": "probability of grayscale when 'gray' is in views (SimCLR data_util.py: 0.2; dkobak/simclr-cifar10: 0.1)",
         "added": True})
     crop_sampler: str = field(default="torchvision", metadata={
@@ -204,16 +221,22 @@ class Config:
         """The loss actually used (the task's default when ``loss`` is empty)."""
         if self.loss:
             return self.loss
-        return {"pretrain": "ntxent", "supervised": "ce", "finetune": "ce", "distill": "distill"}[self.task]
+        return self.method.default_loss
+
+    @property
+    def method(self) -> methods.Method:
+        """The training method of ``task`` (:mod:`lib.methods`): its losses, views and rules."""
+        return methods.get(self.task)
 
     @property
     def effective_views(self) -> str:
-        """``views``, or the task's default views when it is empty (:func:`default_views`)."""
-        return self.views or default_views(self.task, self.loss_name)
+        """``views``, or the method's default views for its loss when it is empty (``Method.default_views``:
+        SimCLR's views for pretraining and supervised contrastive, crop and flip for the classifiers)."""
+        return self.views or self.method.default_views(self.loss_name)
 
     @property
     def views_list(self) -> tuple[str, ...]:
-        return _split_ops(self.effective_views)
+        return split_list(self.effective_views)
 
     @property
     def views2_list(self) -> tuple[str, ...]:
@@ -221,7 +244,7 @@ class Config:
             return self.views_list
         if self.views2 == "none":
             return ()
-        return _split_ops(self.views2)
+        return split_list(self.views2)
 
     @property
     def scaled_lr(self) -> float:
@@ -237,11 +260,11 @@ class Config:
     @property
     def speed_list(self) -> tuple[str, ...]:
         """``speed`` as a tuple of switch names."""
-        return _split_ops(self.speed)
+        return split_list(self.speed)
 
     @property
     def snapshot_epoch_list(self) -> tuple[int, ...]:
-        return tuple(int(s) for s in self.snapshot_epochs.split(",") if s.strip())
+        return tuple(int(s) for s in split_list(self.snapshot_epochs))
 
     # ---- identity ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -276,36 +299,6 @@ class Config:
 
     def resolved_runs_dir(self) -> Path:
         return resolve_runs_dir(self.runs_dir)
-
-
-def resolve_runs_dir(runs_dir: str | Path = "") -> Path:
-    """Where run records go: ``runs_dir``, else ``$THESIS_RUNS_DIR``, else ``runs/`` of the checkout."""
-    return Path(runs_dir or os.environ.get("THESIS_RUNS_DIR") or repo_path("runs"))
-
-
-def default_views(task: str, loss: str) -> str:
-    """The augmentations a task uses when ``views`` is left empty.
-
-    - Contrastive learning without labels (``pretrain``) and the supervised contrastive loss: SimCLR's
-      CIFAR-10 views (crop, flip, colour distortion, grayscale; no blur at 32 px, SimCLR Appendix B.9).
-      Khosla et al. 2020 train SupCon with SimCLR's augmentation ("SimAugment").
-    - Classifiers (``supervised`` with cross-entropy, ``finetune``, ``distill``) and the triplet loss: the
-      supervised augmentation of the papers, random crop with resize and horizontal flip. SimCLR
-      Appendix B.5 (fine-tuning): "Only random cropping (with random left-to-right flipping and resizing
-      ...) is used for preprocessing"; the official code's fine-tuning and SimCLRv2's distillation do the
-      same. Colour distortion weakens supervised references (SimCLR Table 1 and Section 3).
-    """
-    if task == "pretrain" or loss == "supcon":
-        return "crop,flip,color,gray"
-    return "crop,flip"
-
-
-def repo_path(name: str) -> Path:
-    """``name`` at the repository root when running from a checkout, else relative to the working
-    directory. Notebooks run in ``notebooks/``, the command line wherever it is started; both must
-    find the same ``runs/`` and ``data/``."""
-    root = Path(__file__).resolve().parent.parent
-    return root / name if (root / "pyproject.toml").is_file() else Path(name)
 
 
 # ---- construction from files and key=value overrides -------------------------------------------
@@ -485,14 +478,14 @@ def _dataset(v: str) -> str | None:
 
 def _snapshot_epochs(v: str) -> str | None:
     try:
-        _ = tuple(int(s) for s in v.split(",") if s.strip())
+        _ = tuple(int(s) for s in split_list(v))
     except ValueError:
         return f"must be comma-separated integers; got {v!r}"
     return None
 
 
 def _speed(v: str) -> str | None:
-    names = _split_ops(v)
+    names = split_list(v)
     bad = [n for n in names if n not in SPEED_SWITCHES]
     if bad:
         return f"has unknown switch(es) {', '.join(map(repr, bad))}; allowed: {', '.join(SPEED_SWITCHES)}"
@@ -505,7 +498,7 @@ def _speed(v: str) -> str | None:
 # the rules between fields, in _value_errors); the report runner checks a notebook parameter named
 # after a field with them before any kernel starts (lib.report.params). Every float must also be finite.
 FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
-    "task": _one_of(TASKS), "arch": _one_of(ARCHS), "stem": _one_of(STEMS), "optimizer": _one_of(OPTIMIZERS),
+    "task": lambda v: _one_of(methods.names())(v), "arch": _one_of(ARCHS), "stem": _one_of(STEMS), "optimizer": _one_of(OPTIMIZERS),
     "lr_scaling": _one_of(LR_SCALINGS), "triplet_mining": _one_of(TRIPLET_MINING), "device": _one_of(DEVICES),
     "precision": _one_of(PRECISIONS), "wandb": _one_of(WANDB_MODES), "head_last_bn": _one_of(HEAD_LAST_BN),
     "dataset": _dataset,
@@ -522,7 +515,7 @@ FIELD_RULES: dict[str, Callable[[Any], str | None]] = {
     "image_size": lambda v: None if v == 0 or v >= 8 else f"must be 0 (native) or >= 8; got {v}",
     "crop_scale_min": _range(0, 1, lo_open=True), "color_strength": _range(0),
     "blur_p": _range(0, 1), "gray_p": _range(0, 1), "triplet_margin": _range(0),
-    "crop_sampler": _one_of(CROP_SAMPLERS),
+    "crop_sampler": _one_of(CROP_SAMPLERS), "data_draw": _one_of(DATA_DRAWS), "val_size": _range(0),
     "lars_trust": _range(0, lo_open=True),
     "checkpoint_every": _range(1), "checkpoint_seconds": _range(0), "eval_every": _range(1),
     "snapshot_epochs": _snapshot_epochs, "speed": _speed,
@@ -542,15 +535,17 @@ def field_errors(name: str, value: Any) -> list[str]:
 def _value_errors(c: Config):
     for f in fields(c):
         yield from field_errors(f.name, getattr(c, f.name))
-    allowed_losses = {"pretrain": ("ntxent",), "supervised": SUPERVISED_LOSSES,
-                      "finetune": ("ce",), "distill": ("distill",)}.get(c.task, ())
+    method = methods.METHODS.get(c.task)  # an unknown task is FIELD_RULES' error; its rules are then unknown
+    if method is None:
+        return
+    allowed_losses = method.losses
     if c.loss and c.loss not in allowed_losses:
         yield f"loss for task {c.task!r} must be one of {', '.join(allowed_losses)}; got {c.loss!r}"
     for name in ("views", "views2"):
         text = c.effective_views if name == "views" else c.views2
         if name == "views2" and text in ("", "none"):
             continue
-        ops = _split_ops(text)
+        ops = split_list(text)
         bad = [op for op in ops if op not in VIEW_OPERATIONS]
         if bad:
             yield f"{name} has unknown augmentation(s) {', '.join(map(repr, bad))}; allowed: {', '.join(VIEW_OPERATIONS)}"
@@ -558,9 +553,12 @@ def _value_errors(c: Config):
             yield f"{name} lists an augmentation twice: {text!r}"
         if "crop" in ops and ops[0] != "crop":
             yield f"{name}: crop must come first, got {text!r}"
-    min_batch = 2 if c.task in ("pretrain",) or c.loss in ("supcon", "triplet") else 1
+    min_batch = method.min_batch(c.loss_name)
     if 1 <= c.batch_size < min_batch:
         yield f"batch_size must be >= {min_batch} for task {c.task!r} with loss {c.loss_name!r}; got {c.batch_size}"
+    if c.val_size and c.train_size and c.val_size >= c.train_size:
+        yield (f"val_size={c.val_size} leaves no training images of train_size={c.train_size}; "
+               "give a val_size smaller than train_size")
     if c.train_size and c.batch_size > c.train_size:
         yield (f"batch_size={c.batch_size} is larger than train_size={c.train_size}; "
                "a step needs batch_size training images")
@@ -569,21 +567,18 @@ def _value_errors(c: Config):
     if c.warmup_fraction > 0 and c.warmup_epochs > 0:
         yield (f"give the warm-up once: warmup_fraction={c.warmup_fraction} or warmup_epochs={c.warmup_epochs} "
                "(set the other to 0)")
-    if not 0 <= c.finetune_layer <= max(c.head_layers, 0) and c.task == "finetune":
-        yield f"finetune_layer must be in [0, head_layers]; got {c.finetune_layer}"
-    if not c.ntxent_normalize and c.task != "pretrain":
+    if not c.ntxent_normalize and c.loss_name != "ntxent":
         yield f"ntxent_normalize=false applies to pretraining (NT-Xent) only; task is {c.task!r}"
-    if c.task == "finetune" and not c.pretrained:
-        yield "task 'finetune' needs pretrained=<id of a pretraining run>"
-    if c.task == "distill" and not c.teacher:
-        yield "task 'distill' needs teacher=<id of a fine-tuning run>"
+    yield from method.check(c)
     if not field_errors("snapshot_epochs", c.snapshot_epochs) and any(
             not 0 <= e <= c.epochs for e in c.snapshot_epoch_list):
         yield f"snapshot_epochs must lie in [0, epochs={c.epochs}]; got {c.snapshot_epochs!r}"
 
 
-def _split_ops(text: str) -> tuple[str, ...]:
-    return tuple(op.strip() for op in text.split(",") if op.strip())
+def split_list(text: str) -> tuple[str, ...]:
+    """``"crop, flip,,color"`` -> ``("crop", "flip", "color")``: the one parser of comma-separated lists
+    (views, snapshot epochs, list-valued notebook parameters, the runner's ``--only``, the plans' grids)."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _suggest(name: str) -> str:

@@ -28,11 +28,11 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
 import math
 import os
 import pickle
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,15 +43,42 @@ import numpy as np
 import torch
 from torch import Tensor
 
-BUILTIN_DATASETS = ("sample", "cifar10", "cifar100", "stl10", "fashion-mnist")
-DATASETS = (*BUILTIN_DATASETS, "imagefolder:<path>")
-SPLITS = {
-    "sample": ("train", "test"),
-    "cifar10": ("train", "test"),
-    "cifar100": ("train", "test"),
-    "stl10": ("train", "test", "unlabeled"),
-    "fashion-mnist": ("train", "test"),
+from .paths import atomic_write_bytes, default_data_dir, repo_path
+
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What is known of a built-in data set before it is loaded."""
+
+    label: str                 # how pages and the README name it
+    splits: tuple[str, ...]    # the splits load_dataset reads
+    train_images: int          # images of its training split (what train_size=0 uses)
+
+
+# The one table of the built-in data sets; every other list of them is derived from it.
+BUILTIN = {
+    "sample": DatasetFacts("the grey-scale Fashion-MNIST sample", ("train", "test"), 5000),
+    "cifar10": DatasetFacts("CIFAR-10", ("train", "test"), 50000),
+    "cifar100": DatasetFacts("CIFAR-100", ("train", "test"), 50000),
+    "stl10": DatasetFacts("STL-10", ("train", "test", "unlabeled"), 5000),
+    "fashion-mnist": DatasetFacts("Fashion-MNIST", ("train", "test"), 60000),
 }
+BUILTIN_DATASETS = tuple(BUILTIN)
+DATASETS = (*BUILTIN_DATASETS, "imagefolder:<path>")
+SPLITS = {name: facts.splits for name, facts in BUILTIN.items()}
+TRAIN_IMAGES = {name: facts.train_images for name, facts in BUILTIN.items()}
+KNOWN_FOLDERS = {"cifar10-jpeg": "CIFAR-10, JPEG q75 copy"}  # image folders the pages name by what they hold
+
+
+def data_label(dataset: str) -> str:
+    """What a ``dataset`` value holds, as pages name it: ``imagefolder:data/cifar10-jpeg`` is
+    "CIFAR-10, JPEG q75 copy" (JPEG with 4:2:0 chroma subsampling, not the papers' lossless original)."""
+    if dataset.startswith("imagefolder:"):
+        folder = Path(dataset[len("imagefolder:"):]).name
+        return KNOWN_FOLDERS.get(folder, f"image folder {folder}")
+    return BUILTIN[dataset].label if dataset in BUILTIN else dataset
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SAMPLE_FILE = Path(__file__).parent / "sample_data" / "fashion_mnist_sample.npz"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
@@ -135,18 +162,6 @@ class ImageDataset:
         return tuple(mean.tolist()), tuple(std.tolist())
 
 
-def default_data_dir() -> Path:
-    """``$THESIS_DATA_DIR`` if set, else ``data/`` at the repository root (so notebooks, which run
-    in ``notebooks/``, and the command line find the same folder)."""
-    from .config import repo_path
-
-    given = os.environ.get("THESIS_DATA_DIR")
-    if given and not Path(given).is_dir():  # a typo would otherwise create a new folder for the cache
-        raise FileNotFoundError(f"THESIS_DATA_DIR={given} is not a folder; point it at the folder that holds the "
-                                "data sets (or unset it to use data/ of the checkout)")
-    return Path(given or repo_path("data"))
-
-
 def load_dataset(name: str, split: str, data_dir: str | Path | None = None, download: bool = False,
                  cache: bool = True, cache_dir: str | Path | None = None) -> ImageDataset:
     """Load one split of a data set as an ``ImageDataset`` on the CPU.
@@ -227,7 +242,7 @@ def _load_cached(source: _Source, split: str, cache_dir: Path) -> tuple[Tensor, 
     """``source.read()`` through a cache file named by the source and the fingerprint of its files.
 
     A stale cache file of the same source and split is deleted when the new one is written; the
-    write is atomic (temporary file, then ``os.replace``), so a crash never leaves a torn file.
+    write is atomic (:func:`lib.paths.atomic_write_bytes`), so a crash never leaves a torn file.
     """
     prefix = _cache_prefix(source, split)
     key = hashlib.sha1(f"{split}|{source.fingerprint}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
@@ -241,21 +256,15 @@ def _load_cached(source: _Source, split: str, cache_dir: Path) -> tuple[Tensor, 
         except Exception as err:  # a torn or foreign file: decode again and overwrite it
             warnings.warn(f"ignoring unreadable cache file {path}: {err}", stacklevel=3)
     images, labels, classes = source.read()
-    tmp_name = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".tmp-", suffix=".pt", delete=False) as tmp:
-            tmp_name = tmp.name
-            torch.save({"images": images, "labels": labels, "classes": classes}, tmp)
-        os.chmod(tmp.name, 0o644)  # NamedTemporaryFile makes it private (0600)
-        os.replace(tmp.name, path)
-        tmp_name = None
+        buffer = io.BytesIO()  # written whole by atomic_write_bytes (its temporary removed on failure)
+        torch.save({"images": images, "labels": labels, "classes": classes}, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
         for stale in cache_dir.glob(f"{prefix}*.pt"):
             if stale != path:
                 stale.unlink(missing_ok=True)
     except (OSError, RuntimeError) as err:  # read-only, or full: torch.save raises RuntimeError on ENOSPC
-        if tmp_name:
-            Path(tmp_name).unlink(missing_ok=True)  # a half-written file must not fill the disk further
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         warnings.warn(f"could not write the cache file {path} ({first}); running without the cache", stacklevel=3)
     return images, labels, classes
@@ -444,8 +453,6 @@ def _scan_images(folder: str, found: list[tuple[str, int, int]]) -> None:
 def _image_folder_root(path: str) -> Path:
     """An image folder's resolved root: a relative path is taken from the working directory, or else
     from the repository root (notebooks run in ``notebooks/``)."""
-    from .config import repo_path
-
     root = Path(path).expanduser()
     if not root.is_absolute() and not root.exists() and repo_path(path).exists():
         root = repo_path(path)
@@ -489,10 +496,8 @@ def image_folder_count(path: str, split: str = "train", data_dir: str | Path | N
         pass  # no cache yet, or a torn or foreign one: count again
     count = _count_images(str(split_dir))
     try:
-        from .records import atomic_write_json
-
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(cache, {"root": str(root), "key": key, "count": count})
+        entry = {"root": str(root), "key": key, "count": count}
+        atomic_write_bytes(cache, (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode())
     except OSError:
         pass  # a read-only data directory: count every time (a listing, well under a second)
     return count
@@ -629,6 +634,18 @@ def stratified_subset_indices(labels: Tensor, n_total: int, seed: int = 0) -> Te
     for c in torch.nonzero(counts > lo).flatten().tolist()[:left]:
         take[c] += 1
     return torch.nonzero(ranks < take[labels_cpu]).flatten().to(labels.device)
+
+
+def carve_validation(labels: Tensor, val_size: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Sorted ``(keep_idx, val_idx)``: ``val_size`` class-balanced samples drawn by ``seed`` (as
+    :func:`stratified_subset_indices`) held out for choosing settings, and the rest kept for training.
+    Disjoint and together every sample, so no validation image is ever trained on."""
+    if not 1 <= val_size < labels.shape[0]:
+        raise ValueError(f"val_size must be in [1, {labels.shape[0] - 1}] (fewer than the samples), got {val_size}")
+    val_idx = stratified_subset_indices(labels, val_size, seed=seed)
+    keep = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
+    keep[val_idx] = False
+    return torch.nonzero(keep).flatten(), val_idx
 
 
 def train_val_split(labels: Tensor, val_fraction: float, seed: int = 0) -> tuple[Tensor, Tensor]:

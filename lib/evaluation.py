@@ -25,6 +25,20 @@ from torch import Tensor
 from .data import train_val_split
 from .losses import check_labels
 
+# How the scores are named wherever they are shown: (in sentences, tables and the progress bar; on a
+# figure's axis). The one table of them: the pages' conclusions, the figures, the README's tables and
+# the live progress bar read it.
+METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "knn_top1": ("kNN", "kNN top-1"),
+    "linear_probe_top1": ("linear probe", "linear probe top-1"),
+    "recall@1": ("Recall@1", "Recall@1"), "recall@2": ("Recall@2", "Recall@2"),
+    "recall@4": ("Recall@4", "Recall@4"), "recall@8": ("Recall@8", "Recall@8"),
+    "map@r": ("MAP@R", "MAP@R"), "nmi": ("NMI", "NMI"), "ari": ("ARI", "ARI"),
+    "test_top1": ("test accuracy", "classifier top-1"),
+}
+SHORT_NAMES = {key: short for key, (short, _) in METRIC_NAMES.items()}
+AXIS_NAMES = {key: axis for key, (_, axis) in METRIC_NAMES.items()}
+
 __all__ = [
     "embed",
     "nearest_neighbours",

@@ -44,9 +44,11 @@ def _postfix(metrics: dict[str, Any], epochs: int | None) -> str:
         parts.append(f"epoch {metrics['epoch']}" + (f"/{epochs}" if epochs else ""))
     if isinstance(metrics.get("loss"), float):
         parts.append(f"loss {metrics['loss']:.4g}")
-    for key, name in (("knn_top1", "kNN"), ("test_top1", "top-1")):
+    from .evaluation import SHORT_NAMES  # torch comes with it: only once a bar shows a score
+
+    for key in ("knn_top1", "test_top1"):
         if isinstance(metrics.get(key), float):
-            parts.append(f"{name} {100 * metrics[key]:.1f} %")
+            parts.append(f"{SHORT_NAMES[key]} {100 * metrics[key]:.1f} %")
     return "  ".join(parts)
 
 

@@ -27,14 +27,15 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from .config import Config, from_stored, resolve_runs_dir
+from .config import Config, from_stored
+from .paths import (LOCKED_TAG, WriteError, atomic_write_bytes, resolve_runs_dir,  # noqa: F401 (re-exported)
+                    umask)
 
 RECORD_FILE = "record.json"
 CONFIG_FILE = "config.json"
@@ -45,59 +46,7 @@ LOCK_FILE = ".lock"
 STAGING_DIR = ".replacing"  # a forced run's new record, until it is complete (RecordWriter.replace_run)
 
 
-# ---- atomic writes -----------------------------------------------------------------------------
-
-def umask() -> int:
-    """The process's umask, read from ``/proc`` where it can be (setting it to read it is not thread-safe)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-class WriteError(OSError):
-    """A file could not be written (a full disk, a read-only file system ...); one line naming it.
-    Its temporary file has been removed and the file it replaces is left as it was."""
-
-
-LOCKED_TAG = "locked"  # temporaries of a run's lock holder: .<name>.locked-<random>.tmp
-
-
-def atomic_write_bytes(path: Path, data: bytes, locked: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename. The file gets the mode
-    ``open()`` would give it (0666 less the umask): ``mkstemp`` makes it private (0600), which would
-    hide records from the other members of a group on shared storage.
-
-    ``locked``: the writer holds the run's :class:`RunLock`; its temporary file gets a name of its own
-    (:data:`LOCKED_TAG`), the only one :func:`remove_stale_temporaries` deletes. A failed write
-    (ENOSPC, EROFS ...) removes the temporary file and raises :class:`WriteError` naming ``path``."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{LOCKED_TAG + '-' if locked else ''}",
-                                   suffix=".tmp")
-    except OSError as e:
-        raise WriteError(e.errno, f"could not write {path}: {e.strerror or e}; free space there or write elsewhere "
-                                  "(runs_dir=<a folder>)") from None
-    try:
-        os.fchmod(fd, 0o666 & ~umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError) and not isinstance(e, WriteError):
-            raise WriteError(e.errno, f"could not write {path}: {e.strerror or e}; the previous file (if any) is "
-                                      "kept; free space there or write elsewhere (runs_dir=<a folder>)") from None
-        raise
+# ---- atomic writes (lib.paths.atomic_write_bytes) -------------------------------------------------
 
 
 def remove_stale_temporaries(directory: Path) -> None:

@@ -35,7 +35,7 @@ import torch
 from torch.profiler import record_function
 
 from . import data, losses, optim, training, views
-from .config import Config
+from .config import Config, split_list
 
 SWITCHES: dict[str, str] = {
     "channels_last": "NHWC layout of the model and its input",
@@ -96,7 +96,7 @@ def check_names(names) -> list[str]:
 
 def parse_switches(text: str) -> list[str]:
     """``"a,b"`` -> ``["a", "b"]``, each a known switch, none twice, at least one."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = list(split_list(text))
     if not names:
         raise ValueError(f"no switch named in {text!r}; known: {', '.join(SWITCHES)}")
     if len(set(names)) != len(names):

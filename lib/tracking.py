@@ -42,15 +42,6 @@ class Tracker:
             except Exception as e:  # noqa: BLE001
                 self._drop(e)
 
-    def log_figure(self, name: str, figure) -> None:
-        if self.run is not None:
-            try:
-                import wandb
-
-                self.run.log({name: wandb.Image(figure)})
-            except Exception as e:  # noqa: BLE001
-                self._drop(e)
-
     def finish(self, results: dict[str, Any], failed: bool = False) -> None:
         if self.run is None:
             return
@@ -64,21 +55,3 @@ class Tracker:
     def _drop(self, error: Exception) -> None:
         warnings.warn(f"wandb failed, continuing untracked: {type(error).__name__}: {error}", stacklevel=3)
         self.run = None
-
-
-def log_figures(record, figures: dict[str, Any], wandb_mode: str | None = None) -> bool:
-    """Attach figures (a UMAP plot, curves) to a finished run's wandb run, resumed by its id.
-
-    ``wandb_mode`` defaults to the record's own setting; returns whether anything was logged.
-    """
-    config = record.config
-    mode = wandb_mode or config.wandb
-    if mode == "disabled":
-        return False
-    tracker = Tracker(config.replace(wandb=mode), record.directory)
-    if tracker.run is None:
-        return False
-    for name, figure in figures.items():
-        tracker.log_figure(name, figure)
-    tracker.finish(record.results)
-    return True

@@ -1,10 +1,12 @@
-"""Training loops: SimCLR pretraining, supervised training, fine-tuning, distillation.
+"""The training loop every method shares, and the set-up the methods share.
 
-``run(config)`` is the one entry point: it returns the finished run's record if one exists
+Each training method (SimCLR pretraining, the supervised baselines, fine-tuning, distillation, and
+any method registered later) is one module of :mod:`lib.methods`, which gives this loop a
+:class:`Job`. ``run(config)`` is the one entry point: it returns the finished run's record if one exists
 for this config (a finished run is loaded, not retrained), resumes from the last checkpoint if
 an earlier attempt was interrupted, and otherwise trains from scratch.
 
-All four tasks share one loop (:func:`_fit`): the data set lives on the device as uint8, each
+All methods share one loop (:func:`_fit`): the data set lives on the device as uint8, each
 step draws a batch of indices, augments it on the device (``views``), and runs one optimizer
 step. Step metrics accumulate on the device and are read once per epoch, so the step itself
 never waits for the host.
@@ -31,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import checkpoints, data, distributed, evaluation, losses, models, optim, views
+from . import checkpoints, cpu_kernels, data, distributed, evaluation, methods, models, optim, views
 from .config import Config, legacy_overrides
 from .progress import Progress
 from .records import (CHECKPOINT_DIR, CONFIG_FILE, REQUIRE_RECORDS_ENV, RecordWriter, RunRecord, existing_record,
@@ -120,22 +122,32 @@ class Data:
     labelled: torch.Tensor        # indices of training images whose labels may be used
     monitor: torch.Tensor         # indices of test images for the per-epoch monitor
     size: int                     # side of the views
+    val: data.ImageDataset | None = None  # validation images carved from the training ones (val_size)
 
 
 def prepare_data(config: Config, device: torch.device) -> Data:
     data_dir = config.data_dir or None
     train = data.load_dataset(config.dataset, "train", data_dir=data_dir, download=config.download)
     test = data.load_dataset(config.dataset, "test", data_dir=data_dir, download=config.download)
+    draw = data_draw_seed(config)
     if config.train_size:
         if config.train_size > len(train):
             raise ValueError(f"train_size={config.train_size} exceeds the {len(train)} training images "
                              f"of {config.dataset}")
-        train = train.subset(data.stratified_subset_indices(train.labels, config.train_size, seed=0))
+        train = train.subset(data.stratified_subset_indices(train.labels, config.train_size, seed=draw))
     if config.test_size:
         if config.test_size > len(test):
             raise ValueError(f"test_size={config.test_size} exceeds the {len(test)} test images of {config.dataset}")
         test = test.subset(data.stratified_subset_indices(test.labels, config.test_size, seed=0))
-    labelled = data.stratified_fraction(train.labels, config.label_fraction, seed=LABEL_SUBSET_SEED)
+    val = None
+    if config.val_size:
+        if config.val_size >= len(train):
+            raise ValueError(f"val_size={config.val_size} leaves none of the {len(train)} training images; "
+                             "give a smaller val_size")
+        keep, held = data.carve_validation(train.labels, config.val_size, seed=draw)
+        train, val = train.subset(keep), train.subset(held)
+    labelled = data.stratified_fraction(train.labels, config.label_fraction,
+                                        seed=LABEL_SUBSET_SEED if config.data_draw == "fixed" else draw)
     monitor = (data.stratified_subset_indices(test.labels, min(config.monitor_size, len(test)), seed=0)
                if config.monitor_size else torch.zeros(0, dtype=torch.long))
     size = config.image_size or train.image_size
@@ -143,7 +155,16 @@ def prepare_data(config: Config, device: torch.device) -> Data:
         raise ValueError(f"the images of {config.dataset} are {train.image_size}x{train.image_size} pixels; views "
                          f"need at least {MIN_VIEW_SIZE}x{MIN_VIEW_SIZE}: give image_size={MIN_VIEW_SIZE} (or more) to "
                          "resize them, or use larger images")
-    return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size)
+    return Data(train.to(device), test.to(device), labelled.to(device), monitor.to(device), size,
+                val.to(device) if val is not None else None)
+
+
+def data_draw_seed(config: Config) -> int:
+    """The seed of the data subsets' draw: 0 for every run at ``data_draw="fixed"`` (the runs before
+    issue #24 all share one training subset and one labelled subset), the run's own seed at
+    ``"per_seed"``, so that seeds re-draw the data and their spread counts its sampling error too.
+    The test subset and the monitor stay draw 0: every seed is scored on the same test images."""
+    return 0 if config.data_draw == "fixed" else config.seed
 
 
 def view_pipelines(config: Config, size: int) -> tuple[views.ViewPipeline, views.ViewPipeline]:
@@ -190,14 +211,20 @@ def build_classifier(config: Config, channels: int, size: int, num_classes: int,
 
 @dataclass
 class Job:
-    """What a task gives the shared loop."""
+    """What a method gives the shared loop (``Method.build``, :mod:`lib.methods`).
 
-    model: nn.Module                                        # everything whose weights are trained
+    ``model`` is everything a checkpoint saves and a resume restores: a method with state that is not
+    trained by the optimiser (an EMA target, a queue of negatives) keeps it in ``model`` as frozen
+    parameters or buffers, so that a resumed run continues bitwise. ``after_step`` runs after every
+    optimiser step (see :func:`_train_epoch`)."""
+
+    model: nn.Module                                        # everything whose weights are trained or saved
     step: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]  # batch indices -> loss, metrics
     monitor: Callable[[], dict[str, float]]                 # per-epoch evaluation (model in eval mode)
     n_train: int                                            # images drawn per epoch
     snapshot: Callable[[], dict[str, np.ndarray]] | None = None  # test embeddings for the record
     flops_per_view: int = 0                                 # forward FLOPs of one view (for TFLOP/s)
+    after_step: Callable[[int], None] | None = None         # global step (0-based) -> None, after optimizer.step()
 
 
 def checkpoint_due(epoch: int, epochs: int, every: int, interval_s: float, since_last_s: float) -> bool:
@@ -370,6 +397,13 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
                  ckpt_dir: Path) -> dict[str, Any]:
     """One pass over the training images (0-based ``epoch``); returns its line of metrics.
 
+    Each step: set the learning rate, ``job.step`` (the loss on this process's block of the batch),
+    backward, ``optimizer.step()``, then ``job.after_step(global_step)`` when the job has one -- the
+    place for what a method updates from the new weights without a gradient (BYOL's and MoCo's EMA
+    target, a queue of negatives). It runs in every process, on the weights DDP has just made equal,
+    with the 0-based step over the whole run, so a schedule of its own (an EMA momentum ramp) can
+    follow ``schedule.total_steps``.
+
     Step metrics accumulate on the device and are read once, at the end (averaged over the
     processes, so every process sees the same loss and stops together if it is not finite)."""
     t0 = time.perf_counter()
@@ -384,6 +418,8 @@ def _train_epoch(config: Config, job: Job, optimizer, schedule: Schedule, epoch:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if job.after_step is not None:
+            job.after_step(epoch * schedule.steps_per_epoch + i)
         for key, value in {"loss": loss.detach(), **metrics}.items():
             sums[key] = sums.get(key, 0) + value.detach().float()
         progress.step()
@@ -426,8 +462,8 @@ def _checkpoint(config: Config, job: Job, optimizer, generator: torch.Generator,
 
 
 def job_views(config: Config) -> int:
-    """Views per training image in one step (two for the contrastive losses)."""
-    return 2 if config.loss_name in ("ntxent", "supcon", "triplet") else 1
+    """Views per training image in one step (two for the contrastive losses): the method's rule."""
+    return methods.get(config.task).views_per_image(config.loss_name)
 
 
 # ---- monitors and final evaluation -------------------------------------------------------------
@@ -473,107 +509,40 @@ def _embedding_sample(fns: dict[str, Callable], d: Data, config: Config, transfo
     return out
 
 
-# ---- the tasks ---------------------------------------------------------------------------------
+# ---- the shared task set-up ---------------------------------------------------------------------
 
-def _pretrain(config, d: Data, device, amp, generator) -> tuple[Job, Callable[[], dict]]:
-    mean, std = d.train.mean_std()
-    model = build_contrastive_model(config, d.train.channels, d.size, mean, std).to(device)
-    model = _device_layout(model, device)
-    fast = _maybe_compile(distributed.wrap(model, device), config)
-    gather = _gather()
-    v1, v2 = view_pipelines(config, d.size)
-    transform = eval_transform(d.size, d.train.image_size)
-    images = d.train.images
-
-    def step(idx):
-        # (2B, C, S, S): both views, one forward pass, batch norm over both
-        x = _layout(views.paired_views(images[idx], v1, v2, generator), device)
-        with amp:
-            _, z = fast(x)
-        z1, z2 = z.float().chunk(2)
-        if gather is None:
-            loss = losses.nt_xent(z1, z2, config.temperature, normalize=config.ntxent_normalize)
-        else:  # the negatives of every process
-            loss = losses.nt_xent(z1, z2, config.temperature, gather=gather, normalize=config.ntxent_normalize)
-        return loss, {"contrastive_top1": losses.contrastive_accuracy(z1, z2, config.ntxent_normalize)}
-
-    def monitor():
-        return _knn_monitor(model.encoder, d, config, transform, amp)
-
-    def snapshot():
-        return _embedding_sample({"h": model.encoder}, d, config, transform, amp)
-
-    def final():
-        res = {}
-        if config.final_eval:
-            res.update(_battery(model.encoder, d, config, transform, amp, "h"))
-            if config.head_layers:
-                res.update(_battery(lambda x: model(x)[1], d, config, transform, amp, "z"))
-        emb = _embedding_sample({"h": model.encoder, "z": lambda x: model(x)[1]}, d, config, transform, amp)
-        return res, emb
-
-    return Job(model, step, monitor, len(d.train), snapshot), final
+def place(model: nn.Module, device: torch.device, config: Config) -> tuple[nn.Module, nn.Module]:
+    """``model`` on ``device`` in the training layout (:func:`_device_layout`), and the module a step
+    calls: the same weights wrapped for data-parallel training under torchrun and compiled when
+    ``compile`` is on. Every method trains through this pair: the model for the record and the
+    evaluation, the wrapped one for the forward pass of a step."""
+    model = _device_layout(model.to(device), device)
+    return model, _maybe_compile(distributed.wrap(model, device), config)
 
 
-def _supervised(config, d: Data, device, amp, generator):
-    mean, std = d.train.mean_std()
-    v1, v2 = view_pipelines(config, d.size)
-    transform = eval_transform(d.size, d.train.image_size)
-    images, labels = d.train.images[d.labelled], d.train.labels[d.labelled]
-    loss_name = config.loss_name
-    if loss_name == "ce":
-        model = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std).to(device)
-        model = _device_layout(model, device)
-        fast = _maybe_compile(distributed.wrap(model, device), config)
-        feature_fns = {"h": model.encoder}
+def rebuild_contrastive(config: Config, d: Data, weights: dict[str, Any], layer: int):
+    """A finished encoder-and-head run's model with its ``weights``, and its features at ``layer``
+    (0: ``h``; k: after the head's k-th layer): ``Method.rebuild`` of the contrastive methods."""
+    model = build_contrastive_model(config, d.train.channels, d.size, *d.train.mean_std())
+    model.load_state_dict(weights)
+    if not 0 <= layer <= config.head_layers:
+        raise ValueError(f"layer must be in [0, head_layers={config.head_layers}]; got {layer}")
+    return model, lambda x: model.features(x, layer)
 
-        def step(idx):
-            x = _layout(v1(images[idx], generator), device)
-            with amp:
-                logits = fast(x).float()
-            y = labels[idx]
-            return F.cross_entropy(logits, y), {"train_top1": (logits.argmax(1) == y).float().mean()}
-    else:
-        model = build_contrastive_model(config, d.train.channels, d.size, mean, std).to(device)
-        model = _device_layout(model, device)
-        fast = _maybe_compile(distributed.wrap(model, device), config)
-        feature_fns = {"h": model.encoder, "z": lambda x: model(x)[1]}
-        gather = _gather()
 
-        def step(idx):
-            x = _layout(views.paired_views(images[idx], v1, v2, generator), device)  # (2B, C, S, S)
-            with amp:
-                _, z = fast(x)
-            z = z.float()
-            y = labels[idx].repeat(2)
-            if loss_name == "supcon" and gather is None:
-                loss = losses.supervised_contrastive(z, y, config.temperature)
-            elif loss_name == "supcon":  # positives and negatives from every process
-                loss = losses.supervised_contrastive(z, y, config.temperature, gather=gather)
-            else:  # mined within this process's block of the batch
-                loss = losses.triplet_loss(z, y, margin=config.triplet_margin, mining=config.triplet_mining)
-            return loss, {}
+def check_classifier_layer(config: Config, layer: int) -> None:
+    if layer != 0:
+        raise ValueError(f"run {config.run_id()} is a classifier ({config.task}); only layer 0 (h) can be evaluated")
 
-    def monitor():
-        res = _knn_monitor(model.encoder, d, config, transform, amp)
-        if loss_name == "ce" and len(d.monitor):
-            res["test_top1"] = _classifier_accuracy(model, d.test.images[d.monitor], d.test.labels[d.monitor],
-                                                    transform, amp)
-        return res
 
-    def snapshot():
-        return _embedding_sample({"h": model.encoder}, d, config, transform, amp)
-
-    def final():
-        res = {}
-        for name, fn in feature_fns.items():
-            if config.final_eval and (name == "h" or config.head_layers):
-                res.update(_battery(fn, d, config, transform, amp, name))
-        if loss_name == "ce":
-            res["test_top1"] = _classifier_accuracy(model, d.test.images, d.test.labels, transform, amp)
-        return res, _embedding_sample(feature_fns, d, config, transform, amp)
-
-    return Job(model, step, monitor, len(images), snapshot), final
+def rebuild_classifier(config: Config, d: Data, weights: dict[str, Any], layer: int, model: nn.Module | None = None):
+    """A finished classifier's ``model`` (default: an encoder under a linear classifier) with its
+    ``weights``, and its encoder as the features; a classifier has only ``h`` (layer 0)."""
+    check_classifier_layer(config, layer)
+    if model is None:
+        model = build_classifier(config, d.train.channels, d.size, d.train.num_classes, *d.train.mean_std())
+    model.load_state_dict(weights)
+    return model, model.encoder
 
 
 RETRAINED_DIR = "retrained"  # <run>/checkpoints/retrained/: a parent's weights trained again, beside its record
@@ -600,7 +569,7 @@ def recorded_weights(record: RunRecord) -> dict[str, Any] | None:
 def retrain_command(record: RunRecord) -> str:
     """The command that trains ``record``'s run again into a runs folder of the user's choosing."""
     extra = ""
-    parent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+    parent = methods.parent_run(record.config)
     if parent:
         extra = f" (copy {record.directory.parent / parent} into that folder first)"
     try:
@@ -636,7 +605,7 @@ def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[
                 f"run {run_id} has {what} and it was trained on {record.provenance.get('device')}, not on this "
                 f"{here} device; retrain it there or copy its checkpoints/ folder here")
         scratch = retrained_runs_dir(record)
-        grandparent = {"finetune": record.config.pretrained, "distill": record.config.teacher}.get(record.config.task)
+        grandparent = methods.parent_run(record.config)
         if grandparent and not (scratch / grandparent).exists():  # the parent's own parent, found from there
             scratch.mkdir(parents=True, exist_ok=True)
             (scratch / grandparent).symlink_to((record.directory.parent / grandparent).resolve())
@@ -651,172 +620,18 @@ def load_pretrained(run_id: str, config: Config, retrain: bool = True) -> tuple[
     return record, state
 
 
-def _check_same_model(config: Config, source: Config, what: str) -> None:
-    keys = ("dataset", "arch", "width", "stem", "head_layers", "head_hidden_dim", "proj_dim", "image_size")
-    differ = [k for k in keys if getattr(config, k) != getattr(source, k)]
-    if differ:
-        raise ValueError(f"{what} run {source.run_id()} differs from this config in "
-                         + ", ".join(f"{k} ({getattr(source, k)!r} vs {getattr(config, k)!r})" for k in differ))
-
-
-def build_finetune_model(config: Config, pre_config: Config, channels: int, size: int, num_classes: int,
-                         mean, std, pre_state: dict | None) -> models.FineTuneModel:
-    """The pretrained encoder (and the first ``finetune_layer`` head layers) under a linear classifier."""
-    contrastive = build_contrastive_model(pre_config, channels, size, mean, std)
-    if pre_state is not None:
-        contrastive.load_state_dict(pre_state["model"])
-    head = models.truncated_head(contrastive.head, config.finetune_layer) if config.finetune_layer else None
-    return models.FineTuneModel(contrastive.encoder, head, num_classes)
-
-
-def _finetune(config, d: Data, device, amp, generator):
-    pre_record, pre_state = load_pretrained(config.pretrained, config)
-    if pre_record.config.task != "pretrain":
-        raise ValueError(f"pretrained={config.pretrained} is a {pre_record.config.task!r} run, not 'pretrain'")
-    _check_same_model(config, pre_record.config, "pretrained")
-    mean, std = d.train.mean_std()
-    model = build_finetune_model(config, pre_record.config, d.train.channels, d.size, d.train.num_classes,
-                                 mean, std, pre_state).to(device)
-    return _classifier_job(config, d, device, amp, generator, model, teacher=None)
-
-
-def _distill(config, d: Data, device, amp, generator):
-    t_record, t_state = load_pretrained(config.teacher, config)
-    if t_record.config.task != "finetune":
-        raise ValueError(f"teacher={config.teacher} is a {t_record.config.task!r} run, not 'finetune'")
-    pre_record = find_record(t_record.config.pretrained, config.resolved_runs_dir())
-    mean, std = d.train.mean_std()
-    teacher = build_finetune_model(t_record.config, pre_record.config, d.train.channels, d.size,
-                                   d.train.num_classes, mean, std, None)
-    teacher.load_state_dict(t_state["model"])
-    teacher = _device_layout(teacher.to(device).eval(), device)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    student = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std).to(device)
-    return _classifier_job(config, d, device, amp, generator, student, teacher=teacher)
-
-
-def _classifier_job(config, d: Data, device, amp, generator, model, teacher):
-    """Fine-tuning (labelled images, cross-entropy) or distillation (all images, teacher targets)."""
-    model = _device_layout(model, device)
-    fast = _maybe_compile(distributed.wrap(model, device), config)
-    v1, _ = view_pipelines(config, d.size)
-    transform = eval_transform(d.size, d.train.image_size)
-    if teacher is None:
-        images, labels = d.train.images[d.labelled], d.train.labels[d.labelled]
-        is_labelled = None
-    else:
-        images, labels = d.train.images, d.train.labels
-        is_labelled = torch.zeros(len(images), dtype=torch.bool, device=device)
-        is_labelled[d.labelled] = True
-
-    def step(idx):
-        x = _layout(v1(images[idx], generator), device)
-        with amp:
-            logits = fast(x).float()
-        if teacher is None:
-            y = labels[idx]
-            return F.cross_entropy(logits, y), {"train_top1": (logits.argmax(1) == y).float().mean()}
-        with torch.no_grad(), amp:
-            t_logits = teacher(x).float()
-        loss = losses.distillation_loss(logits, t_logits, config.distill_temperature)
-        if config.distill_alpha:
-            mask = is_labelled[idx]
-            ce = F.cross_entropy(logits, labels[idx], reduction="none")
-            # mean over the labelled images of the global batch (DDP averages over processes)
-            labelled = distributed.all_reduce_sum(mask.sum()) / distributed.world_size()
-            loss = loss + config.distill_alpha * (ce * mask).sum() / labelled.clamp(min=1)
-        agree = (logits.argmax(1) == t_logits.argmax(1)).float().mean()
-        return loss, {"teacher_agreement": agree}
-
-    def monitor():
-        if not len(d.monitor):
-            return {}
-        return {"test_top1": _classifier_accuracy(model, d.test.images[d.monitor], d.test.labels[d.monitor],
-                                                  transform, amp)}
-
-    encoder_fn = model.encoder
-
-    def snapshot():
-        return _embedding_sample({"h": encoder_fn}, d, config, transform, amp)
-
-    def final():
-        res = {"test_top1": _classifier_accuracy(model, d.test.images, d.test.labels, transform, amp)}
-        if teacher is not None:
-            res["teacher_test_top1"] = _classifier_accuracy(teacher, d.test.images, d.test.labels, transform, amp)
-        if config.final_eval:
-            res.update(_battery(encoder_fn, d, config, transform, amp, "h"))
-        return res, _embedding_sample({"h": encoder_fn}, d, config, transform, amp)
-
-    return Job(model, step, monitor, len(images), snapshot), final
-
-
-TASKS: dict[str, Callable] = {"pretrain": _pretrain, "supervised": _supervised, "finetune": _finetune,
-                              "distill": _distill}
-
-
 def _device_layout(model: nn.Module, device: torch.device) -> nn.Module:
     """channels_last: faster convolutions with cuDNN and with oneDNN on the CPU (1.3-1.5x measured
     for the small CNN on 2 CPU cores), except for the layers oneDNN's CPU kernels crash on
-    (:func:`avoid_onednn_crash`)."""
+    (:func:`lib.cpu_kernels.avoid_onednn_crash`)."""
     model = model.to(memory_format=torch.channels_last)
     if device.type == "cpu":
-        avoid_onednn_crash(model)
+        cpu_kernels.avoid_onednn_crash(model)
     return model
 
 
-def onednn_crash_prone(module: nn.Module) -> bool:
-    """A convolution whose backward corrupts the heap on the CPU in channels_last (torch 2.14.1,
-    oneDNN's AVX-512 kernels): 1x1, strided, at most 8 input channels. Measured on the 1x1 stride-2
-    convolution alone: 2 to 8 input channels crash (free(): invalid next size, double free, or a
-    segmentation fault) at even input sides from 46 px on; 9 and more channels, and the contiguous
-    layout, never did. In this project: the downsampling shortcut of a ResNet whose first stage has at
-    most 8 channels (width <= 0.13), trained on images of 64 px with the CIFAR stem."""
-    return (isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1) and module.stride != (1, 1)
-            and module.in_channels <= 8)
-
-
-def avoid_onednn_crash(model: nn.Module) -> list[nn.Module]:
-    """Run the crash-prone convolutions of ``model`` (:func:`onednn_crash_prone`) in the contiguous
-    layout when their input is on the CPU: weight and input contiguous, the output back in channels_last
-    for the layers after it. Such a layer is converted at every image size, not only at the sizes
-    measured to crash, since heap corruption need not crash at once. Every other layer, and every model
-    without such a layer (the small CNN, ResNets of width >= 0.25), is left as it was: their numbers do
-    not change. tests/test_cpu_kernels.py keeps PyTorch's bare reproduction, to tell when an upgrade
-    fixes it. Returns the converted layers."""
-    def before(conv: nn.Conv2d, args):
-        (x,) = args
-        if x.device.type != "cpu":
-            return None
-        _contiguous_weight(conv)  # again, in case the model was moved to channels_last since
-        return (x.contiguous(),)
-
-    def after(conv: nn.Conv2d, args, out: torch.Tensor):
-        return out.contiguous(memory_format=torch.channels_last) if out.device.type == "cpu" else out
-
-    converted = [m for m in model.modules() if onednn_crash_prone(m)]
-    for conv in converted:
-        _contiguous_weight(conv)
-        if not getattr(conv, "_avoids_onednn_crash", False):
-            conv.register_forward_pre_hook(before)
-            conv.register_forward_hook(after)
-            conv._avoids_onednn_crash = True
-    return converted
-
-
-def _contiguous_weight(conv: nn.Conv2d) -> None:
-    """The weight with contiguous strides. A 1x1 kernel in channels_last passes ``is_contiguous()`` but
-    keeps channels_last strides, and the convolution follows its weight's strides into channels_last."""
-    w = conv.weight
-    strides, step = [], 1
-    for n in reversed(w.shape):
-        strides.append(step)
-        step *= n
-    if w.stride() != tuple(reversed(strides)):
-        w.data = w.data.clone(memory_format=torch.contiguous_format)
-
-
-def _layout(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _layout(x: torch.Tensor) -> torch.Tensor:
+    """A batch of views in channels_last, the layout :func:`_device_layout` gives the model."""
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -865,7 +680,8 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     if "cuda_graphs" in config.speed_list and device.type != "cuda":
         raise ValueError(f"speed=cuda_graphs needs a CUDA device (CUDA graphs capture CUDA kernels); this run's "
                          f"device is {device.type}: drop cuda_graphs from speed or give device=cuda")
-    parent = {"finetune": config.pretrained, "distill": config.teacher}.get(config.task)
+    method = methods.get(config.task)
+    parent = methods.parent_run(config)
     if parent:  # weights trained again here (checkpoints are never committed) must not move this run's seeds or clock
         load_pretrained(parent, config)
     torch.manual_seed(config.seed)
@@ -882,7 +698,7 @@ def run(config: Config, force: bool = False) -> RunRecord | None:
     d = prepare_data(config, device)
     if config.download and main:
         distributed.barrier()
-    job, final = TASKS[config.task](config, d, device, amp, generator if augment is None else augment)
+    job, final = method.build(config, d, device, amp, generator if augment is None else augment)
     Schedule.of(config, job.n_train, world)  # a batch larger than the data: refused before a run folder exists
     job.flops_per_view = models.flops_per_image(job.model, d.size, d.train.channels)
     # One process writes a run: a second one waits here for the first (records.RunLock) ...
@@ -939,75 +755,3 @@ def check_runs_dir(path: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"runs_dir {path} is not writable (no write permission on {existing}); "
                          "give runs_dir=<a folder you can write>")
-
-
-def evaluate_record(run_id: str, layer: int = 0, runs_dir: str | None = None, device: str = "auto",
-                    probe: bool = True) -> dict[str, Any]:
-    """Evaluation battery on the features of a finished run at a given layer.
-
-    ``layer`` 0 is the encoder output h; k >= 1 the output of the projection head's k-th layer
-    (contrastive runs only). The result is also written to ``<run>/evaluations/layer<k>.json``.
-    """
-    record = find_record(run_id, runs_dir)
-    config = record.config.replace(device=device, runs_dir=str(record.directory.parent))
-    dev = resolve_device(device)
-    target = record.directory / "evaluations" / f"layer{layer}.json"
-    check_writable(target.parent, "--runs-dir <a copy of the run folder that you can write>")  # before any compute
-    _, state = load_pretrained(record.run_id, config, retrain=False)
-    amp = autocast(dev, config.precision)
-    d = prepare_data(config, dev)
-    mean, std = d.train.mean_std()
-    if config.task in ("pretrain",) or (config.task == "supervised" and config.loss_name != "ce"):
-        model = build_contrastive_model(config, d.train.channels, d.size, mean, std)
-        model.load_state_dict(state["model"])
-        if not 0 <= layer <= config.head_layers:
-            raise ValueError(f"layer must be in [0, head_layers={config.head_layers}]; got {layer}")
-        fn = lambda x: model.features(x, layer)  # noqa: E731
-    else:
-        if layer != 0:
-            raise ValueError(f"run {run_id} is a classifier ({config.task}); only layer 0 (h) can be evaluated")
-        if config.task == "finetune":
-            pre = find_record(config.pretrained, config.resolved_runs_dir())
-            model = build_finetune_model(config, pre.config, d.train.channels, d.size, d.train.num_classes,
-                                         mean, std, None)
-        else:
-            model = build_classifier(config, d.train.channels, d.size, d.train.num_classes, mean, std)
-        model.load_state_dict(state["model"])
-        fn = model.encoder
-    model = model.to(dev).eval()
-    transform = eval_transform(d.size, d.train.image_size)
-    train_f = _features(fn, d.train.images, transform, amp)
-    test_f = _features(fn, d.test.images, transform, amp)
-    scores = evaluation.evaluation_battery(train_f, d.train.labels, test_f, d.test.labels, d.train.num_classes,
-                                           knn_k=config.knn_k, knn_t=config.knn_t, seed=config.seed, probe=probe)
-    from .records import atomic_write_json, library_versions, device_description, git_state, now_iso
-
-    out = {"run_id": record.run_id, "layer": layer, "scores": scores,
-           "provenance": {**git_state(), "versions": library_versions(), "device": device_description(dev),
-                          "date": now_iso()}}
-    try:
-        atomic_write_json(target, out)
-    except OSError as e:
-        raise EvaluationNotSaved(f"the scores above could not be saved to {target} ({e.strerror or e}); "
-                                 "free space or give --runs-dir <a copy of the run folder that you can write>",
-                                 out) from None
-    return out
-
-
-class EvaluationNotSaved(ValueError):
-    """The battery ran but its result could not be written; ``out`` holds it, so the scores are printed."""
-
-    def __init__(self, message: str, out: dict[str, Any]):
-        super().__init__(message)
-        self.out = out
-
-
-def check_writable(folder: Path, fix: str) -> None:
-    """A ValueError naming ``folder`` unless it is, or can become, a folder this process can write
-    (a read-only file system included: ``access`` answers EROFS there)."""
-    existing = Path(folder)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{folder} cannot be written (no write permission on {existing}, or a read-only "
-                         f"file system); give {fix}")

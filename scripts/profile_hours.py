@@ -11,35 +11,31 @@ estimate and is printed as one; each run is counted once, under the first notebo
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.report.tables import as_list  # noqa: E402
+from lib.paths import repo_path  # noqa: E402
+from lib.records import RECORD_FILE, load_record  # noqa: E402
+from lib.report.manifests import as_list, read_manifests  # noqa: E402
 
 
 def load_runs(runs_dir: Path, profile: str) -> dict[str, dict]:
     """``{run id: {notebook, wall, rates, kind, device}}`` for every run a manifest of ``profile`` lists."""
     owner: dict[str, str] = {}
-    for path in sorted(runs_dir.glob(f"_manifests/*-{profile}.json")):
-        notebook = path.name[: -len(f"-{profile}.json")]
-        for run in (r for runs in json.loads(path.read_text())["runs"].values() for r in as_list(runs)):
+    for notebook, manifest in read_manifests(profile, runs_dir).items():  # in notebook order
+        for run in (r for runs in manifest["runs"].values() for r in as_list(runs)):
             owner.setdefault(run, notebook)
     runs = {}
     for run, notebook in owner.items():
-        folder = runs_dir / run
-        if not (folder / "record.json").is_file():
+        if not (runs_dir / run / RECORD_FILE).is_file():
             continue
-        prov = json.loads((folder / "record.json").read_text())["provenance"]
-        config = json.loads((folder / "config.json").read_text())
-        config = config.get("config", config)
-        lines = (folder / "metrics.jsonl").read_text().splitlines() if (folder / "metrics.jsonl").is_file() else []
-        rates = [r for r in (json.loads(line).get("views_per_second") for line in lines if line.strip()) if r]
-        kind = (run.split("-")[0], config.get("arch"), config.get("width"), config.get("batch_size"),
-                prov.get("train_images"), prov.get("device"))
+        record = load_record(runs_dir / run)
+        prov, config = record.provenance, record.config
+        rates = [r for r in (e.get("views_per_second") for e in record.epochs) if r]
+        kind = (config.task, config.arch, config.width, config.batch_size, prov.get("train_images"), prov.get("device"))
         runs[run] = {"notebook": notebook, "wall": float(prov.get("wall_time_s") or 0), "rates": rates,
                      "kind": kind, "device": prov.get("device")}
     return runs
@@ -64,7 +60,7 @@ def hours(runs: dict[str, dict]) -> dict[str, tuple[int, float, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cifar-cpu")
-    parser.add_argument("--runs-dir", type=Path, default=Path(__file__).resolve().parents[1] / "runs")
+    parser.add_argument("--runs-dir", type=Path, default=repo_path("runs"))
     args = parser.parse_args(argv)
     runs = load_runs(args.runs_dir, args.profile)
     if not runs:

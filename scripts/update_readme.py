@@ -1,7 +1,7 @@
 """Regenerate the README's result tables from the run records, between HTML comment markers.
 
-    python scripts/update_readme.py            # rewrite the generated blocks of README.md
-    python scripts/update_readme.py --check    # exit 1, printing a diff, if README.md is out of date
+    python scripts/update_readme.py            # rewrite the generated blocks of README.md and benchmarks/README.md
+    python scripts/update_readme.py --check    # exit 1, printing a diff, if either is out of date
 
 A generated block sits between two markers, and everything outside them is left as it is::
 
@@ -18,7 +18,12 @@ The blocks:
                  from head layer 1 and from h, of the distilled students and of training from scratch
     related      notebooks/05-08: every reproduced claim of SimCLR and SimCLRv2 with our verdict, from
                  the verdicts each notebook wrote into its manifest, and each notebook's key figure
-    performance  benchmarks/results/: the throughput-*.json tables and the newest gpu_check-*.json
+    findings     01-03 and 05-08 at the best profile with complete records of all of 01-03: 4-6 findings,
+                 each a number, its paired test and a link to its page
+    performance  benchmarks/results/: training views/s of each throughput-*.json and the paired differences
+                 of the accuracy benchmarks (a short table; the details are the benchmarks block's)
+    benchmarks   in benchmarks/README.md, beside the README (updated with it when it exists): the
+                 throughput-*.json tables, the newest gpu_check-*.json and the accuracy benchmarks in full
 
 Figures: a notebook run at the quick, cifar-cpu or full profile copies its key figure to
 ``images/<notebook>-<profile>-<name>.png`` (``lib.report.plots.export_figure``); a block shows the
@@ -31,8 +36,8 @@ the summary notebook (09) reads the same manifests. A block uses the first profi
 one), names that profile and links its pages (``reports/<profile>/<notebook>.html``). The related-work
 block shows a verdict column for every profile with complete records, the best first. Without such a
 manifest the block says so ("pending: run ``make report``") instead of showing numbers. Every block
-states its provenance: profile, data, run ids, commits, devices, dates and wall time, with links to
-the manifest and the HTML report.
+states its provenance in one line: profile, data, seeds, runs, wall time, devices and dates, with one
+link to the HTML report and one to the manifest, which names the run ids and commits.
 The output depends on the records only (no date of its own), so ``--check`` is stable.
 """
 
@@ -50,16 +55,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lib.report import conclusions, plots, tables  # noqa: E402
+from lib.report import conclusions, notebooks, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
-from lib.report.profiles import PROFILES  # noqa: E402
+from lib.evaluation import SHORT_NAMES  # noqa: E402
+from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
+from lib.report.statistics import ALPHA, mean_std, one_sided_p  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
 # the README shows, per block, the first of these profiles whose records are complete; smoke never unless asked
-PROFILE_ORDER = ("full", "cifar-cpu", "quick")
-NAMES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
-         "nmi": "NMI"}
+PROFILE_ORDER = tuple(reversed(README_PROFILES))  # largest scale first: ("full", "cifar-cpu", "quick")
+NAMES = SHORT_NAMES  # the scores' names (lib.evaluation.METRIC_NAMES)
 SUPERVISED_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
 SIMCLR_METRICS = ("knn_top1", "linear_probe_top1", "recall@1", "map@r")
 
@@ -204,10 +210,18 @@ def data_and_seeds(c: Chosen) -> str:
 
 
 def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
-    """The sentence that names the profile a block shows, its data and seeds, and links its pages."""
-    return (f"**Profile `{c.profile}`**: {data_and_seeds(c)}; pages: "
-            f"{link(report_page(src, c.profile, notebook), src.readme_dir, 'report')}, "
-            f"{link(src.readme_dir / 'reports' / c.profile / 'index.html', src.readme_dir, 'all reports')}.")
+    """The one line of provenance a block carries: profile, data and seeds, runs, wall time and dates, and
+    links to its page and its manifest. Run ids, commits and devices are in the manifest and the page
+    (linked once here), not listed in the README."""
+    runs = unique_runs(c.records)
+    dates = sorted({(r.provenance.get("finished") or "")[:10] for r in runs} - {""})
+    wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
+    finished = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"
+    devices = "; ".join(sorted({str(r.provenance.get("device")) for r in runs if r.provenance.get("device")}))
+    return (f"**Profile `{c.profile}`**: {data_and_seeds(c)}; {len(runs)} run(s), {format_duration(wall)} of wall "
+            f"time on {devices or 'an unrecorded device'}, finished {finished}. "
+            f"Page: {link(report_page(src, c.profile, notebook), src.readme_dir, 'report')}; run ids and commits: "
+            f"{link(c.path, src.readme_dir, 'manifest')}.")
 
 
 def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
@@ -242,28 +256,22 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
 class Iteration(NamedTuple):
     notebook: str                                                          # stem in notebooks/ and reports/<profile>/
     table: Callable[[Mapping[str, list[RunRecord]]], tuple[str, str]]      # records -> (table, caption)
-    figure: str = ""                                                       # name given to plots.export_figure
-    figure_caption: str = ""
 
 
+# the README's blocks of the three iterations; each notebook's figure and caption are its module's
+# (Notebook.readme_figure in lib/report/notebooks/)
 ITERATIONS = {
-    "iteration1": Iteration("01_supervised", supervised_table, "battery",
-                            "The evaluation battery on h for each supervised loss."),
-    "iteration2": Iteration("02_simclr", simclr_table, "curves",
-                            "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch (epoch 0: random init)."),
-    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown, "label_efficiency",
-                            "Test accuracy against the fraction of labels; dashed: training from scratch."),
+    "iteration1": Iteration("01_supervised", supervised_table),
+    "iteration2": Iteration("02_simclr", simclr_table),
+    "iteration3": Iteration("03_simclr_v2", label_efficiency_markdown),
 }
 
-# the related-work notebooks and the figure each exports for the README
-RELATED_FIGURES = {
-    "05_simclr_augmentations": ("heatmap", "Linear probe by pair of augmentations (crop first), ours beside "
-                                           "SimCLR Figure 5."),
-    "06_projection_head": ("head", "Linear probe on h by projection head (none, linear, nonlinear) and "
-                                   "output dimension (SimCLR Figure 8)."),
-    "07_batch_temperature": ("batch_epochs", "Linear probe by batch size and training length (SimCLR Figure 9)."),
-    "08_simclr_v2_claims": ("head_depth", "Fine-tuned accuracy by head depth and fine-tuning layer (SimCLRv2)."),
-}
+
+def readme_figure(notebook: str) -> tuple[str, str]:
+    """(name given to plots.export_figure, caption) of the figure ``notebook``'s module names for the README;
+    ("", "") when it names none."""
+    registered = notebooks.notebook(notebook)
+    return registered.readme_figure if registered and registered.readme_figure else ("", "")
 
 
 def figure_markdown(notebook: str, name: str, profile: str, caption: str, src: Sources) -> str:
@@ -273,7 +281,7 @@ def figure_markdown(notebook: str, name: str, profile: str, caption: str, src: S
     path = plots.readme_figure_path(notebook, name, profile, src.readme_dir / "images")
     if not path.is_file():
         return ""
-    return f"![{caption}]({relative(path, src.readme_dir)})\n\n*{caption}*"
+    return f"![{caption}]({relative(path, src.readme_dir)})\n*{caption}*"
 
 
 def render_iteration(name: str, src: Sources) -> str:
@@ -290,11 +298,149 @@ def render_iteration(name: str, src: Sources) -> str:
         print(f"note: {name} shows profile `{best.profile}` of {notebook}; passed over " + "; ".join(why),
               file=sys.stderr)
     text, caption = table(best.records)
-    spec = ITERATIONS[name]
-    figure = figure_markdown(notebook, spec.figure, best.profile, spec.figure_caption, src)
+    name_of_figure, caption_of_figure = readme_figure(notebook)
+    figure = figure_markdown(notebook, name_of_figure, best.profile, caption_of_figure, src)
     return "\n\n".join([profile_line(best, notebook, src), text,
-                         caption + " Mean ± std over seeds where there are several.", *([figure] if figure else []),
-                         provenance(unique_runs(best.records), best.profile, best.path, notebook, src)])
+                         caption + " Mean ± std over seeds where there are several.", *([figure] if figure else [])])
+
+
+# ---- the findings block -------------------------------------------------------------------------
+
+FINDING_NOTEBOOKS = ("01_supervised", "02_simclr", "03_simclr_v2")
+FINETUNED = "fine-tuned from head layer 1"  # 03's SimCLRv2 arm, compared with training from scratch
+
+
+def by_seed(records: Iterable[RunRecord], key: str, **where: Any) -> dict[int, float]:
+    """``seed -> results[key]`` of the records whose config matches ``where`` (finite values only)."""
+    out = {}
+    for r in records:
+        value = r.results.get(key)
+        if all(getattr(r.config, k) == v for k, v in where.items()) and isinstance(value, (int, float)) \
+                and math.isfinite(value):
+            out[r.config.seed] = float(value)
+    return out
+
+
+def paired_stats(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int, float]:
+    """``a - b`` paired by seed (the seeds both have): mean, std, seeds, and the p of the two-sided paired
+    t-test (nan under two seeds). Two-sided: a finding has no direction fixed before the data, unlike a
+    paper's claim, whose verdict tests the paper's sign one-sided."""
+    seeds = sorted(set(a) & set(b))
+    mean, std, n = mean_std([a[s] - b[s] for s in seeds])
+    p = min(1.0, 2 * one_sided_p(mean, std, n, 1 if mean >= 0 else -1)) if n >= 2 else math.nan
+    return mean, std, n, p
+
+
+def benjamini_hochberg(ps: list[float]) -> list[float]:
+    """Benjamini-Hochberg q-values of ``ps`` (nan stays nan and is not counted): the findings are a family
+    of tests, so each is judged by its q, not its p (STYLE.md, Science)."""
+    ranked = sorted((p, i) for i, p in enumerate(ps) if math.isfinite(p))
+    qs, m, running = [math.nan] * len(ps), len(ranked), 1.0
+    for rank in range(m, 0, -1):
+        p, i = ranked[rank - 1]
+        running = min(running, p * m / rank)
+        qs[i] = running
+    return qs
+
+
+def worded(mean: float, std: float, n: int, p: float, q: float) -> str:
+    """``"+4.9 ± 2.0 points (higher, p = 0.026, q = 0.031)"``: higher or lower when q < ALPHA."""
+    if not n:
+        return "– (no result)"
+    if n < 2:
+        return f"{100 * mean:+.1f} points (one seed: no test)"
+    word = ("higher" if mean > 0 else "lower") if q < ALPHA else "no significant difference"
+    return f"{100 * mean:+.1f} ± {100 * std:.1f} points ({word}, p = {p:.2g}, q = {q:.2g})"
+
+
+class Family:
+    """The paired comparisons of the findings, worded once all are known (their q-values need them all)."""
+
+    def __init__(self) -> None:
+        self.stats: list[tuple[float, float, int, float]] = []
+
+    def add(self, a: Mapping[int, float], b: Mapping[int, float]) -> str:
+        """A placeholder for ``a - b``, replaced by :meth:`fill`."""
+        self.stats.append(paired_stats(a, b))
+        return f"\x00{len(self.stats) - 1}\x00"
+
+    def fill(self, text: str) -> str:
+        qs = benjamini_hochberg([st[3] for st in self.stats])
+        return re.sub("\x00(\\d+)\x00", lambda m: worded(*self.stats[int(m.group(1))], qs[int(m.group(1))]), text)
+
+
+def _mean(values: Mapping[int, float]) -> float:
+    return statistics.fmean(values.values()) if values else -math.inf
+
+
+def findings_profile(src: Sources) -> tuple[str | None, dict[str, Chosen]]:
+    """The first profile (of ``--profile`` or :data:`PROFILE_ORDER`) at which 01, 02 and 03 all have complete
+    manifests, with those manifests; ``(None, {})`` when there is none."""
+    for p in [src.profile] if src.profile else PROFILE_ORDER:
+        states = {nb: manifest_state(nb, src.runs_dir, p)[0] for nb in FINDING_NOTEBOOKS}
+        if all(states.values()):
+            return p, states  # type: ignore[return-value]
+    return None, {}
+
+
+def render_findings(src: Sources) -> str:
+    """4-6 findings, each a number from the records of one profile, the paired test behind it and a link
+    to its page: the best supervised loss, SimCLR against it, h against z, SimCLRv2 against training from
+    scratch at each label fraction, and the tally of the papers' claims."""
+    profile, chosen = findings_profile(src)
+    if profile is None:
+        return pending(f"No profile with complete manifests of {', '.join(FINDING_NOTEBOOKS)} in "
+                       f"`{relative(src.runs_dir / tables.MANIFEST_DIR, src.readme_dir)}/`.")
+    family = Family()
+    compared = family.add
+    page = lambda nb, text: link(report_page(src, profile, nb), src.readme_dir, text)  # noqa: E731
+    lines = [f"From the records of profile `{profile}` ({data_and_seeds(chosen['01_supervised'])}; "
+             f"{link(src.readme_dir / 'reports' / profile / 'index.html', src.readme_dir, 'its pages')}). "
+             "Differences are paired by seed: mean ± std in points, the p of a two-sided paired t-test and its "
+             "Benjamini-Hochberg q across every test of this list; a difference "
+             "is called higher or lower when q < 5 %.", ""]
+    sup = {label: by_seed(recs, "h/knn_top1") for label, recs in chosen["01_supervised"].records.items()}
+    ranked = sorted((label for label in sup if sup[label]), key=lambda label: _mean(sup[label]), reverse=True)
+    if ranked:
+        best = ranked[0]
+        text = (f"- **Supervised losses** ({page('01_supervised', '01')}): the highest kNN top-1 on h is {best}'s, "
+                f"{conclusions.pct(list(sup[best].values()))}")
+        if len(ranked) > 1:
+            text += f"; {best} − {ranked[1]}: {compared(sup[best], sup[ranked[1]])}"
+        lines.append(text + ".")
+    simclr = unique_runs(chosen["02_simclr"].records)
+    h, z = by_seed(simclr, "h/knn_top1"), by_seed(simclr, "z/knn_top1")
+    if h and ranked:
+        lines.append(f"- **SimCLR, without labels, against {ranked[0]} with every label** ({page('02_simclr', '02')}): "
+                     f"kNN top-1 on h {conclusions.pct(list(h.values()))}; SimCLR − {ranked[0]}: "
+                     f"{compared(h, sup[ranked[0]])}.")
+    hp, zp = by_seed(simclr, "h/linear_probe_top1"), by_seed(simclr, "z/linear_probe_top1")
+    if hp and zp:
+        lines.append(f"- **SimCLR's encoder output h against the projection head's output z** "
+                     f"({page('02_simclr', '02')}): linear probe on h "
+                     f"{conclusions.pct(list(hp.values()))}, on z {conclusions.pct(list(zp.values()))}; "
+                     f"h − z: {compared(hp, zp)}; kNN on h − on z: {compared(h, z)}.")
+    v2 = chosen["03_simclr_v2"].records
+    fractions = sorted({r.config.label_fraction for recs in v2.values() for r in recs if "test_top1" in r.results})
+    for f in (f for f in fractions if f < 1):
+        tuned = by_seed(v2.get(FINETUNED, []), "test_top1", label_fraction=f)
+        scratch = {label: by_seed(recs, "test_top1", label_fraction=f) for label, recs in v2.items()
+                   if label.startswith("from scratch")}
+        scratch = {label: v for label, v in scratch.items() if v}
+        if not tuned or not scratch:
+            continue
+        base = max(scratch, key=lambda label: _mean(scratch[label]))
+        lines.append(f"- **SimCLRv2 with {100 * f:g} % of the labels, against the stronger from-scratch baseline** "
+                     f"({page('03_simclr_v2', '03')}): {FINETUNED} {conclusions.pct(list(tuned.values()))}, "
+                     f"{base} {conclusions.pct(list(scratch[base].values()))}; difference: "
+                     f"{compared(tuned, scratch[base])}.")
+    related = [c for nb in notebooks.related() for c in [manifest_state(nb, src.runs_dir, profile)[0]] if c]
+    if related:
+        table = tables.related_work_table({c.manifest["notebook"]: c.manifest for c in related})
+        lines.append(f"- **The papers' claims** ({page('09_summary', '09')}; "
+                     f"[table](#the-claims-reproduced)): of {len(table)} claims tested in 05-08, "
+                     f"{conclusions.verdict_tally(list(table['verdict']))}.")
+    return family.fill("\n".join(lines))
 
 
 # Claims name their settings ("batch 512 - 128", "10% labels"); a claim is matched across profiles by its
@@ -316,7 +462,7 @@ def claim_keys(notebook: str, claims: Iterable[str]) -> list[tuple[str, str, int
 def render_related(src: Sources) -> str:
     """Every reproduced claim with our verdict at each profile with complete records (best first), then
     the best profile's figure and provenance of each notebook."""
-    chosen = {nb: choose_manifests(nb, src.runs_dir, src.profile)[0] for nb in tables.RELATED_NOTEBOOKS}
+    chosen = {nb: choose_manifests(nb, src.runs_dir, src.profile)[0] for nb in notebooks.related()}
     profiles = [p for p in ([src.profile] if src.profile else PROFILE_ORDER)
                 if any(c.profile == p for cs in chosen.values() for c in cs)]
     if not profiles:
@@ -327,7 +473,7 @@ def render_related(src: Sources) -> str:
         ran = {c.profile for c in cs}
         absent = ["not run at this profile" if p not in ran else "–" for p in profiles]
         if not cs:
-            claims, figures = tables.RELATED_NOTEBOOKS[nb]
+            claims, figures = notebooks.related()[nb]
             rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, *absent]
         for c in cs:
             table = tables.related_work_table({nb: c.manifest})
@@ -348,19 +494,42 @@ def render_related(src: Sources) -> str:
              "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
              f"the paper's in points, one column per profile: {'; '.join(described)}. A claim's wording is the "
              f"first profile's (its settings differ between profiles). The rule: {tables.VERDICT_RULE}."]
+    figures, manifests = [], []
     for nb, cs in chosen.items():
         if not cs:
             continue
         best = cs[0]
-        name, caption = RELATED_FIGURES.get(nb, ("", ""))
-        figure = figure_markdown(nb, name, best.profile, caption, src)
+        name, caption = readme_figure(nb)
+        path = plots.readme_figure_path(nb, name, best.profile, src.readme_dir / "images") if name else None
+        if path is not None and path.is_file():
+            figures.append((f"![{caption}]({relative(path, src.readme_dir)})", f"*{nb[:2]}: {caption}*"))
         runs = unique_runs(best.records)
-        commits = sorted({commit_label(r.provenance) for r in runs})
-        wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
-        facts = (f"{nb}: profile `{best.profile}`, {len(runs)} run(s), {format_duration(wall)} of wall time, commit "
-                 + ", ".join(commits) + f", manifest {link(best.path, src.readme_dir)}.")
-        parts += ([figure] if figure else []) + [facts]
+        manifests.append(f"{link(best.path, src.readme_dir, nb[:2])} ({len(runs)} runs, "
+                         f"{format_duration(sum(r.provenance.get('wall_time_s') or 0.0 for r in runs))})")
+    if figures:
+        parts.append(figure_grid(figures))
+    parts.append(f"Profile `{chosen_profile(chosen)}`; run ids, commits and devices per notebook in its manifest: "
+                 + ", ".join(manifests) + ".")
     return "\n\n".join(parts)
+
+
+def chosen_profile(chosen: Mapping[str, list[Chosen]]) -> str:
+    """The profiles whose figures and manifests a related block shows (each notebook's best), joined."""
+    return "`, `".join(dict.fromkeys(cs[0].profile for cs in chosen.values() if cs))
+
+
+def figure_grid(figures: list[tuple[str, str]], columns: int = 2) -> str:
+    """Figures as a table of ``columns`` images per row, each captioned in the row below it: a grid the
+    reader scans at once, in a few lines of Markdown."""
+    rows = [figures[i:i + columns] for i in range(0, len(figures), columns)]
+    lines = []
+    for i, row in enumerate(rows):
+        row = row + [("", "")] * (columns - len(row))
+        lines.append("| " + " | ".join(img for img, _ in row) + " |")
+        if i == 0:
+            lines.append("| " + " | ".join([":---:"] * columns) + " |")
+        lines.append("| " + " | ".join(cap for _, cap in row) + " |")
+    return "\n".join(lines)
 
 
 def commit_label(prov: Mapping[str, Any]) -> str:
@@ -371,27 +540,6 @@ def commit_label(prov: Mapping[str, Any]) -> str:
 def unique_runs(records: Mapping[str, list[RunRecord]]) -> list[RunRecord]:
     """The records of a manifest, each once (a run may stand behind several labels)."""
     return list({r.run_id: r for recs in records.values() for r in recs}.values())
-
-
-def provenance(runs: list[RunRecord], profile: str, manifest: Path, notebook: str, src: Sources) -> str:
-    """Profile, data, commits, devices, dates, wall time, links; then every run id, linked."""
-    def distinct(values: Iterable[Any]) -> list[str]:
-        return sorted({str(v) for v in values if v not in (None, "")})
-
-    commits = distinct(commit_label(r.provenance) for r in runs)
-    dates = distinct((r.provenance.get("finished") or "")[:10] for r in runs)
-    wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
-    facts = [f"profile `{profile}`",
-             "data " + ", ".join(f"{conclusions.data_label(d)} (`{d}`)" for d in distinct(r.config.dataset for r in runs)),
-             "encoder " + ", ".join(f"`{a}`" for a in distinct(f"{r.config.arch} ×{r.config.width:g}" for r in runs)),
-             "commit " + ", ".join(commits),
-             "device " + "; ".join(distinct(r.provenance.get("device") for r in runs)),
-             "finished " + (dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"),
-             f"{format_duration(wall)} of wall time over {len(runs)} run(s)",
-             f"manifest {link(manifest, src.readme_dir)}",
-             f"report {link(report_page(src, profile, notebook), src.readme_dir)}"]
-    ids = ", ".join(link(r.directory / "record.json", src.readme_dir, r.run_id) for r in runs)
-    return "Provenance: " + " · ".join(facts) + ".\n\nRuns: " + ids + "."
 
 
 def format_duration(seconds: float) -> str:
@@ -462,8 +610,9 @@ def render_performance(src: Sources) -> str:
                      "training step's FLOP rate over a matmul loop measured in the same run (bf16 on the GPU, fp32 on "
                      "the CPU); *ceiling*: Amdahl's bound on the training speed-up that any input pipeline could give with "
                      "this backbone, with its step as measured / at that peak (PIL's single-process work per view "
-                     "cannot hide behind a step that keeps every core busy). `benchmarks/README.md` defines each "
-                     "figure.")
+                     "cannot hide behind a step that keeps every core busy). "
+                     + ("The sections above define each figure." if src.readme_dir.name == "benchmarks"
+                        else "`benchmarks/README.md` defines each figure."))
     if checks:
         path, r = checks[0]
         p = r.get("provenance", {})
@@ -489,6 +638,52 @@ def render_performance(src: Sources) -> str:
     samplers = src.results_dir / "crop_sampler_vs_lightly-cpu.json"
     if samplers.is_file():
         parts.append(render_crop_sampler_comparison(samplers, _load(samplers), src))
+    return "\n\n".join(parts)
+
+
+def render_performance_summary(src: Sources) -> str:
+    """The README's short performance block: training views/s of each committed throughput file, and the
+    paired differences of the committed accuracy benchmarks; the details are ``benchmarks/README.md``'s."""
+    throughput = sorted(((p, _load(p)) for p in src.results_dir.glob("throughput*.json")),
+                        key=lambda item: (item[1].get("provenance", {}).get("date", ""), item[0].name), reverse=True)
+    parts = []
+    if throughput:
+        rows = []
+        for path, r in throughput:
+            p, train = r.get("provenance", {}), r.get("results", {}).get("train_views_per_s", {})
+            rows.append([link(path, src.readme_dir, path.name), p.get("device", "–"),
+                         f"{r.get('arch', '–')}, batch {r.get('batch_size', '–')}",
+                         f"{_number(train.get('ours'))} / {_number(train.get('peer'))}", f"{_number(train.get('speedup'))}×"])
+        parts.append(markdown_table(["result", "device", "model", "SimCLR training views/s, ours / PIL", "speed-up"],
+                                    rows))
+    rows = []
+    recipe = src.results_dir / "simclr_vs_lightly-cpu.json"
+    if recipe.is_file():
+        s = _load(recipe).get("summary", {})
+        n = len(s.get("seeds", []))
+        rows.append([link(recipe, src.readme_dir, recipe.name), "our pipeline and recipe − lightly's", str(n),
+                     _mean_std(s.get("difference_at_equal_epochs"), sign=True),
+                     _mean_std(s.get("difference_at_equal_wall_time"), sign=True)])
+        control = s.get("control") or {}
+        if control:
+            rows.append([link(recipe, src.readme_dir, recipe.name), "lightly's recipe: our pipeline − lightly's", str(n),
+                         _mean_std(control.get("difference_at_equal_epochs"), sign=True),
+                         _mean_std(control.get("difference_at_equal_wall_time"), sign=True)])
+    samplers = src.results_dir / "crop_sampler_vs_lightly-cpu.json"
+    if samplers.is_file():
+        pair = _load(samplers).get("summary", {}).get("torchvision_vs_subpixel", {})
+        rows.append([link(samplers, src.readme_dir, samplers.name), "crop sampler: torchvision − subpixel (#27)",
+                     str(len(pair.get("seeds", []))),
+                     paired_verdict((pair.get("difference_at_equal_epochs") or {}).get("values", [])),
+                     paired_verdict((pair.get("difference_at_equal_wall_time") or {}).get("values", []))])
+    if rows:
+        parts.append(markdown_table(["result", "paired comparison (kNN top-1, points)", "seeds", "at equal epochs",
+                                     "at equal wall time"], rows))
+    if not parts:
+        return ("No measurement is committed yet: `make benchmark` (CPU) and `benchmarks/gpu_check.py` (GPU) write "
+                f"theirs to {link(src.results_dir, src.readme_dir)}.")
+    parts.append("Mean ± std over the seeds; set-ups, the GPU check, what each figure means and its caveats: "
+                 f"{link(src.readme_dir / 'benchmarks' / 'README.md', src.readme_dir, 'benchmarks/README.md')}.")
     return "\n\n".join(parts)
 
 
@@ -586,8 +781,10 @@ def render_crop_sampler_comparison(path: Path, r: Mapping[str, Any], src: Source
 
 BLOCKS: dict[str, Callable[[str, Sources], str]] = {
     **{name: render_iteration for name in ITERATIONS},
+    "findings": lambda name, src: render_findings(src),
     "related": lambda name, src: render_related(src),
-    "performance": lambda name, src: render_performance(src),
+    "performance": lambda name, src: render_performance_summary(src),
+    "benchmarks": lambda name, src: render_performance(src),
 }
 
 
@@ -614,9 +811,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    readme = Path(args.readme)
+def update_file(readme: Path, args: argparse.Namespace, required: bool) -> int:
+    """Regenerate (or ``--check``) the blocks of one Markdown file; 0 when done or up to date, 1 when stale,
+    2 on bad markers. A file that is not ``required`` is skipped when absent."""
+    if not required and not readme.is_file():
+        return 0
     text = readme.read_text(encoding="utf-8")
     sources = Sources(Path(args.runs_dir), Path(args.results_dir), readme.parent, args.profile)
     try:
@@ -639,6 +838,14 @@ def main(argv: list[str] | None = None) -> int:
         readme.write_text(new, encoding="utf-8")
     print(f"{readme}: {'updated' if new != text else 'already up to date'} ({', '.join(find_blocks(new))})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The README, then ``benchmarks/README.md`` beside it when that exists (the performance details)."""
+    args = build_parser().parse_args(argv)
+    readme = Path(args.readme)
+    codes = [update_file(readme, args, True), update_file(readme.parent / "benchmarks" / "README.md", args, False)]
+    return max(codes)
 
 
 if __name__ == "__main__":

@@ -247,9 +247,9 @@ def test_a_torn_record_is_named_and_force_replaces_it(trained, tmp_path, capsys)
 
 
 def test_a_nan_loss_is_one_line_and_does_not_claim_a_checkpoint(tmp_path, capsys, monkeypatch):
-    from lib import training
+    from lib import losses
 
-    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
+    monkeypatch.setattr(losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
     assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}"]) == 1
     err = capsys.readouterr().err
     assert "loss became nan in epoch 1" in err and "no checkpoint had been written" in err

@@ -259,3 +259,24 @@ def test_pages_share_one_stylesheet(rendered, browser):
         # printed text wraps between words (JupyterLab's CSS broke lines mid-word: word-break: break-all)
         assert styles["printed"] and set(styles["printed"]) == {"normal"}, (page.name, styles["printed"])
     assert browser.console_errors() == []
+
+
+def test_answer_box_is_on_the_first_screen_at_1366x768(rendered, browser):
+    """#25 item 1: findings first. On a laptop's first screen every page shows its Answer box (its
+    heading and first line at least), under the question and the banner; the full Answer stays at
+    the end, below everything else."""
+    browser.viewport(LAPTOP)
+    try:
+        for page in rendered_pages(rendered):
+            browser.open(page)
+            box = browser.js("""(() => { const b = document.querySelector('.answer-box');
+                if (!b) return null; const r = b.getBoundingClientRect();
+                const line = parseFloat(getComputedStyle(b).lineHeight) || 24;
+                const banner = document.querySelector('.report-banner').getBoundingClientRect();
+                return {top: r.top + scrollY, line, banner: banner.bottom + scrollY, text: b.innerText}; })()""")
+            assert box is not None, f"{page.name}: no answer box"
+            assert box["banner"] <= box["top"], page.name  # under the banner
+            assert box["top"] + 2 * box["line"] <= LAPTOP[1], (page.name, box["top"])  # on the first screen
+            assert "Answer in brief" in box["text"] and "%" in box["text"], (page.name, box["text"])
+    finally:
+        browser.viewport(None)

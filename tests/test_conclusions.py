@@ -101,6 +101,9 @@ def test_claims_conclusion_counts_the_verdicts():
     assert "Of the 3 claims tested on CIFAR-10: 1 agrees, 1 inconclusive, 1 opposite." in text
     assert "- a (s): **agrees**; ours +1.0 ± 0.2 points over 3 seeds, paper 2.0, p = 0.01" in text
     assert "extra line" in text and "one-sided paired t-test at 5%" in text
+    assert "one seed" not in text  # 3-seed claims among them: the rule sentence speaks of this page's seeds
+    one = C.claims(rows[1:2], "the sample", [])
+    assert "With one seed there is no test, so every verdict here is inconclusive." in one
     two = C.claims(rows[:1] * 2 + rows[2:], "CIFAR-10", [])
     assert "Of the 3 claims tested on CIFAR-10: 2 agree, 1 opposite." in two
     assert C.verdict_tally(["opposite", "agrees", "inconclusive (1 seed: no test)", "agrees", "not run at this profile"]) \
@@ -118,3 +121,12 @@ def test_one_seed_conclusions_claim_no_direction():
     one = C.supervised(runs_with({"cross-entropy": [0.5], "SupCon": [0.6], "triplet": [0.4]}), BASE, 1)
     assert C.ONE_SEED in one and "pays" not in one
     assert C.ONE_SEED in C.simclr([hz(0.5, 0.4)], {}, BASE, 1)
+
+
+def test_verdict_lines_speak_of_one_seed_only_on_a_one_seed_page():
+    """#25 item 3: the printed rule said "as every verdict is with one seed" on 3-seed pages too."""
+    from lib.report import claims
+
+    row = {"claim": "a", "verdict": "agrees", "ours (points)": "+1.0 ± 0.2", "paper (points)": 2.0, "seeds": 3}
+    assert "one seed" not in claims.verdict_lines([row])
+    assert "with one seed there is no test" in claims.verdict_lines([dict(row, seeds=1)])

@@ -146,13 +146,14 @@ def test_warmup_steps_from_epochs_or_from_a_fraction():
 
 def test_each_list_of_allowed_values_has_one_home():
     """config.py imports each list from the module that implements it (no second copy to drift)."""
-    from lib import data, losses, models, optim, training, views
+    from lib import data, losses, methods, models, optim, views
 
     assert cfg.ARCHS is models.ARCHS and cfg.STEMS is models.STEMS and cfg.HEAD_LAST_BN is models.HEAD_LAST_BN
     assert cfg.OPTIMIZERS is optim.OPTIMIZERS and cfg.LR_SCALINGS is optim.LR_SCALINGS
     assert cfg.TRIPLET_MINING is losses.TRIPLET_MINING
     assert cfg.BUILTIN_DATASETS is data.BUILTIN_DATASETS and cfg.VIEW_OPERATIONS is views.OPERATIONS
-    assert tuple(training.TASKS) == cfg.TASKS  # every task has its training function
+    assert methods.names() == ("pretrain", "supervised", "finetune", "distill")  # one registry of the tasks
+    assert cfg.FIELD_RULES["task"]("byol") is not None and cfg.FIELD_RULES["task"]("distill") is None
 
 
 def test_one_boolean_parser():

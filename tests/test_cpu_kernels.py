@@ -1,6 +1,6 @@
 """Every architecture trains on the CPU without crashing the process, around a heap corruption in
 oneDNN (torch 2.14.1): the backward of a 1x1 strided convolution with at most 8 input channels in
-channels_last (lib.training.avoid_onednn_crash). A crash kills the process with no Python error,
+channels_last (lib.cpu_kernels.avoid_onednn_crash). A crash kills the process with no Python error,
 so whatever might crash runs in a subprocess, where a crash is a test failure, not a dead test run."""
 
 import subprocess
@@ -22,7 +22,7 @@ CRASHED = (-6, -11, 134, 139)  # SIGABRT (free(): invalid next size, double free
 # times faster. "start"/"ok" lines tell the parent which case a crash belongs to.
 ONE_STEP = textwrap.dedent("""
     import sys, torch
-    from lib import data, training
+    from lib import data, methods, training
     from lib.config import Config
 
     torch.set_num_threads(1)
@@ -35,7 +35,7 @@ ONE_STEP = textwrap.dedent("""
         images = torch.randint(0, 256, (4, 3, int(size), int(size)), dtype=torch.uint8)
         split = data.ImageDataset(images, torch.tensor([0, 1, 0, 1]), ["a", "b"], "random", "train")
         d = training.Data(split, split, torch.arange(4), torch.arange(0), int(size))
-        job, _ = training._pretrain(config, d, cpu, training.autocast(cpu, "fp32"), torch.Generator().manual_seed(0))
+        job, _ = methods.get("pretrain").build(config, d, cpu, training.autocast(cpu, "fp32"), torch.Generator().manual_seed(0))
         job.model.train()
         loss, _ = job.step(torch.arange(2))
         loss.backward()
@@ -71,7 +71,7 @@ def test_one_training_step_of_every_width_and_size_on_the_cpu(arch):
 def test_pytorchs_bare_reproduction_still_crashes():
     """The bug without this project: it passes while PyTorch still crashes, and is skipped, saying so,
     once an upgrade (or a CPU without the faulty AVX-512 kernel) no longer does: then
-    lib.training.avoid_onednn_crash can go. Either way the suite stays green; the skip reason in the
+    lib.cpu_kernels.avoid_onednn_crash can go. Either way the suite stays green; the skip reason in the
     summary (-ra) is the notice."""
     repro = textwrap.dedent("""
         import torch, torch.nn as nn
@@ -84,7 +84,7 @@ def test_pytorchs_bare_reproduction_still_crashes():
     if proc.returncode == 0:
         pytest.skip(f"oneDNN's 1x1 strided backward no longer crashes (torch {torch.__version__}, CPU capability "
                     f"{torch.backends.cpu.get_cpu_capability()}): if this is an upgrade, remove "
-                    "lib.training.avoid_onednn_crash and this test")
+                    "lib.cpu_kernels.avoid_onednn_crash and this test")
     assert proc.returncode in CRASHED, proc.stderr[-2000:]
 
 
@@ -116,4 +116,9 @@ def test_a_converted_layer_computes_what_the_plain_one_does():
     (y_plain * target).sum().backward()
     (y_safe * target).sum().backward()
     torch.testing.assert_close(y_safe, y_plain)
-    torch.testing.assert_close(safe[0].weight.grad, plain[0].weight.grad, rtol=1e-4, atol=1e-5)  # summation order
+    # Each weight gradient sums 4 x 16 x 16 = 1,024 fp32 products, in another order in each layout (and per
+    # thread count), after BatchNorm's backward subtracts means: a few float32 ulps of the largest term per
+    # 1,024 terms. Measured: 6.1e-5 on a gradient of 0.38 (1 element in 128), which a fixed atol of 1e-5
+    # failed about 1 run in 3 on a loaded machine; the bound scales with the gradients' size instead.
+    scale = plain[0].weight.grad.abs().max().item()
+    torch.testing.assert_close(safe[0].weight.grad, plain[0].weight.grad, rtol=1e-4, atol=5e-4 * scale)

@@ -63,9 +63,9 @@ def test_claims_of_a_notebook_and_of_the_summary(tmp_path):
                           headline={"verdict: a": "agrees", "verdict: b": "opposite", "probe": 0.5})
     tables.write_manifest("07_batch_temperature", "smoke", {"x": rec.run_id}, runs_dir=tmp_path,
                           headline={"verdict: c": "inconclusive (1 seed: no test)"})
-    assert index.headlines("06_projection_head", "smoke", tmp_path) == ["claims: 1 agree, 0 inconclusive, 1 opposite"]
+    assert index.headlines("06_projection_head", "smoke", tmp_path) == ["claims: 1 agrees, 0 inconclusive, 1 opposite"]
     assert index.headlines("09_summary", "smoke", tmp_path) == [
-        "claims: 1 agree, 1 inconclusive, 1 opposite (2 related-work notebooks)"]
+        "claims: 1 agrees, 1 inconclusive, 1 opposite (2 related-work notebooks)"]
     assert index.headlines("09_summary", "full", tmp_path) == ["no related-work manifest at this profile yet"]
 
 
@@ -115,3 +115,30 @@ def test_a_profile_index_links_up_to_the_top_index_and_across_to_the_other_profi
     nav = page[page.index("<nav"):page.index("</nav>")]
     assert 'href="../index.html"' in nav and 'href="../smoke/index.html"' in nav and "quick/index" not in nav
     assert page.index("<nav") < page.index("<h1>")
+
+
+def test_top_index_opens_with_the_thesis_its_finding_from_the_numbers_and_the_readme(tmp_path):
+    """#25 item 1: the title of the thesis, not "Reports"; what it found at the largest profile
+    rendered, in the summary notebook's words (lib.report.conclusions.summary, from the committed
+    records the cifar-cpu manifests name), with the profile named; and a link back to the README."""
+    from lib.report import conclusions, tables
+
+    for profile in ("quick", "cifar-cpu"):
+        (tmp_path / profile).mkdir()
+        (tmp_path / profile / "index.json").write_text(json.dumps({"updated": "x", "reports": [entry("01_a", profile)]}))
+    page = index.write_top_index(tmp_path).read_text()
+    body = page[page.index("<body>"):]
+    assert body.index(f"<h1>{index.THESIS_TITLE}</h1>") < body.index("What the thesis found") < body.index("<h1>Reports")
+    assert "(profile <b>cifar-cpu</b>" in body and 'href="../README.md">README</a>' in body
+    manifests = tables.read_manifests("cifar-cpu")
+    sup, _ = tables.manifest_records(manifests["01_supervised"])
+    answer = conclusions.summary({"01_supervised": sup}, None, "cifar-cpu")
+    best = answer.splitlines()[2]  # "- **Supervised metric learning (01):** the best Recall@1 on h is ...'s (x ± y %)."
+    assert best.split(":** ", 1)[1] in body and " %" in best
+
+
+def test_top_index_without_results_states_no_finding(tmp_path):
+    (tmp_path / "nowhere").mkdir()
+    (tmp_path / "nowhere" / "index.json").write_text(json.dumps({"updated": "x", "reports": [entry("01_a", "nowhere")]}))
+    page = index.write_top_index(tmp_path, runs_dir=tmp_path / "no-runs").read_text()
+    assert "No profile has results yet" in page and f"<h1>{index.THESIS_TITLE}</h1>" in page

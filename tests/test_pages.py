@@ -41,6 +41,13 @@ def test_banner_says_parameters_runs_and_provenance():
     assert "ValueError: boom" in failed
 
 
+def test_quick_pages_warn_that_one_seed_is_indicative_only():
+    quick = banner()
+    assert "one seed, indicative only: see the" in quick and 'href="../cifar-cpu/index.html">cifar-cpu pages' in quick
+    assert quick.index("indicative only") < quick.index("parameters:")  # first, where it is seen
+    assert "indicative only" not in banner(profile="cifar-cpu")
+
+
 def test_runs_line_when_nothing_or_only_training_happened():
     assert pages.runs_line({}) == "no run loaded or trained by this notebook"
     trained = {k: v for k, v in RUNS.items() if v["action"] == "trained"}
@@ -265,3 +272,47 @@ def test_notebook_mentions_in_prose_become_links():
     assert ('notebooks <a class="notebook-link" href="00_data.html">00</a>-'
             '<a class="notebook-link" href="02_simclr.html">02</a> are all') in page
     assert page.count('<nav class="reader-pager"') == 2  # above and below the page
+
+
+def answer_notebook(answer: str):
+    nb = notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("conclusions.show(...)", outputs=[nbformat.v4.new_output(
+        "display_data", data={"text/markdown": answer, "text/plain": "<IPython.core.display.Markdown object>"})]))
+    pages.place_banner(nb, banner(profile="cifar-cpu"), failed=False)
+    return nb
+
+
+def test_answer_box_gives_the_finding_and_its_test_under_the_banner():
+    """#25 item 1: the box is cut from the Answer that lib.report.conclusions wrote from the numbers,
+    so it cannot disagree with the full Answer at the end."""
+    from lib.report import conclusions as C
+    from tests.test_conclusions import BASE, hz, runs_with
+
+    three = C.supervised(runs_with({"cross-entropy": [0.5, 0.52, 0.51], "SupCon": [0.6, 0.62, 0.61]}), BASE, 3)
+    brief = pages.answer_brief(three)
+    assert brief.startswith("On CIFAR-10") and "(61.0 ± 1.0 %)" in brief  # the finding, with its numbers
+    assert brief.endswith("SupCon beat cross-entropy on MAP@R (paired t-test, 5%).")  # and its test
+    assert "mean ± std over seeds:" not in brief and "\n- " not in brief  # no lead-in, no per-method list
+    one = pages.answer_brief(C.simclr([hz(0.5, 0.4)], {}, BASE, 1))
+    assert one.endswith(C.ONE_SEED)  # one seed: the box says there is no test
+    claims = [{"claim": "a", "source": "s", "verdict": "agrees", "ours (points)": "+1.0 ± 0.2", "seeds": 3,
+               "paper (points)": 2.0, "p (one-sided)": 0.01}]
+    assert pages.answer_brief(C.claims(claims * 2, "CIFAR-10")) == "Of the 2 claims tested on CIFAR-10: 2 agree."
+    assert pages.answer_brief("**Answer** (profile quick):\n\n- **01:** a 1 %.\n- **02:** b.") == \
+        "- **01:** a 1 %.\n- **02:** b."  # 09: the Answer is its list of findings
+
+    nb = answer_notebook(three)
+    assert pages.place_answer_box(nb) and pages.place_answer_box(nb)  # the second replaces the first
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert [i for i, t in enumerate(tags) if pages.ANSWER_TAG in t] == [2]  # question, banner, answer box
+    page = pages.export(nb, "07 · A title")
+    box = page[page.index('class="answer-box"'):]
+    assert box.index("Answer in brief") < box.index("<b>SupCon</b> (61.0 ± 1.0 %)") < box.index('href="#Conclusion"')
+    assert page.index('class="answer-box"') < re.search(r'<h2 id="[^"]*First-section', page).start()
+    assert page.count("(paired t-test, 5%)") == 2  # in the box and in the full Answer at the end
+
+
+def test_no_answer_box_without_an_answer():
+    nb = notebook()
+    assert not pages.place_answer_box(nb)
+    assert not any(pages.ANSWER_TAG in c.metadata.get("tags", []) for c in nb.cells)

@@ -372,3 +372,23 @@ def test_02_renders_at_smoke_without_umap_learn(tmp_path, monkeypatch):
     manifest = json.loads(tables.manifest_path("02_simclr", "smoke", runs).read_text())
     [run_id] = tables.as_list(manifest["runs"]["SimCLR"])
     assert (runs / run_id / "record.json").is_file()
+
+
+def test_score_charts_are_in_percent_labelled_and_explain_their_error_bars():
+    """#25 item 5: one unit per quantity (% as in the tables), a labelled y axis, and a caption that
+    says what the error bars are and over how many seeds."""
+    import pandas as pd
+
+    from lib.report import captions
+
+    table = pd.DataFrame({"knn_top1": [0.5, 0.6], "knn_top1_std": [0.01, 0.02], "seeds": [3, 3]},
+                         index=pd.Index(["A", "B"], name="method"))
+    fig = plots.metric_bars(table, ["knn_top1"], title="t")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "score on the test images (%)"
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50 %"
+    text = captions.caption(fig)
+    assert "mean over 3 seeds" in text and "± one standard deviation over those seeds" in text
+    lines = plots.effect_lines({"s": ([1, 2], [0.4, 0.5], [0.01, 0.02])}, "batch size", "linear probe top-1")
+    assert lines.axes[0].get_ylabel() == "linear probe top-1 (%)"
+    assert "shaded band is ± one standard deviation" in captions.caption(lines)

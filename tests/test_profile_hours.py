@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lib.config import repo_path
+from lib.config import Config, repo_path
 
 
 @pytest.fixture(scope="module")
@@ -16,27 +16,30 @@ def hours_script():
     return module
 
 
-def write_run(runs, run, wall, rates, batch=256):
-    folder = runs / run
+def write_run(runs, config, wall, rates) -> str:
+    """A record of ``config`` (in its run id's folder, as the library reads records) with ``wall`` seconds
+    and one epoch per rate; its run id."""
+    folder = runs / config.run_id()
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text(json.dumps({"provenance": {"wall_time_s": wall, "train_images": 4000,
-                                                                    "device": "CPU: test (2 threads)"}}))
-    (folder / "config.json").write_text(json.dumps({"arch": "small_cnn", "width": 0.5, "batch_size": batch}))
+    (folder / "record.json").write_text(json.dumps({"status": "complete", "provenance": {
+        "wall_time_s": wall, "train_images": 4000, "device": "CPU: test (2 threads)"}}))
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
     (folder / "metrics.jsonl").write_text("".join(json.dumps({"epoch": i + 1, "views_per_second": r}) + "\n"
                                                   for i, r in enumerate(rates)))
+    return config.run_id()
 
 
 def test_measured_sums_and_the_estimate_scales_a_contended_run(tmp_path, hours_script, capsys):
     runs = tmp_path / "runs"
     # two runs of one kind: one quiet (1000 views/s), one at half speed throughout
-    write_run(runs, "pretrain-aaaa", 100.0, [1000] * 10)
-    write_run(runs, "pretrain-bbbb", 200.0, [500] * 10)
-    write_run(runs, "finetune-cccc", 50.0, [])  # no rates: counted as measured
+    base = Config(arch="small_cnn", width=0.5, batch_size=256)
+    a = write_run(runs, base, 100.0, [1000] * 10)
+    b = write_run(runs, base.replace(seed=1), 200.0, [500] * 10)
+    c = write_run(runs, base.replace(task="finetune", pretrained=a), 50.0, [])  # no rates: counted as measured
     (runs / "_manifests").mkdir()
-    (runs / "_manifests" / "02_simclr-cifar-cpu.json").write_text(
-        json.dumps({"runs": {"SimCLR": ["pretrain-aaaa", "pretrain-bbbb"]}}))
+    (runs / "_manifests" / "02_simclr-cifar-cpu.json").write_text(json.dumps({"runs": {"SimCLR": [a, b]}}))
     (runs / "_manifests" / "03_simclr_v2-cifar-cpu.json").write_text(
-        json.dumps({"runs": {"pretraining": ["pretrain-aaaa"], "fine-tuned": "finetune-cccc"}}))
+        json.dumps({"runs": {"pretraining": [a], "fine-tuned": c}}))
     table = hours_script.hours(hours_script.load_runs(runs, "cifar-cpu"))
     assert table["02_simclr"] == (2, 300.0, pytest.approx(200.0))  # 100 + 200 x 0.5; a run counted once
     assert table["03_simclr_v2"] == (1, 50.0, 50.0)

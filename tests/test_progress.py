@@ -106,7 +106,7 @@ def test_live_bar_shows_epoch_loss_and_knn(monkeypatch):
         p.epoch_end({"epoch": 1, "loss": 3.14159, "knn_top1": 0.4567, "lr": 0.1})
     assert bars[0].n == 2 and bars[0].postfix == "epoch 1/3  loss 3.142  kNN 45.7 %"
     assert out.getvalue() == ""
-    assert progress._postfix({"epoch": 2, "test_top1": 0.5}, None) == "epoch 2  top-1 50.0 %"
+    assert progress._postfix({"epoch": 2, "test_top1": 0.5}, None) == "epoch 2  test accuracy 50.0 %"
 
 
 # ---- a real kernel, driven as JupyterLab drives it ---------------------------------------------

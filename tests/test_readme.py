@@ -117,17 +117,18 @@ def test_tables_hold_the_records_numbers(repo):
     assert row(text, "fine-tuned from head layer 1") == ["50.0", "75.0"]
     assert row(text, "from scratch, same steps") == ["30.0", "60.0"]
     assert "| pretrained, 3-layer head |" not in text
-    # provenance: run ids (linked to their records), commit, device, date, wall time, manifest, report
+    # provenance: one line (runs, wall time, device, date) with one link to the page and one to the manifest,
+    # which names the run ids and commits: no run id is listed in the README (issue #25, item 7)
     block1 = text.split("<!-- results:iteration1:start -->")[1].split("<!-- results:iteration1:end -->")[0]
     for r in repo["ce"] + repo["supcon"]:
-        assert f"[`{r.run_id}`](runs/{r.run_id}/record.json)" in block1
+        assert r.run_id not in block1
     ce = repo["ce"][0]
-    assert f"`{ce.provenance['commit'][:7]}`" in block1 and ce.provenance["device"] in block1
-    assert ce.provenance["finished"][:10] in block1 and "3.0 min of wall time over 3 run(s)" in block1
-    assert "[`reports/quick/01_supervised.html`](reports/quick/01_supervised.html)" in block1
-    assert "**Profile `quick`**: the grey-scale Fashion-MNIST sample, 2 seeds; pages: [`report`]" in block1
-    assert "[`runs/_manifests/01_supervised-quick.json`](runs/_manifests/01_supervised-quick.json)" in block1
-    assert "profile `quick`" in block1 and "stale content" not in text
+    assert ce.provenance["device"] in block1 and ce.provenance["finished"][:10] in block1
+    assert "3 run(s), 3.0 min of wall time" in block1
+    assert "**Profile `quick`**: the grey-scale Fashion-MNIST sample, 2 seeds; 3 run(s)" in block1
+    assert "Page: [`report`](reports/quick/01_supervised.html)" in block1
+    assert "[`manifest`](runs/_manifests/01_supervised-quick.json)" in block1
+    assert block1.count("](") == 2 and "stale content" not in text
 
 
 def test_prose_outside_the_markers_is_unchanged_and_the_update_is_idempotent(repo):
@@ -196,8 +197,8 @@ def test_a_profile_with_missing_records_gives_way_to_the_next(repo):
         tables.write_manifest("02_simclr", "cifar-cpu", {"SimCLR": cpu.run_id}, runs_dir=runs)
         text = ur.render("iteration2", sources(repo))
         assert row(text, "SimCLR (h)")[0] == "70.0"
-        assert "**Profile `cifar-cpu`**: CIFAR-10, JPEG q75 copy, 1 seed; pages: [`report`](reports/cifar-cpu/02_simclr.html)" in text
-        assert "data CIFAR-10, JPEG q75 copy (`imagefolder:data/cifar10-jpeg`)" in text
+        assert "**Profile `cifar-cpu`**: CIFAR-10, JPEG q75 copy, 1 seed; 1 run(s)" in text
+        assert "Page: [`report`](reports/cifar-cpu/02_simclr.html)" in text
     finally:
         path.unlink()
 
@@ -224,7 +225,11 @@ def test_performance_block_from_benchmark_results(tmp_path):
                     "speedup_vs_pil": {"target": 5.0, "measured": 5.78, "met": True}}}))
     (tmp_path / "results" / "gpu_check-tiny-20261202-1000.json").write_text(json.dumps({
         "tiny": True, "provenance": {**provenance, "date": "2026-12-02T10:00:00+00:00"}}))
-    text = ur.render("performance", src)
+    short = ur.render("performance", src)  # the README's short table: training views/s and the speed-up only
+    assert row(short, "[`throughput-cuda-resnet18.json`](results/throughput-cuda-resnet18.json)") == [
+        "NVIDIA H100", "resnet18, batch 512", "52,000 / 9,000", "5.78×"]
+    assert "gpu_check" not in short and "[`benchmarks/README.md`](benchmarks/README.md)" in short
+    text = ur.render("benchmarks", src)  # benchmarks/README.md: every figure
     assert row(text, "[`throughput-cuda-resnet18.json`](results/throughput-cuda-resnet18.json)") == [
         "NVIDIA H100", "resnet18, batch 512", "16", "900,000 / 30,000", "52,000 / 9,000", "5.78×", "6.5× / 9.25×", "25.0 %", "2026-12-01",
         "`abcdef0`"]
@@ -289,7 +294,7 @@ def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
     assert "| [`06_projection_head`](reports/quick/06_projection_head.html) |" in text
     assert "nonlinear head beats none" in text and "agrees (1 seed: no spread); ours +3.0 vs paper 10.0 points" in text
     assert "| `05_simclr_augmentations` |" in text and "not run at this profile" in text  # 05, 07, 08: no manifest
-    assert f"06_projection_head: profile `quick`, 1 run(s)" in text
+    assert "[`06`](runs/_manifests/06_projection_head-quick.json) (1 runs" in text
     empty = ur.update_text(readme.read_text(), ur.Sources(tmp_path / "nothing", tmp_path / "none", tmp_path, None))
     assert "Pending" in empty
 
@@ -314,7 +319,7 @@ def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_
     assert "| agrees; ours +2.0 ± 0.5 | inconclusive (1 seed: no test); ours +4.8 |" in text
     assert "`cifar-cpu` (CIFAR-10, JPEG q75 copy, 3 seeds" in text and "`quick` (the grey-scale Fashion-MNIST sample, 1 seed" in text
     assert row(text, "`05_simclr_augmentations`")[2:] == ["not run at this profile", "not run at this profile"]
-    assert "07_batch_temperature: profile `cifar-cpu`, 3 run(s)" in text
+    assert "[`07`](runs/_manifests/07_batch_temperature-cifar-cpu.json) (3 runs" in text
     assert ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, "quick")).count("| `quick`: verdict") == 1
 
 
@@ -326,3 +331,111 @@ def test_paired_verdict_of_the_crop_sampler_benchmark():
     assert ur.paired_verdict([0.019, 0.02, 0.021]).endswith(": higher)")
     assert ur.paired_verdict([-0.019, -0.02, -0.021]).endswith(": lower)")
     assert ur.paired_verdict([0.01]) == "one seed: no interval"
+
+
+def test_findings_are_numbers_with_their_paired_test_and_page(repo):
+    """'What we found' (issue #25): each finding a number from the records, a paired test, a link to its page."""
+    text = ur.render("findings", sources(repo))
+    assert "From the records of profile `quick` (the grey-scale Fashion-MNIST sample, 2 seeds" in text
+    findings = [line for line in text.splitlines() if line.startswith("- **")]
+    assert 3 <= len(findings) <= 6
+    assert all(re.search(r"\]\(reports/quick/0\d_\w+\.html\)", f) for f in findings)
+    sup = next(f for f in findings if f.startswith("- **Supervised losses**"))
+    assert "the highest kNN top-1 on h is SupCon's, 90.0 %" in sup  # SupCon's one seed 0.90 beats CE's mean 0.82
+    # SupCon (seed 0 only) - cross-entropy, paired on seed 0: +10.0 points, one seed: no test
+    assert "SupCon − cross-entropy: +10.0 points (one seed: no test)" in sup
+    v2 = [f for f in findings if f.startswith("- **SimCLRv2 with")]
+    assert [f.split(" % of")[0] for f in v2] == ["- **SimCLRv2 with 1", "- **SimCLRv2 with 10"]
+    assert "fine-tuned from head layer 1 50.0 %, from scratch, same steps 30.0 %" in v2[0]
+    empty = ur.render("findings", ur.Sources(repo["root"] / "nothing", repo["results"], repo["root"], None))
+    assert "Pending" in empty
+
+
+README = repo_path("README.md")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_the_readme_is_at_most_360_lines():
+    """Issue #25, item 7: a README a newcomer reads to the end (details live in docs/ and benchmarks/)."""
+    n = len(README.read_text(encoding="utf-8").splitlines())
+    assert n <= 360, f"README.md has {n} lines; at most 360"
+
+
+@pytest.mark.parametrize("path", ["README.md", "benchmarks/README.md", "docs/reliability.md", "docs/library.md"])
+def test_every_relative_link_resolves_to_a_file(path):
+    """Every relative link (prose, tables, images) names a file or folder that exists in the checkout."""
+    doc = repo_path(path)
+    if not doc.is_file():
+        pytest.skip(f"{path} does not exist")
+    root = repo_path(".")
+    tracked = tracked_files(root)
+    broken = []
+    for target in LINK.findall(doc.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue  # a URL or an anchor on the same page
+        file = (doc.parent / target.split("#")[0]).resolve()
+        rel = file.relative_to(root.resolve()).as_posix() if file.is_relative_to(root.resolve()) else None
+        in_git = tracked is None or (rel is not None and (rel in tracked or any(t.startswith(rel + "/") for t in tracked)))
+        if not file.exists() or not in_git:  # a page generated here but not committed breaks on a fresh clone
+            broken.append(target)
+    assert not broken, f"{path}: links to missing or untracked files: {broken}"
+
+
+def tracked_files(root) -> set[str] | None:
+    """The files git tracks in ``root`` (None outside a git checkout: existence alone is checked)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return set(out.splitlines())
+
+
+def test_readme_prose_links_the_profile_its_tables_show_and_html_not_notebooks():
+    """The README's links go to the HTML report of the profile its tables show, never to .ipynb files."""
+    text = README.read_text(encoding="utf-8")
+    profiles = set(re.findall(r"\*\*Profile `([\w-]+)`\*\*", text))
+    assert len(profiles) == 1, profiles
+    links = LINK.findall(text)
+    assert not [t for t in links if t.endswith(".ipynb")]
+    pages = [t for t in links if t.startswith("reports/") and t.endswith(".html") and t != "reports/index.html"]
+    shown = profiles.pop()
+    assert pages and all(t.startswith(f"reports/{shown}/") for t in pages
+                         if "index.html" not in t or t.startswith(f"reports/{shown}/")), pages
+
+
+def test_benchmarks_readme_beside_the_readme_is_regenerated_and_checked(tmp_path, capsys):
+    """The performance details live in benchmarks/README.md's `benchmarks` block: the same run of the script
+    writes it and --check fails when it is stale (issue #25, item 7)."""
+    root = tmp_path / "repo"
+    (root / "benchmarks" / "results").mkdir(parents=True)
+    (root / "README.md").write_text("<!-- results:performance:start -->\n<!-- results:performance:end -->\n")
+    bench = root / "benchmarks" / "README.md"
+    bench.write_text("# Benchmarks\n\n<!-- results:benchmarks:start -->\nstale\n<!-- results:benchmarks:end -->\n")
+    (root / "benchmarks" / "results" / "throughput-cpu-small_cnn.json").write_text(json.dumps({
+        "arch": "small_cnn", "batch_size": 256, "threads": 2, "provenance": {"device": "CPU", "date": "2026-12-01"},
+        "results": {"train_views_per_s": {"ours": 800.0, "peer": 600.0, "speedup": 1.33}}}))
+    argv = ["--readme", str(root / "README.md"), "--runs-dir", str(root / "runs"),
+            "--results-dir", str(root / "benchmarks" / "results")]
+    assert ur.main([*argv, "--check"]) == 1 and "stale" in capsys.readouterr().out
+    assert ur.main(argv) == 0
+    text = bench.read_text()
+    assert "stale" not in text and "| [`throughput-cpu-small_cnn.json`](results/throughput-cpu-small_cnn.json) |" in text
+    assert "The sections above define each figure." in text  # not a link to itself
+    assert "| 800 / 600 | 1.33× |" in (root / "README.md").read_text()
+    assert ur.main([*argv, "--check"]) == 0
+
+
+def test_findings_are_judged_by_benjamini_hochberg_q_of_two_sided_paired_tests():
+    """The findings are a family of tests: each is called higher or lower by its BH q, not its p."""
+    # sorted p .01, .03, .04 (m = 3): p·m/rank = .03, .045, .04; running minimum from the top: .03, .04, .04
+    assert ur.benjamini_hochberg([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.04, 0.04])
+    # seeds 0-2, differences +1, +2, +3 points: mean 2, std 1, t = 2·sqrt(3) = 3.46, two-sided p = 0.074
+    mean, std, n, p = ur.paired_stats({0: 0.51, 1: 0.52, 2: 0.53, 7: 0.9}, {0: 0.50, 1: 0.50, 2: 0.50})
+    assert (round(100 * mean, 6), round(100 * std, 6), n) == (2.0, 1.0, 3) and p == pytest.approx(0.0742, abs=1e-3)
+    assert ur.worded(mean, std, n, p, 0.049) == "+2.0 ± 1.0 points (higher, p = 0.074, q = 0.049)"
+    assert ur.worded(mean, std, n, p, 0.074) == "+2.0 ± 1.0 points (no significant difference, p = 0.074, q = 0.074)"
+    family = ur.Family()
+    text = f"a {family.add({0: 0.6, 1: 0.7}, {0: 0.5, 1: 0.5})}; b {family.add({0: 0.5}, {0: 0.4})}"
+    assert family.fill(text).endswith("; b +10.0 points (one seed: no test)")

@@ -1,4 +1,4 @@
-"""Every shell command in the README's ```bash blocks still works, checked without computing.
+"""Every shell command in the ```bash blocks of the README (and docs/library.md, docs/reliability.md) still works, checked without computing.
 
 Each command is taken from the blocks (continuation lines joined, comments dropped, ``&&`` and
 ``;`` split, leading ``NAME=value`` taken as environment) and handed to the handler of its kind:
@@ -82,8 +82,14 @@ def commands(block: str) -> list[Command]:
     return out
 
 
+# the README and the pages it moved its library and reliability details to (issue #25): their commands run
+# from the repository root too
+DOCUMENTS = ("README.md", "docs/library.md", "docs/reliability.md")
+
+
 def readme_commands() -> list[Command]:
-    return [c for block in bash_blocks((ROOT / "README.md").read_text(encoding="utf-8")) for c in commands(block)]
+    return [c for doc in DOCUMENTS if (ROOT / doc).is_file()
+            for block in bash_blocks((ROOT / doc).read_text(encoding="utf-8")) for c in commands(block)]
 
 
 # ---- handlers ----------------------------------------------------------------------------------

@@ -288,19 +288,19 @@ TINY = ["dataset=sample", "train_size=256", "test_size=100", "monitor_size=100",
 
 
 def test_force_moves_old_checkpoints_aside_and_keeps_the_old_record_until_done(tmp_path, capsys, monkeypatch):
-    from lib import training
+    from lib import losses
 
     assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}"]) == 0
     (run_dir,) = tmp_path.iterdir()
     before = tracked_bytes(run_dir)
-    real = training.losses.nt_xent
-    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
+    real = losses.nt_xent
+    monkeypatch.setattr(losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
     assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}", "--force"]) == 1  # fails in epoch 1
     assert tracked_bytes(run_dir) == before, "a failed --force changed the complete record"
     assert not (run_dir / ".replacing").exists()
     (aside,) = (run_dir / "checkpoints").glob("replaced-*")
     assert sorted(p.name for p in aside.iterdir()) == ["epoch0001.pt", "epoch0002.pt", "final.pt"]
-    monkeypatch.setattr(training.losses, "nt_xent", real)
+    monkeypatch.setattr(losses, "nt_xent", real)
     capsys.readouterr()
     assert cli.main(["pretrain", *TINY, f"runs_dir={tmp_path}", "--force"]) == 0
     out = capsys.readouterr().out

@@ -79,9 +79,9 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_result(tmp_path):
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    from lib import training
+    from lib import losses, training
 
-    real = training.losses.nt_xent
+    real = losses.nt_xent
     calls = {"n": 0}
 
     def nan_in_epoch_2(z1, z2, t, **kwargs):  # 512 images / batch 128 = 4 steps per epoch
@@ -89,7 +89,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
         loss = real(z1, z2, t, **kwargs)
         return loss * float("nan") if calls["n"] > 4 else loss
 
-    monkeypatch.setattr(training.losses, "nt_xent", nan_in_epoch_2)
+    monkeypatch.setattr(losses, "nt_xent", nan_in_epoch_2)
     config = Config(**{**ARGS, "epochs": 3}, runs_dir=str(tmp_path))
     try:
         training.run(config)

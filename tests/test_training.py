@@ -8,7 +8,8 @@ import time
 import pytest
 import torch
 
-from lib import training
+from lib import losses, training
+from lib.evaluate import evaluate_record
 from lib.config import Config, repo_path
 from lib.records import load_record
 
@@ -54,13 +55,13 @@ def test_loss_falls_on_the_embedded_sample(tiny):
 @pytest.mark.parametrize("normalize", [True, False])
 def test_pretraining_passes_the_l2_normalisation_switch_to_nt_xent(tiny, monkeypatch, normalize):
     seen = []
-    real = training.losses.nt_xent
+    real = losses.nt_xent
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("normalize", True))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training.losses, "nt_xent", spy)
+    monkeypatch.setattr(losses, "nt_xent", spy)
     record = training.run(tiny.replace(final_eval=False, ntxent_normalize=normalize, temperature=0.5 if normalize else 10.0))
     assert seen and set(seen) == {normalize}
     assert all(torch.isfinite(torch.tensor(e["loss"])) for e in record.epochs[1:])
@@ -189,7 +190,7 @@ def test_finetune_refuses_a_missing_or_mismatched_pretrained_run(tiny):
 
 
 def test_non_finite_loss_stops_the_run_naming_the_epoch(tiny, monkeypatch):
-    monkeypatch.setattr(training.losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
+    monkeypatch.setattr(losses, "nt_xent", lambda z1, z2, t, **kwargs: (z1.sum() + z2.sum()) * float("nan"))
     with pytest.raises(training.NonFiniteLossError, match="loss became nan in epoch 1"):
         training.run(tiny)
 
@@ -255,7 +256,7 @@ def test_every_task_builds_the_same_encoder_for_the_same_config(tmp_path, size, 
         assert _encoder_state(state) == reference, task
         assert state["encoder.body.conv1.weight"].shape[-1] == stem_kernel, task
     for task in ("pretrain", "supervised ce", "distill"):  # evaluation rebuilds the same encoder and loads it
-        out = training.evaluate_record(records[task].run_id, runs_dir=base.runs_dir, device="cpu", probe=False)
+        out = evaluate_record(records[task].run_id, runs_dir=base.runs_dir, device="cpu", probe=False)
         assert 0 <= out["scores"]["knn_top1"] <= 1, task
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .frames import TABLE3_ROWS
 from .grids import NORMALIZE_KNOB
 from .papers import reference
-from .tables import TABLE3_ROWS, VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
+from .statistics import VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
 
 Rows = list[dict[str, Any]]
 PerSeed = Sequence[float]
@@ -160,10 +161,186 @@ def verdict_lines(rows: Rows) -> str:
     """One line per claim: its verdict, ours beside the paper's, in points."""
     lines = [f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
              for r in rows]
-    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}.)"])
+    one_seed = bool(rows) and all(r.get("seeds") == 1 for r in rows)  # the page's own seed count decides
+    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}"
+                               + ("; with one seed there is no test, so every verdict here is inconclusive" if one_seed
+                                  else "") + ".)"])
 
 
 def verdict_headline(rows: Rows) -> dict[str, str]:
     """The manifest's ``verdict: <claim>`` entries, which the summary notebook and the README list."""
     return {f"verdict: {r['claim']}": f"{r['verdict']}; ours {r['ours (points)']} vs paper {r['paper (points)']} points"
             for r in rows}
+
+
+# ---- #24 item 1: every claim declares its factor --------------------------------------------------------
+# A claim is a controlled comparison: its two arms' configs differ in the keys it varies and in the keys
+# allowed to move with them (each with its reason), and in nothing else. tests/test_claim_factors.py
+# builds both arms of every comparison below at every profile (from the notebooks' builders) and diffs them.
+
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Callable  # noqa: E402
+
+from ..config import Config  # noqa: E402
+
+Groups = Mapping[str, Mapping[Any, Sequence[Config]]]
+Pick = Callable[[Sequence[Any]], Any]  # the arm's key among a group's keys (None: not run at this profile)
+
+# keys that follow another key by construction, with the reason they may move with it
+EVAL_EVERY = {"eval_every": "the monitor's cadence follows the number of epochs (evaluation only)"}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One comparison of a notebook: arm ``a`` minus arm ``b``, each ``(group, pick)``; ``varies``: the
+    config keys under test; ``moves_with``: keys allowed to differ too, key -> why."""
+
+    notebook: str
+    claim: str
+    a: tuple[str, Pick]
+    b: tuple[str, Pick]
+    varies: tuple[str, ...]
+    moves_with: Mapping[str, str] = field(default_factory=dict)
+
+    def arms(self, groups: Groups) -> tuple[Sequence[Config], Sequence[Config]] | None:
+        """Both arms' configs (one per seed), or None when an arm is not run at this profile."""
+        out = []
+        for group, pick in (self.a, self.b):
+            g = groups.get(group, {})
+            key = pick(list(g))
+            if key is None or key not in g:
+                return None
+            out.append(g[key])
+        return out[0], out[1]
+
+
+def undeclared_differences(a: Config, b: Config, varies: Sequence[str], moves_with: Mapping[str, str]
+                           ) -> dict[str, tuple[Any, Any]]:
+    """The keys of the two arms' run identities that differ beyond ``varies`` and ``moves_with``
+    (``seed`` included: arms are paired by seed, so a pair's seeds must be equal)."""
+    x, y = a.identity(), b.identity()
+    allowed = set(varies) | set(moves_with)
+    return {k: (x.get(k), y.get(k)) for k in sorted(set(x) | set(y))
+            if x.get(k) != y.get(k) and k not in allowed}
+
+
+def _key(k: Any) -> Pick:
+    return lambda keys: k if k in keys else None
+
+
+def _where(test: Callable[[Any], bool], choose: Callable = min) -> Pick:
+    """The ``choose`` (min/max) of the keys passing ``test``; None when none does."""
+    return lambda keys: choose([k for k in keys if test(k)], default=None)
+
+
+def _lowest_fraction(prefix: tuple) -> Pick:
+    """The key ``(*prefix, fraction)`` with the smallest fraction."""
+    n = len(prefix)
+    return _where(lambda k: isinstance(k, tuple) and len(k) == n + 1 and k[:n] == prefix)
+
+
+FT = "fine-tuning"
+
+
+def _widest_out(kind: str) -> Pick:
+    """06's ``"<kind>, <output size>"`` key with the largest output size."""
+    return lambda keys: max((k for k in keys if k.startswith(kind + ", ")), key=lambda k: int(k.split(", ")[1]),
+                            default=None)
+
+
+def _ft(depth: int, width: str, layer: int, fraction: Callable = min) -> Pick:
+    """08's fine-tuning key (head depth, width, layer, label fraction): ``width`` "base" (the width of
+    the runs fine-tuned from h, which only the base width has) or "wide" (the largest); the smallest
+    label fraction (or ``fraction``=max: the largest)."""
+    def pick(keys):
+        base = min((k[1] for k in keys if k[2] == 0), default=None)
+        w = base if width == "base" else max((k[1] for k in keys), default=None)
+        fs = [k[3] for k in keys]
+        key = (depth, w, layer, fraction(fs)) if fs else None
+        return key if key in keys else None
+    return pick
+_TASK_SWAP = {"task": "the arms are different tasks by the claim's nature",
+              "pretrained": "the starting weights: a pretraining run differing in the claim's factor, or none",
+              "teacher": "distillation's teacher (the fine-tuned run it distils)",
+              "finetune_layer": "the student/baseline has no pretrained head to fine-tune from"}
+_RECIPE = "SimCLRv2's distillation recipe differs from its fine-tuning recipe"
+
+FACTORS: tuple[Factor, ...] = (
+    # 01: iteration 1's losses
+    Factor("01_supervised", "cross-entropy vs SupCon", ("supervised losses", _key("cross-entropy")),
+           ("supervised losses", _key("SupCon")), ("loss",),
+           {"temperature": "read only by SupCon (and NT-Xent): cross-entropy ignores it"}),
+    Factor("01_supervised", "cross-entropy vs triplet", ("supervised losses", _key("cross-entropy")),
+           ("supervised losses", _key("triplet")), ("loss",),
+           {"triplet_mining": "read only by the triplet loss", "triplet_margin": "read only by the triplet loss"}),
+    # 03: iteration 3
+    Factor("03_simclr_v2", "fine-tuning from head layer 1 vs from h", (FT, _lowest_fraction((1,))),
+           (FT, _lowest_fraction((0,))), ("finetune_layer",)),
+    Factor("03_simclr_v2", "fine-tuning vs from scratch (same steps)", (FT, _lowest_fraction((1,))),
+           ("from scratch", _lowest_fraction(("same steps",))), ("pretrained",),
+           {**_TASK_SWAP, **EVAL_EVERY, "loss": "'' is the task's default: cross-entropy in both",
+            "head_layers": "from scratch trains no projection head"}),
+    Factor("03_simclr_v2", "distillation into the same size vs half width", ("distillation", _lowest_fraction(("same size",))),
+           ("distillation", _lowest_fraction(("half width",))), ("width",)),
+    # 05
+    Factor("05_simclr_augmentations", "crop then colour vs crop alone", ("grid", _key(("crop", "color"))),
+           ("grid", _key(("crop",))), ("views",)),
+    *(Factor("05_simclr_augmentations", f"{m}: strongest vs weakest colour", ("colour strength", _where(
+        lambda k, m=m: k[0] == m, max)), ("colour strength", _where(lambda k, m=m: k[0] == m, min)),
+        ("color_strength",)) for m in ("SimCLR", "supervised")),
+    # 06
+    *(Factor("06_projection_head", f"nonlinear vs {other} head", ("projection heads", _widest_out("nonlinear")),
+             ("projection heads", _widest_out(other) if other != "none" else _key("none")), ("head_layers",),
+             {"proj_dim": "no head has no output size"} if other == "none" else {}) for other in ("linear", "none")),
+    # 07
+    Factor("07_batch_temperature", "larger batch at short training", ("batch x epochs", lambda ks: (
+        max(b for b, _ in ks), min(e for _, e in ks)) if ks else None), ("batch x epochs", lambda ks: (
+            min(b for b, _ in ks), min(e for _, e in ks)) if ks else None), ("batch_size",)),
+    Factor("07_batch_temperature", "longer training (smallest batch)", ("batch x epochs", lambda ks: (
+        min(b for b, _ in ks), max(e for _, e in ks)) if ks else None), ("batch x epochs", lambda ks: (
+            min(b for b, _ in ks), min(e for _, e in ks)) if ks else None), ("epochs",), EVAL_EVERY),
+    Factor("07_batch_temperature", "t=0.5 vs t=1", ("temperature", _key("l2 norm, t=0.5")),
+           ("temperature", _key("l2 norm, t=1")), ("temperature",)),
+    Factor("07_batch_temperature", "t=0.5 vs t=0.1", ("temperature", _key("l2 norm, t=0.5")),
+           ("temperature", _key("l2 norm, t=0.1")), ("temperature",)),
+    Factor("07_batch_temperature", "l2 norm t=0.5 vs no l2 norm t=10", ("temperature", _key("l2 norm, t=0.5")),
+           ("temperature", _key("no l2 norm, t=10")), ("ntxent_normalize", "temperature")),
+    Factor("07_batch_temperature", "square-root vs linear lr scaling", ("learning-rate scaling", _where(
+        lambda k: k[0] == "sqrt")), ("learning-rate scaling", _where(lambda k: k[0] == "linear")), ("lr_scaling",),
+        {"lr": "each rule's base rate (the rule's own constant)"}),
+    # 08
+    Factor("08_simclr_v2_claims", "fine-tuning from head layer 1 vs from h", (FT, _ft(3, "base", 1)),
+           (FT, _ft(3, "base", 0)), ("finetune_layer",)),
+    Factor("08_simclr_v2_claims", "deeper head (layer 1)", (FT, _ft(3, "base", 1)), (FT, _ft(2, "base", 1)),
+           ("head_layers",), {"pretrained": "the pretraining run with the deeper head"}),
+    Factor("08_simclr_v2_claims", "wider encoder", (FT, _ft(3, "wide", 1)), (FT, _ft(3, "base", 1)), ("width",),
+           {"pretrained": "the pretraining run of the wider encoder"}),
+    Factor("08_simclr_v2_claims", "labels added to distillation", ("distillation", _where(
+        lambda k: k[0] == "same size" and k[1], max)), ("distillation", _where(
+            lambda k: k[0] == "same size" and not k[1], max)), ("distill_alpha",)),
+    Factor("08_simclr_v2_claims", "distilling into the base width vs fine-tuning it", ("distillation", _where(
+        lambda k: k[0] == "base width" and not k[1], max)), (FT, _ft(3, "base", 1, max)), ("task",), _TASK_SWAP),
+    Factor("08_simclr_v2_claims", "self-distillation vs its teacher", ("distillation", _where(
+        lambda k: k[0] == "same size" and not k[1], max)), (FT, _ft(3, "wide", 1, max)), ("task",), _TASK_SWAP),
+)
+
+# The known confounds (issue #24 item 1), each removed by the issue item named: the factor test expects
+# these comparisons to fail on exactly these keys, and turns red once they are fixed and the entry stays.
+# An entry holds at every profile unless :data:`CONFOUND_PROFILES` names the profiles where it arises.
+KNOWN_CONFOUNDS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
+    ("01_supervised", "cross-entropy vs SupCon"): (
+        frozenset({"views"}), "SupCon trains on SimCLR's colour views, cross-entropy on crop+flip (#24 item 2, 01)"),
+    ("03_simclr_v2", "fine-tuning vs from scratch (same steps)"): (
+        frozenset({"weight_decay"}), "fine-tuning uses weight decay 0, the baseline 5e-4 (#24 item 2, 03)"),
+    **{("08_simclr_v2_claims", claim): (
+        frozenset({"batch_size", "epochs", "eval_every", "lr", "lr_scaling", "weight_decay"}),
+        "distillation and fine-tuning train with different recipes (batch, rate, weight decay, epochs), so the "
+        "effect mixes the method with its recipe (#24 item 2, 08: fine-tuning long enough; item 6)")
+       for claim in ("distilling into the base width vs fine-tuning it", "self-distillation vs its teacher")},
+}
+KNOWN_CONFOUNDS.update({("06_projection_head", f"nonlinear vs {other} head"): (
+    frozenset({"head_last_bn"}), "at the full profile the nonlinear head ends in a scaled BatchNorm, the linear "
+    "and no head do not, so the head type is mixed with that normalisation (not in #24's list; found by this test)")
+    for other in ("linear", "none")})
+CONFOUND_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("06_projection_head", f"nonlinear vs {other} head"): ("full",) for other in ("linear", "none")}

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
+from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
-from .tables import ALPHA, mean_std, one_sided_p, result_values
+from .statistics import ALPHA, mean_std, one_sided_p, result_values, verdict_tally
 
-SCORES = {"knn_top1": "kNN", "linear_probe_top1": "linear probe", "recall@1": "Recall@1", "map@r": "MAP@R",
-          "nmi": "NMI", "test_top1": "test accuracy"}
+SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
 
 # Image folders whose origin the pages must name (the folder's name -> what it holds)
-KNOWN_FOLDERS = {"cifar10-jpeg": "CIFAR-10, JPEG q75 copy"}
-BUILTIN_NAMES = {"sample": "the grey-scale Fashion-MNIST sample", "cifar10": "CIFAR-10",
-                 "cifar100": "CIFAR-100", "stl10": "STL-10", "fashion-mnist": "Fashion-MNIST"}
 
 
 def show(markdown: str) -> None:
@@ -41,15 +38,6 @@ def show(markdown: str) -> None:
         print(markdown)
     else:
         display(Markdown(markdown))
-
-
-def data_label(dataset: str) -> str:
-    """What a ``dataset`` value holds, as pages name it: ``imagefolder:data/cifar10-jpeg`` is
-    "CIFAR-10, JPEG q75 copy" (JPEG with 4:2:0 chroma subsampling, not the papers' lossless original)."""
-    if dataset.startswith("imagefolder:"):
-        folder = Path(dataset[len("imagefolder:"):]).name
-        return KNOWN_FOLDERS.get(folder, f"image folder {folder}")
-    return BUILTIN_NAMES.get(dataset, dataset)
 
 
 def setting(config: Config, seeds: int, epochs: int | None = None) -> str:
@@ -207,15 +195,15 @@ def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[Run
     lines += ["", "h against z (the projection head's output), paired by seed: "
               + "; ".join(f"{SCORES[m]} {difference(h[m], z[m])}" for m in scores) + ".", ""]
     if better and not worse:
-        lines.append(f"h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
+        lines.append(f"So h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
                      "(Sec. 4.2) found.")
     elif worse and not better:
-        lines.append(f"Here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
+        lines.append(f"So here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
                      "SimCLR's Sec. 4.2 at this scale.")
     elif seeds < 2:
         lines.append(ONE_SEED)
     else:
-        lines.append("h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
+        lines.append("So h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
                      + f"; the other differences are within the seeds' spread ({ALPHA:.0%} paired t-test).")
     return "\n".join(lines)
 
@@ -256,16 +244,6 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
 
 # ---- 05-08: the claims of the related work -------------------------------------------------------------
 
-def verdict_tally(verdicts: Sequence[str]) -> str:
-    """``3 agree, 1 inconclusive, 1 opposite`` from verdict texts such as "agrees" or
-    "inconclusive (1 seed: no test)"; the index's tally reads the same."""
-    keys = [str(v).split(" (")[0].split(";")[0] for v in verdicts]
-    order = ["agrees", "inconclusive", "opposite", "no result"]
-    order += [k for k in dict.fromkeys(keys) if k not in order]
-    return ", ".join(f"{keys.count(k)} {'agree' if k == 'agrees' and keys.count(k) != 1 else k}"
-                     for k in order if k in keys)
-
-
 def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = ()) -> str:
     """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's."""
     tally = verdict_tally([r["verdict"] for r in rows])
@@ -276,9 +254,13 @@ def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = 
                        and math.isfinite(r["p (one-sided)"]) else "") for r in rows]]
     if extra:
         lines += ["", *extra]
-    lines += ["", "A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
-                  f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
-                  "inconclusive otherwise, as every verdict is with one seed."]
+    seeds = {r["seeds"] for r in rows}
+    rule = ("A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
+            f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
+            "inconclusive otherwise")
+    # the seed count is this page's: "as every verdict is with one seed" only where every claim has one seed
+    lines += ["", rule + (". With one seed there is no test, so every verdict here is inconclusive." if seeds == {1}
+                          else ".")]
     return "\n".join(lines)
 
 

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from .. import recipes
-from ..config import FIELD_NAMES, Config
+from ..config import FIELD_NAMES, Config, split_list
+from ..data import TRAIN_IMAGES
 from ..views import OPERATIONS as VIEW_OPERATIONS
+from . import simclr_v2
 from .papers import FIGURE5, FIGURE5_OPS
 
 GRID_PAIRS = ("none", "crop", "all")
@@ -31,7 +33,7 @@ def parse_list(text: str, kind: Callable[[str], Any] = float, name: str = "list"
         text = str(text)
     if not isinstance(text, str):
         raise ValueError(f"{name} must be a comma-separated string; got {text!r}")
-    items = [s.strip() for s in text.split(",") if s.strip()]
+    items = list(split_list(text))
     if not items:
         raise ValueError(f"{name} is empty; give comma-separated values, e.g. '1,2'")
     try:
@@ -157,7 +159,7 @@ def color_settings(strengths: Sequence[float], with_blur: bool = True,
     strengths = [float(s) for s in strengths]
     if not strengths or any(not 0 < s <= 2.5 for s in strengths):
         raise ValueError(f"strengths must be non-empty, each in (0, 2.5]; got {strengths}")
-    if "color" not in views_base.split(","):
+    if "color" not in split_list(views_base):
         raise ValueError(f"views_base must contain 'color'; got {views_base!r}")
     out = {fraction_label(s): {"color_strength": s, "views": views_base} for s in strengths}
     if with_blur:
@@ -253,8 +255,7 @@ def finetune_layers(depth: int, wanted: str = "all") -> list[int]:
 
 
 # ---- training images of a data set ---------------------------------------------------------------
-
-TRAIN_IMAGES = {"sample": 5000, "cifar10": 50000, "cifar100": 50000, "stl10": 5000, "fashion-mnist": 60000}
+# TRAIN_IMAGES: lib.data's, derived from its one table of the data sets (lib.data.BUILTIN)
 
 
 def n_train_images(dataset: str, train_size: int) -> int:
@@ -362,10 +363,6 @@ def simclr_v2_plan(base: Config, recipe: str, *, depths: str, finetune_from: str
                    distill_batch_size: int, distill_lr: float, distill_alpha: float, seeds: int) -> SimCLRv2Plan:
     """SimCLRv2's head depth x fine-tuning layer, wider encoders (3-layer head, from layer 1) and
     distillation of the widest teacher into a student of its width and of the base width."""
-    import torch
-
-    from ..training import prepare_data
-
     width = base.width
     head_depths = parse_list(depths, int, "depths")
     fractions = parse_list(label_fractions, float, "label_fractions")
@@ -381,25 +378,23 @@ def simclr_v2_plan(base: Config, recipe: str, *, depths: str, finetune_from: str
     pre_keys = [(d, width) for d in head_depths] + [(3, w) for w in widths if (3, w) not in
                                                     [(d, width) for d in head_depths]]
     pre = {(d, w): [pre_base.replace(head_layers=d, width=w, seed=s) for s in range(seeds)] for d, w in pre_keys}
-    n_labelled = {f: len(prepare_data(pre_base.replace(label_fraction=f), torch.device("cpu")).labelled)
-                  for f in fractions}
-    ft_keys = sorted({(d, width, k, f) for d in head_depths for k in finetune_layers(d, finetune_from) for f in fractions}
+    n_labelled = simclr_v2.labelled_counts(pre_base, fractions)
+    ft_keys = sorted({(d, width, k, f) for d in head_depths for k in finetune_layers(d, finetune_from)
+                      for f in fractions}
                      | {(3, w, 1, f) for w in widths for f in fractions})
-    ft_args = dict(task="finetune", views="crop,flip", optimizer="sgd", lr=finetune_lr, lr_scaling="none",
-                   weight_decay=0.0, epochs=finetune_epochs, eval_every=finetune_epochs, final_eval=False)
-    ft = {(d, w, k, f): [v2_base.replace(**ft_args, head_layers=d, width=w, finetune_layer=k, label_fraction=f,
-                                         batch_size=min(finetune_batch_size, n_labelled[f]),
-                                         pretrained=pre[(d, w)][s].run_id(), seed=s) for s in range(seeds)]
+    # every fraction fine-tunes for the same epochs (no repeat) and evaluates at the end; the base's crops
+    ft = {(d, w, k, f): [simclr_v2.finetune_config(v2_base, pre[(d, w)][s], layer=k, fraction=f,
+                                                   n_labelled=n_labelled[f], batch_size=finetune_batch_size,
+                                                   lr=finetune_lr, epochs=finetune_epochs, eval_every=finetune_epochs)
+                         for s in range(seeds)]
           for d, w, k, f in ft_keys}
     students = {("same size", False): wide, ("base width", False): width}
     if distill_alpha > 0:
         students.update({("same size", True): wide, ("base width", True): width})
-    distill_args = dict(task="distill", head_layers=3, views="crop,flip", epochs=distill_epochs,
-                        eval_every=distill_epochs, batch_size=distill_batch_size, optimizer="sgd", lr=distill_lr,
-                        final_eval=False)
-    dist = {(name, labels, f): [v2_base.replace(**distill_args, width=w, distill_alpha=distill_alpha if labels else 0.0,
-                                                teacher=ft[(3, wide, 1, f)][s].run_id(), label_fraction=f, seed=s)
-                                for s in range(seeds)]
+    dist = {(name, labels, f): [simclr_v2.distill_config(v2_base, ft[(3, wide, 1, f)][s], width=w,
+                                                         alpha=distill_alpha if labels else 0.0, epochs=distill_epochs,
+                                                         lr=distill_lr, batch_size=distill_batch_size,
+                                                         eval_every=distill_epochs) for s in range(seeds)]
             for (name, labels), w in students.items() for f in d_fractions}
     return SimCLRv2Plan(pre_base, pre, ft, dist, n_labelled, widths, wide)
 

@@ -6,10 +6,12 @@ and ``index.html``. The top index, ``reports/index.html``, has one section per p
 built by scanning ``reports/*/index.json``: the date and commit, and per notebook its status and one
 or two headline numbers taken from its manifest (``runs/_manifests/<notebook>-<profile>.json``):
 
-- numbers named in :data:`INDEX_NUMBERS` are recomputed from the run records the manifest names,
+- numbers named by the notebook's module (``Notebook.index_numbers``, :mod:`lib.report.notebooks`) are
+  recomputed from the run records the manifest names,
   as mean ± std over seeds (:func:`lib.report.tables.mean_std`): "SimCLR h kNN 48.9 ± 0.7 %";
 - the verdicts of the reproduced claims (``verdict: ...`` entries) are counted: "claims: 2 agree,
-  9 inconclusive, 1 opposite"; the summary notebook counts those of every related-work notebook;
+  9 inconclusive, 1 opposite"; the summary notebook (``Notebook.summary``) counts those of every
+  related-work notebook (``Notebook.related``);
 - otherwise the manifest's first group of numbers ("<what>: <which>" keys) is shown as it is.
 """
 
@@ -22,24 +24,20 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..records import atomic_write_bytes, now_iso
+from . import notebooks
+from .profiles import LARGEST_FIRST
+from .statistics import verdict_tally
 
 INDEX_LOCK = ".index.lock"  # held while a profile's index.json is read, changed and written
 
-# notebook -> the numbers its index line shows: (result key of its records, what it is, label fraction)
-# where the fraction is None or "min" (the smallest label fraction among the records, SimCLRv2's 1 %)
-INDEX_NUMBERS: dict[str, list[tuple[str, str, str | None]]] = {
-    "01_supervised": [("h/knn_top1", "h kNN", None)],
-    "02_simclr": [("h/knn_top1", "h kNN", None), ("h/linear_probe_top1", "h linear probe", None)],
-    "03_simclr_v2": [("test_top1", "top-1 with {fraction} labels", "min")],
-}
-SUMMARY_NOTEBOOKS = ("09_summary",)  # notebooks that train nothing and summarise the claims of all the others
 PER_LINE = 3  # labels shown per headline line, best first
-PROFILE_ORDER = ("full", "cifar-cpu", "quick", "smoke")  # sections of the top index, largest scale first
+PROFILE_ORDER = LARGEST_FIRST  # sections of the top index, largest scale first (lib.report.profiles)
 
 
 # ---- headline numbers --------------------------------------------------------------------------
@@ -83,25 +81,10 @@ def record_line(records: Mapping[str, list], key: str, what: str, fraction: str 
 
 
 def verdict_counts(verdicts: Iterable[str]) -> str | None:
-    """``claims: 2 agree, 9 inconclusive, 1 opposite`` from verdict texts (``agrees``,
-    ``inconclusive (1 seed: no test); ...``, ``opposite``, ``no result``); None for none."""
-    counts = {"agree": 0, "inconclusive": 0, "opposite": 0, "no result": 0}
-    total = 0
-    for text in verdicts:
-        word = str(text).strip().lower()
-        total += 1
-        if word.startswith("agree"):
-            counts["agree"] += 1
-        elif word.startswith("opposite"):
-            counts["opposite"] += 1
-        elif word.startswith("no result"):
-            counts["no result"] += 1
-        else:
-            counts["inconclusive"] += 1
-    if not total:
-        return None
-    shown = [f"{n} {name}" for name, n in counts.items() if n or name != "no result"]
-    return "claims: " + ", ".join(shown)
+    """``claims: 2 agree, 9 inconclusive, 1 opposite`` from verdict texts (:func:`verdict_tally`, the
+    pages' tally, with the test's three outcomes always shown); None for none."""
+    verdicts = list(verdicts)
+    return "claims: " + verdict_tally(verdicts, zeros=True) if verdicts else None
 
 
 def _verdicts(manifest: Mapping[str, Any]) -> list[str]:
@@ -133,20 +116,22 @@ def headlines(notebook: str, profile: str, runs_dir: str | Path = "") -> list[st
     a line saying so when it has no manifest there."""
     from . import tables  # (imports torch: only when a headline is asked for)
 
-    if notebook in SUMMARY_NOTEBOOKS:
+    registered = notebooks.notebook(notebook)
+    if registered and registered.summary:
         manifests = tables.read_manifests(profile, runs_dir)
-        related = [v for nb, m in manifests.items() if nb in tables.RELATED_NOTEBOOKS for v in _verdicts(m)]
-        line = verdict_counts(related)
-        return [f"{line} ({len([nb for nb in manifests if nb in tables.RELATED_NOTEBOOKS])} related-work notebooks)"
-                if line else "no related-work manifest at this profile yet"]
+        related_stems = notebooks.related()
+        related = [nb for nb in manifests if nb in related_stems]
+        line = verdict_counts([v for nb in related for v in _verdicts(manifests[nb])])
+        return [f"{line} ({len(related)} related-work notebooks)" if line
+                else "no related-work manifest at this profile yet"]
     path = tables.manifest_path(notebook, profile, runs_dir)
     if not path.is_file():
         return [f"no manifest at profile {profile}"]
     manifest = json.loads(path.read_text())
     lines = []
-    if manifest.get("runs") and notebook in INDEX_NUMBERS:
+    if manifest.get("runs") and registered and registered.index_numbers:
         records, _ = tables.manifest_records(manifest, runs_dir)
-        lines += [line for key, what, fraction in INDEX_NUMBERS[notebook]
+        lines += [line for key, what, fraction in registered.index_numbers
                   if (line := record_line(records, key, what, fraction))]
     if claims := verdict_counts(_verdicts(manifest)):
         lines.append(claims)
@@ -251,10 +236,55 @@ def read_profiles(root: Path, warn=print) -> list[tuple[str, list[dict[str, Any]
     return sorted(found, key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-def write_top_index(root: Path) -> Path:
-    """``<root>/index.html``: one section per profile folder holding an ``index.json``."""
+THESIS_TITLE = "Learning distance metrics for images with contrastive representation learning"  # README's title
+FINDINGS_FROM = ("01_supervised", "02_simclr", "03_simclr_v2")  # the iterations whose records the finding reads
+
+
+def thesis_findings(profile: str, runs_dir: str | Path = "") -> list[str]:
+    """What the thesis found at ``profile``, one Markdown sentence per finding: the Answer of the
+    summary notebook (:func:`lib.report.conclusions.summary`, the same code and the same numbers,
+    recomputed from the records the manifests name); [] when the profile has no manifest."""
+    from . import conclusions, tables  # (imports torch: only when the top index is written)
+
+    manifests = tables.read_manifests(profile, runs_dir)
+    records = {nb: tables.manifest_records(manifests[nb], runs_dir)[0] for nb in FINDINGS_FROM if nb in manifests}
+    related = tables.related_work_table(manifests) if any(nb in manifests for nb in notebooks.related()) else None
+    if not records and related is None:
+        return []
+    answer = conclusions.summary(records, related, profile)
+    return [line[2:].strip() for line in answer.splitlines() if line.startswith("- ") and "no manifest" not in line]
+
+
+def _markdown_html(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def thesis_intro(profiles: list[tuple[str, list[dict[str, Any]]]], runs_dir: str | Path = "") -> str:
+    """The top of the top index: the thesis' title, one paragraph of what it found at the largest
+    profile rendered that has results (the profile named), and a link back to the README."""
+    e = html.escape
+    for folder, entries in profiles:
+        profile = next((r.get("profile") for r in entries if r.get("profile")), folder)
+        if found := thesis_findings(profile, runs_dir):
+            paragraph = (f'<p class="findings"><b>What the thesis found</b> (profile <b>{e(profile)}</b>, '
+                         f'<a href="{e(folder)}/09_summary.html">its summary page</a>): '
+                         + " ".join(_markdown_html(f) for f in found) + "</p>")
+            break
+    else:
+        paragraph = "<p class=\"findings\">No profile has results yet: nothing found to state.</p>"
+    return (f"<h1>{e(THESIS_TITLE)}</h1>\n{paragraph}\n"
+            '<p class="facts">The thesis, its code and how to run it: <a href="../README.md">README</a>.</p>')
+
+
+def write_top_index(root: Path, runs_dir: str | Path = "") -> Path:
+    """``<root>/index.html``: the thesis' title and finding (:func:`thesis_intro`), then one section
+    per profile folder holding an ``index.json``."""
     path = Path(root) / "index.html"
-    atomic_write_bytes(path, index_page(read_profiles(root), link_prefix="{folder}/").encode())
+    profiles = read_profiles(root)
+    atomic_write_bytes(path, index_page(profiles, link_prefix="{folder}/",
+                                        intro=thesis_intro(profiles, runs_dir) if profiles else "").encode())
     return path
 
 
@@ -306,7 +336,8 @@ def section(folder: str, entries: list[dict[str, Any]], link_prefix: str) -> str
 </section>"""
 
 
-def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str, links: str = "") -> str:
+def index_page(profiles: list[tuple[str, list[dict[str, Any]]]], link_prefix: str, links: str = "",
+               intro: str = "") -> str:
     """The page of one or more profile sections (``link_prefix`` is put before each page's file
     name, ``{folder}`` standing for the section's folder), with ``links`` (HTML) on top."""
     sections = "\n".join(section(folder, entries, link_prefix) for folder, entries in profiles) or \
@@ -323,12 +354,15 @@ th {{ background: #f4f4f4; }}
 .stem {{ color: #777; font-size: 0.85em; }}
 .headline {{ font-size: 0.92em; }}
 .facts {{ color: #555; }}
+.findings {{ font-size: 1.1em; line-height: 1.5; border-left: 4px solid #2e7d32; background: #f1f8f1;
+  padding: 0.5em 0.9em; }}
 .ok {{ color: #070; font-weight: bold; }}
 .failed {{ color: #c00; font-weight: bold; }}
 .error {{ color: #900; font-size: 0.85em; max-width: 28em; }}
 tfoot td {{ font-weight: bold; border-top: 2px solid #999; }}
 </style></head><body>
 {links}
+{intro}
 <h1>Reports</h1>
 <p>Each notebook was executed headlessly by <code>python -m lib.report</code> and rendered to HTML; its
 headline numbers are mean ± std over seeds, recomputed from the run records its manifest names. "Runs" says

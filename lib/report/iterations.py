@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import recipes
-from ..config import Config
+from ..config import Config, split_list
+from . import simclr_v2
 
 Group = dict[object, list[Config]]
 
@@ -76,29 +77,22 @@ def simclr_v2_iteration(base: Config, *, lr: float, lr_scaling: str, recipe: str
                         seeds: int) -> SimCLRv2Iteration:
     """Notebook 03's runs on ``base`` (data, encoder, batch and pretraining length), all derived at once:
     a fine-tuning run's id names its pretraining run, a distillation run's its teacher."""
-    import torch
-
-    from ..training import prepare_data
-
-    fractions = [float(f) for f in label_fractions.split(",") if f.strip()]
-    n_labelled = {f: len(prepare_data(base.replace(label_fraction=f), torch.device("cpu")).labelled) for f in fractions}
+    fractions = [float(f) for f in split_list(label_fractions)]
+    n_labelled = simclr_v2.labelled_counts(base, fractions)
     batch = {f: min(finetune_batch_size, n) for f, n in n_labelled.items()}
-    repeat = {f: max(1, round(max(n_labelled.values()) / n)) for f, n in n_labelled.items()}
-    pre = seeds_of(recipes.apply(base.replace(task="pretrain", head_layers=3, lr=lr, lr_scaling=lr_scaling), recipe)
-                   .replace(head_layers=3), seeds)
-    ft_args = dict(task="finetune", head_layers=3, views="crop,flip", crop_scale_min=finetune_crop_scale,
-                   optimizer="sgd", lr=finetune_lr, lr_scaling="none", weight_decay=0.0, final_eval=False)
-    finetune = {(layer, f): [base.replace(**ft_args, pretrained=pre[s].run_id(), finetune_layer=layer, label_fraction=f,
-                                          batch_size=batch[f], seed=s, epochs=finetune_epochs * repeat[f],
-                                          eval_every=repeat[f]) for s in range(seeds)]
+    repeat = simclr_v2.equal_steps(n_labelled)  # this notebook gives every fraction equal steps (08 does not)
+    pre = seeds_of(simclr_v2.pretrain_config(base, recipe, 3, lr=lr, lr_scaling=lr_scaling), seeds)
+    finetune = {(layer, f): [simclr_v2.finetune_config(base, pre[s], layer=layer, fraction=f, n_labelled=n_labelled[f],
+                                                       batch_size=finetune_batch_size, lr=finetune_lr,
+                                                       epochs=finetune_epochs, repeat=repeat[f], eval_every=repeat[f],
+                                                       crop_scale_min=finetune_crop_scale) for s in range(seeds)]
                 for layer in (0, 1) for f in fractions}
-    distill_args = dict(task="distill", head_layers=3, views="crop,flip", crop_scale_min=finetune_crop_scale,
-                        epochs=distill_epochs, optimizer="sgd", lr=distill_lr, final_eval=False)
-    students = {"same size": dict(width=base.width), "half width": dict(width=base.width / 2)}
+    students = {"same size": dict(width=base.width, alpha=0.0), "half width": dict(width=base.width / 2, alpha=0.0)}
     if distill_alpha > 0:
-        students["same size, with labels"] = dict(width=base.width, distill_alpha=distill_alpha)
-    distill = {(name, f): [base.replace(**distill_args, **kw, teacher=finetune[(1, f)][s].run_id(), label_fraction=f,
-                                        seed=s) for s in range(seeds)]
+        students["same size, with labels"] = dict(width=base.width, alpha=distill_alpha)
+    distill = {(name, f): [simclr_v2.distill_config(base, finetune[(1, f)][s], **kw, epochs=distill_epochs,
+                                                    lr=distill_lr,
+                                                    crop_scale_min=finetune_crop_scale) for s in range(seeds)]
                for name, kw in students.items() for f in fractions}
     scratch_args = dict(task="supervised", loss="ce", views="crop,flip", crop_scale_min=finetune_crop_scale,
                         optimizer="sgd", lr=finetune_lr, lr_scaling="none", weight_decay=5e-4, final_eval=False)

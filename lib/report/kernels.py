@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..paths import CHECKOUT
 from .params import ParameterError
 
 KERNEL = "contrastive-thesis"
@@ -22,7 +23,7 @@ KERNEL = "contrastive-thesis"
 # without encryption"); over IPC there is nothing to warn about. (Windows has no IPC transport.)
 KERNEL_TRANSPORT = "ipc" if os.name == "posix" else "tcp"
 
-CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+# CHECKOUT (lib.paths): the folder that holds this ``lib``
 
 
 def check_kernel(kernel: str) -> None:
@@ -48,6 +49,28 @@ def check_kernel(kernel: str) -> None:
             raise ParameterError(f"Jupyter kernel {kernel!r} ({installed[kernel]}) runs {python}, which is not "
                                  f"this environment's Python ({sys.executable}): the notebooks would run other "
                                  f"code and write into another checkout's runs/; {install}")
+
+
+def quiet_shutdown_kernel_manager():
+    """The kernel manager the runner's notebooks run under: jupyter_client's, except that shutting a
+    kernel down does not interrupt it first.
+
+    jupyter_client (8.x) sends SIGINT to a kernel before every shutdown request, to break off a cell
+    still running. The runner shuts a kernel down only after its notebook finished (or after nbclient
+    already interrupted a cell that timed out), so there is nothing to break off; but a SIGINT that
+    lands while the kernel is still handling a message (03's kernel, busy a moment longer after its
+    last cell) is logged by ipykernel as ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.``,
+    an ERROR line in ``make report``'s output for a notebook that succeeded. A kernel that does not
+    answer the shutdown request is still terminated, then killed (``finish_shutdown``)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:  # set by shutdown_kernel before it interrupts
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 @contextlib.contextmanager

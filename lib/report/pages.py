@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..paths import CHECKOUT
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "reader"
 BANNER_TAG = "report-status"  # tag of the banner cell the runner puts into each executed notebook
@@ -47,7 +49,7 @@ TOC_MARKER = "<!-- reader-toc -->"
 PAGER_MARKERS = ("<!-- reader-pager-top -->", "<!-- reader-pager-bottom -->")
 STYLESHEET = "reader.css"  # in the folder above the profile folders: pages link ../reader.css
 STYLESHEET_SOURCE = TEMPLATES / TEMPLATE / STYLESHEET
-CHECKOUT = Path(__file__).resolve().parents[2]  # the folder that holds this ``lib``
+# CHECKOUT (lib.paths): the folder that holds this ``lib``
 _NOTEBOOK_MENTION = re.compile(  # "notebook 01", "notebooks 05, 06 and 07", "notebooks 05-08"
     r"\b([Nn]otebooks?)(\s+)(\d{2}\b(?:(?:,\s*|,?\s+and\s+|,?\s+or\s+|\s*[-–]\s*)\d{2}\b)*)")
 _NUMBER = re.compile(r"\d{2}\b")
@@ -56,6 +58,11 @@ _MATH = re.compile(r"\$|\\\(|\\\[|\\begin\{")
 
 
 # ---- the banner --------------------------------------------------------------------------------
+
+# Profiles that run one seed: their pages test nothing, and say so on top, linking the tested pages.
+INDICATIVE_PROFILES = ("quick",)
+QUICK_WARNING = ('<b class="indicative">one seed, indicative only: see the <a href="../cifar-cpu/index.html">cifar-cpu '
+                 'pages</a> for tested results</b>')
 
 def format_value(value: Any) -> str:
     """A parameter value as a reader reads it: strings bare, an empty string as "''"."""
@@ -106,6 +113,8 @@ def banner(*, status: str, error: str | None, profile: str, parameters: Mapping[
              f"{e(commit_text)} · {e(device)} · {wall_time_s:.1f} s · <a href=\"index.html\">all reports</a>")
     lines = [f"<b>parameters:</b> {e(parameters_line(parameters))}", f"<b>runs:</b> {e(runs_line(runs))}",
              f'<span class="facts">{facts}</span>']
+    if profile in INDICATIVE_PROFILES:
+        lines.insert(0, QUICK_WARNING)
     if status == "ok":
         return ('<div class="report-banner" style="border-left:4px solid #4a7fb5;background:#f3f7fb;'
                 'padding:0.4em 0.8em">' + "<br>".join(lines) + "</div>")
@@ -124,6 +133,81 @@ def place_banner(nb, text: str, failed: bool) -> None:
     cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [BANNER_TAG]})
     first_markdown = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), None)
     nb.cells.insert(0 if failed or first_markdown is None else first_markdown + 1, cell)
+
+
+# ---- the answer box: the finding first ------------------------------------------------------------
+
+ANSWER_TAG = "report-answer"  # tag of the box the runner puts under the banner
+_ANSWER_START = re.compile(r"^\*\*Answer\b[^*]*\*\*(\s*\([^)]*\))?:?\s*")  # "**Answer.**", "**Answer** (profile x):"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*])")  # "... 0.39 %). So pixel ..." splits; "0.5" does not
+
+
+def answer_markdown(nb) -> str | None:
+    """The notebook's Answer as :mod:`lib.report.conclusions` wrote it: the last Markdown output that
+    starts with "**Answer"; None when the notebook shows none (it failed before, or has no Answer)."""
+    found = None
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else ():
+            text = out.get("data", {}).get("text/markdown", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if text.lstrip().startswith("**Answer"):
+                found = text.strip()
+    return found
+
+
+def answer_brief(markdown: str) -> str:
+    """The finding in brief, cut from the Answer itself, so the box and the full Answer at the end are
+    one text written from the same numbers: the Answer's first sentence (the result, with its numbers)
+    and every sentence that gives the verdict of its test ("So ...", and "With one seed ..." where there
+    is no test). Lead-ins to a list ("..., mean ± std over seeds:") are left out; an Answer that is only
+    a list (09's) is given as that list."""
+    body = _ANSWER_START.sub("", markdown.strip(), count=1)
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+    prose = [p for p in paragraphs if not p.startswith("- ")]
+    sentences = [s.strip() for p in prose for s in _SENTENCE_END.split(" ".join(p.split()))]
+    sentences = [s for s in sentences if s and not s.endswith(":")]
+    chosen = sentences[:1] + [s for s in sentences[1:] if s.startswith(("So ", "With one seed"))]
+    if chosen and (prose and not prose[0].endswith(":") or len(chosen) > 1):
+        return " ".join(dict.fromkeys(chosen))
+    items = next((p for p in paragraphs if p.startswith("- ")), "")
+    return items or " ".join(chosen)
+
+
+def _inline_html(markdown: str) -> str:
+    """Bold, italics and code of a Markdown sentence as HTML (the box is HTML, so that it can be styled)."""
+    text = html.escape(markdown, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])", r"<i>\1</i>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def answer_box(brief: str) -> str:
+    """The box's HTML: "Answer in brief", the finding, and a link to the full Answer at the end."""
+    if brief.startswith("- "):
+        items = [line[2:].strip() for line in brief.splitlines() if line.startswith("- ")]
+        inner = "<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in items) + "</ul>"
+    else:
+        inner = f"<p>{_inline_html(brief)}</p>"
+    return (f'<div class="answer-box"><b>Answer in brief.</b> {inner}'
+            '<p class="answer-more"><a href="#Conclusion">The full Answer, with every number and test, is at the '
+            "end of the page.</a></p></div>")
+
+
+def place_answer_box(nb) -> bool:
+    """Put the answer box under the banner (which :func:`place_banner` put under the question),
+    replacing an earlier one; False, and no box, when the notebook shows no Answer."""
+    import nbformat
+
+    nb.cells = [c for c in nb.cells if ANSWER_TAG not in c.get("metadata", {}).get("tags", [])]
+    markdown = answer_markdown(nb)
+    if not markdown or not answer_brief(markdown):
+        return False
+    at = next((i + 1 for i, c in enumerate(nb.cells) if BANNER_TAG in c.get("metadata", {}).get("tags", [])), None)
+    if at is None:
+        at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(answer_box(answer_brief(markdown)),
+                                                      metadata={"tags": [ANSWER_TAG]}))
+    return True
 
 
 # ---- the page ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import FIELD_NAMES, FIELD_TYPES, field_errors, parse_bool
+from ..config import FIELD_NAMES, FIELD_TYPES, field_errors, parse_bool, split_list
 from .profiles import PROFILES, profile_values
 
 PARAMETERS_TAG = "parameters"
@@ -239,7 +239,7 @@ def check_values(notebook: str, declared: Mapping[str, Parameter], values: Mappi
         if match is None:
             continue
         field_name, listed = match
-        items = [v.strip() for v in value.split(",") if v.strip()] if listed else [value]
+        items = list(split_list(value)) if listed else [value]
         for item in items:
             if listed:
                 try:

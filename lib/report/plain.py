@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..paths import CHECKOUT
 from .params import PARAMETERS_TAG, read_notebook
 
 
@@ -70,7 +71,7 @@ def execute_plain(source: str | Path, values: Mapping[str, Any], echo=print) -> 
     namespace: dict[str, Any] = {"__name__": "__main__", "display": _display}
     cwd, start, ran = Path.cwd(), time.perf_counter(), 0
     os.chdir(source.parent)
-    sys.path.insert(0, str(source.parent.parent))  # the repository root: `from lib import ...` as in a kernel
+    sys.path.insert(0, str(CHECKOUT))  # the runner's checkout: `from lib import ...` as in a kernel (lib.report.kernels)
     try:
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -92,5 +93,5 @@ def execute_plain(source: str | Path, values: Mapping[str, Any], echo=print) -> 
             ran += 1
     finally:
         os.chdir(cwd)
-        sys.path.remove(str(source.parent.parent))
+        sys.path.remove(str(CHECKOUT))
     return PlainResult(source.stem, "ok", None, round(time.perf_counter() - start, 1), ran)

@@ -2,8 +2,8 @@
 
     python -m lib.report --profile cifar-cpu --plan
 
-Every notebook's runs are built as configs by the same builders the notebook calls
-(:mod:`lib.report.iterations` for 01-03, :mod:`lib.report.grids` for 05-08); a run whose record
+Every notebook's runs are built as configs by the builder its setup cell calls (``setup`` of its
+module in :mod:`lib.report.notebooks`, the one copy); a run whose record
 exists is counted as recorded, the others as pending. The time of a pending run is estimated from
 rates *measured* by the records already in ``runs/`` on the same kind of device: the median training
 throughput (views per second, logged every epoch) of runs with the same encoder and data set, and
@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config import Config, resolve_runs_dir
 from ..records import RECORD_FILE, existing_record, list_records
 from ..training import job_views
-from . import grids, iterations
+from . import notebooks
 from .grids import n_train_images
 
 Group = Mapping[Any, Sequence[Config]]
@@ -166,75 +166,12 @@ def plan_lines(groups: Mapping[str, Group], device_type: str = "cpu") -> str:
 
 
 # ---- every notebook's runs, from its parameter values ------------------------------------------------
-# Each function builds the notebook's base config as its first code cell does and calls the builders
-# its later cells call; tests/test_plans.py checks the run ids against the manifests the notebooks wrote.
-
-def _base(v: Mapping[str, Any], *extra: str) -> Config:
-    keys = ("dataset", "test_size", "arch", "width", "batch_size", "monitor_size", "knn_k", "device", "wandb",
-            "runs_dir", "crop_sampler", *extra)
-    return Config(**{k: v[k] for k in keys}, progress=False)
-
-
-def _groups_01(v):
-    base = _base(v, "train_size", "epochs", "optimizer", "lr")
-    return {"supervised losses": iterations.supervised_methods(base, v["supcon_temperature"], v["triplet_mining"],
-                                                                v["triplet_margin"], v["seeds"])}
-
-
-def _groups_02(v):
-    config = iterations.simclr_config(_base(v, "train_size", "epochs"), v["temperature"], v["lr"], v["lr_scaling"],
-                                      v["recipe"])
-    return {"SimCLR": {"SimCLR": iterations.seeds_of(config, v["seeds"])}}
-
-
-def _groups_03(v):
-    keys = ("lr", "lr_scaling", "recipe", "label_fractions", "finetune_epochs", "finetune_batch_size", "finetune_lr",
-            "finetune_crop_scale", "distill_epochs", "distill_lr", "distill_alpha", "scratch_multiple", "seeds")
-    it = iterations.simclr_v2_iteration(_base(v, "train_size", "epochs"), **{k: v[k] for k in keys})
-    return {"pretraining": {"3-layer head": it.pretrain}, "fine-tuning": it.finetune, "distillation": it.distill,
-            "from scratch": it.scratch}
-
-
-def _groups_05(v):
-    base = _base(v)
-    _, grid = grids.augmentation_grid(base, v["recipe"], v["grid_ops"], v["grid_pairs"], v["grid_train_size"],
-                                      v["grid_epochs"], v["seeds"])
-    _, _, color = grids.color_grid(base, v["recipe"], v["color_strengths"], v["color_blur"], v["color_train_size"],
-                                   v["color_epochs"], v["supervised_epochs"], v["seeds"])
-    return {"grid": grid, "colour strength": color}
-
-
-def _groups_06(v):
-    _, heads = grids.head_grid(_base(v), v["recipe"], grids.parse_list(v["head_dims"], int, "head_dims"),
-                               v["head_train_size"], v["head_epochs"], v["seeds"])
-    return {"projection heads": heads}
-
-
-def _groups_07(v):
-    g = grids.batch_temperature_grids(_base(v), v["recipe"], v["batch_sizes"], v["bt_epochs"], v["bt_train_size"],
-                                      v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"], v["seeds"])
-    return {"batch x epochs": g.batch_epochs, "temperature": g.temperature, "learning-rate scaling": g.lr_scaling}
-
-
-def _groups_08(v):
-    keys = ("depths", "finetune_from", "label_fractions", "pretrain_epochs", "finetune_epochs", "finetune_batch_size",
-            "finetune_lr", "width_multipliers", "distill_fractions", "distill_epochs", "distill_batch_size",
-            "distill_lr", "distill_alpha", "seeds")
-    p = grids.simclr_v2_plan(_base(v), v["recipe"], train_size=v["v2_train_size"], **{k: v[k] for k in keys})
-    return {"pretraining": p.pretrain, "fine-tuning": p.finetune, "distillation": p.distill}
-
-
-NOTEBOOK_GROUPS: dict[str, Callable[[Mapping[str, Any]], dict[str, Group]]] = {
-    "01_supervised": _groups_01, "02_simclr": _groups_02, "03_simclr_v2": _groups_03,
-    "05_simclr_augmentations": _groups_05, "06_projection_head": _groups_06, "07_batch_temperature": _groups_07,
-    "08_simclr_v2_claims": _groups_08,
-}
-
 
 def notebook_groups(stem: str, values: Mapping[str, Any]) -> dict[str, Group]:
-    """The named groups of runs of notebook ``stem`` at parameter ``values``; {} for a notebook that trains nothing."""
-    build = NOTEBOOK_GROUPS.get(stem)
-    return build(values) if build else {}
+    """The named groups of runs of notebook ``stem`` at parameter ``values``, built by the builder its setup
+    cell calls (its module of :mod:`lib.report.notebooks`); {} for a notebook that trains nothing."""
+    registered = notebooks.notebook(stem)
+    return registered.groups(values) if registered else {}
 
 
 def profile_plan(jobs: Sequence[tuple[Path, Mapping[str, Any], Mapping[str, Any]]], device_type: str) -> list[str]:

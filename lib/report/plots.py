@@ -32,13 +32,14 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 from PIL import Image
 
 from .. import evaluation, views
 from .grids import row_averages
+from .manifests import as_list, check_name, stored_embeddings, stored_test_images
 from .papers import FIGURE5_OPS
-from .tables import as_list, check_name, stored_embeddings, stored_test_images
+from .profiles import README_PROFILES
 from . import captions
 
 captions.register()  # in a notebook's kernel: each figure shown carries its caption to the page as alt text
@@ -46,7 +47,7 @@ captions.register()  # in a notebook's kernel: each figure shown carries its cap
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .records import RunRecord
+    from ..records import RunRecord
 
 DPI = 90                 # dots per inch of every figure (and of save_png)
 CELL = 0.8               # side of one image in a grid, inches
@@ -59,11 +60,7 @@ CURVE_NAMES = {  # panel titles of the per-epoch metrics
     "train_top1": "training top-1",
     "test_top1": "classifier test top-1",
 }
-SCORE_NAMES = {  # axis labels of the evaluation battery's scores
-    "knn_top1": "kNN top-1", "linear_probe_top1": "linear probe top-1", "recall@1": "Recall@1",
-    "recall@2": "Recall@2", "recall@4": "Recall@4", "recall@8": "Recall@8", "map@r": "MAP@R", "nmi": "NMI",
-    "ari": "ARI", "test_top1": "classifier top-1",
-}
+SCORE_NAMES = evaluation.AXIS_NAMES  # axis labels of the evaluation battery's scores (lib.evaluation.METRIC_NAMES)
 _PROBABILITY_OF = {"flip": "flip_p", "color": "color_p", "gray": "gray_p", "blur": "blur_p"}
 
 
@@ -236,13 +233,35 @@ def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss"
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(CURVE_NAMES.get(metric, metric), fontsize=9)
+        if metric == "loss":
+            ax.set_ylabel("loss", fontsize=8)
+        else:
+            percent_axis(ax, "accuracy")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    seeds = _seed_count(len(runs) for runs in groups.values())
+    return captions.set_caption(fig, f"{title + ': ' if title else ''}"
+                                + "; ".join(CURVE_NAMES.get(m, m).replace(chr(10), " ") for m in shown)
+                                + " against epoch (0: the random initialisation), accuracies in %. "
+                                + (f"Each line is the mean over {seeds} seeds; the shaded band is the range (min to "
+                                   "max) over those seeds." if seeds != "1" else "One seed: no band."))
 
+
+
+def percent_axis(ax, label: str = "") -> None:
+    """Show an axis of fractions (accuracies, scores in [0, 1]) in % like every table and sentence of
+    the report (the data stay fractions: only the ticks and the label change)."""
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=" %"))
+    if label:
+        ax.set_ylabel(label if label.endswith("(%)") else f"{label} (%)", fontsize=8)
+
+
+def _seed_count(values: Iterable[Any]) -> str:
+    counts = sorted({int(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))})
+    return " or ".join(map(str, counts)) if counts else "?"
 
 
 def _score_name(key: str) -> str:
@@ -279,12 +298,19 @@ def metric_bars(table: pd.DataFrame, metrics: Sequence[str], title: str | None =
                color=f"C{i}")
     ax.set_xticks(x, [_score_name(m) for m in metrics], fontsize=8, rotation=30, ha="right")
     ax.set_ylim(0, 1)
+    percent_axis(ax, "score on the test images")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    seeds = _seed_count(table["seeds"]) if "seeds" in table.columns else "?"
+    bars = (f"Each bar is the mean over {seeds} seed{'s' if seeds != '1' else ''}"
+            + ("; the error bars are ± one standard deviation over those seeds (none where one seed)."
+               if seeds != "1" else "; with one seed there is no error bar."))
+    return captions.set_caption(fig, f"{title + ': ' if title else ''}"
+                                + ", ".join(_score_name(m) for m in metrics) + f" in %, per {table.index.name or 'row'}. "
+                                + bars)
 
 
 # ================================================================================================
@@ -510,7 +536,7 @@ def png_bytes(fig: Figure, dpi: int = DPI, colors: int = 256) -> bytes:
     return out.getvalue()
 
 
-README_PROFILES = ("quick", "cifar-cpu", "full")  # profiles whose figures the README may show (never the smoke tests')
+# README_PROFILES (lib.report.profiles): the profiles whose figures the README may show (never the smoke tests')
 
 
 def readme_figure_path(notebook: str, name: str, profile: str, images_dir: str | Path = "") -> Path:
@@ -656,10 +682,17 @@ def effect_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float], Se
         ax.set_xticks(xs, list(xticklabels), fontsize=7)
         ax.minorticks_off()
     ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel(ylabel, fontsize=8)
+    means = np.concatenate([np.asarray(m, dtype=float) for _, m, _ in series.values()])
+    fractions = bool(np.isfinite(means).any()) and bool(np.nanmin(means) >= 0 and np.nanmax(means) <= 1)
+    if fractions:  # accuracies: in %, as in the tables
+        percent_axis(ax, ylabel)
+    else:
+        ax.set_ylabel(ylabel, fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return fig
+    return captions.set_caption(fig, f"{title + ': ' if title else ''}{ylabel}{' in %' if fractions else ''} against "
+                                f"{xlabel}. Each line is the mean over seeds; the shaded band is ± one standard "
+                                "deviation over the seeds (no band where one seed).")

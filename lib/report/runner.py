@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from ..config import repo_path, resolve_runs_dir
+from ..config import repo_path, resolve_runs_dir, split_list
 from .params import (ParameterError, Parameter, check_overrides_known, read_notebook, read_parameters,
                               resolve_parameters)
 from .profiles import PROFILES, profile_values
@@ -55,7 +55,8 @@ from ..records import (REQUIRE_RECORDS_ENV, RUN_LOG_ENV, WriteError, atomic_writ
 from . import pages
 from .index import write_index, write_top_index
 from .exports import exporting_to, images_dir
-from .kernels import KERNEL, RUN_LOG_PREFIX, check_kernel, kernel_config, sweep_orphans
+from .kernels import (KERNEL, RUN_LOG_PREFIX, check_kernel, kernel_config, quiet_shutdown_kernel_manager,
+                      sweep_orphans)
 
 CELL_TIMEOUT_S = 3600
 ERROR_LINES = 2  # lines of an error message kept in the summary and the index
@@ -90,7 +91,7 @@ def list_notebooks(notebooks_dir: str | Path) -> list[Path]:
 
 def select_notebooks(paths: list[Path], only: Iterable[str] | None) -> list[Path]:
     """The notebooks named in ``only`` (stems or number prefixes such as ``01``), in file order."""
-    names = [n.strip() for item in (only or []) for n in item.split(",") if n.strip()]
+    names = [n for item in (only or []) for n in split_list(item)]
     if not names:
         return paths
     chosen = set()
@@ -162,6 +163,7 @@ def render(result: NotebookResult, source: Path, executed: Path | None = None) -
     executed = Path(executed) if executed else Path(result.ipynb)
     nb = nbformat.read(executed if executed.exists() else source, as_version=4)
     pages.place_banner(nb, status_line(result), failed=result.status != "ok")
+    pages.place_answer_box(nb)  # the finding first, under the banner (#25)
     # every notebook beside this one, in reading order: the previous/next links and "notebook NN" links
     order = [(p.stem, notebook_title(read_notebook(p), p.stem)) for p in list_notebooks(source.parent)]
     numbers = {stem.split("_", 1)[0]: f"{stem}.html" for stem, _ in order if stem != result.stem}
@@ -232,7 +234,8 @@ def execute(source: Path, values: dict[str, Any], output: Path, kernel: str, cel
             try:
                 papermill.execute_notebook(str(source), str(executed), parameters=values, kernel_name=kernel,
                                            execution_timeout=cell_timeout, cwd=str(source.parent),
-                                           progress_bar=False, log_output=False, report_mode=False, config=config)
+                                           progress_bar=False, log_output=False, report_mode=False, config=config,
+                                           kernel_manager_class=quiet_shutdown_kernel_manager())
             except Exception as exc:  # a cell error, a cell timeout, a dead kernel: report it, go on
                 error = describe_error(exc)
             runs = logged()

@@ -1,0 +1,37 @@
+"""Notebook 05, related work: SimCLR's composition of augmentations and colour strength (Figure 5, Table 1)."""
+
+from .. import claims, conclusions, grids
+from . import Notebook, base_config, register
+
+
+def setup(v):
+    """``(base, (grid_base, grid), (color_base, labels, color))``: the augmentation grid and the
+    colour-strength runs."""
+    base = base_config(v)
+    grid = grids.augmentation_grid(base, v["recipe"], v["grid_ops"], v["grid_pairs"], v["grid_train_size"],
+                                   v["grid_epochs"], v["seeds"])
+    color = grids.color_grid(base, v["recipe"], v["color_strengths"], v["color_blur"], v["color_train_size"],
+                             v["color_epochs"], v["supervised_epochs"], v["seeds"])
+    return base, grid, color
+
+
+def groups(v):
+    _, (_, grid), (_, _, color) = setup(v)
+    return {"grid": grid, "colour strength": color}
+
+
+register(Notebook(
+    "05_simclr_augmentations", setup=setup, groups=groups,
+    profiles={"smoke": {"grid_ops": "crop,rotate", "grid_pairs": "crop", "grid_train_size": 300, "grid_epochs": 1,
+                        "color_strengths": "1.0", "color_train_size": 300, "color_epochs": 1, "supervised_epochs": 1},
+              "cifar-cpu": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
+                            "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
+                            "color_epochs": 20, "supervised_epochs": 30},
+              "full": {"grid_ops": "crop,cutout,color,sobel,noise,blur,rotate", "grid_pairs": "crop",
+                       "grid_train_size": 10000, "grid_epochs": 20, "color_strengths": "0.125,0.25,0.5,1.0",
+                       "color_blur": True, "color_train_size": 10000, "color_epochs": 20, "supervised_epochs": 30}},
+    related=("composition of augmentations; colour strength (SimCLR vs supervised)", "SimCLR Figure 5, Table 1"),
+    claims=claims.augmentation_claims, papers=("simclr.figure5", "simclr.table1"),
+    readme_figure=("heatmap", "Linear probe by pair of augmentations (crop first), ours beside SimCLR Figure 5."),
+    answer=conclusions.claims,
+))

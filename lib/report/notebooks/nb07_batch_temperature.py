@@ -1,0 +1,34 @@
+"""Notebook 07, related work: SimCLR's batch size x epochs, temperature and learning-rate scaling."""
+
+from .. import claims, conclusions, grids
+from . import Notebook, base_config, register
+
+
+def setup(v):
+    """``(base, g)``: the three grids (:class:`~lib.report.grids.BatchTemperatureGrids`)."""
+    base = base_config(v)
+    return base, grids.batch_temperature_grids(base, v["recipe"], v["batch_sizes"], v["bt_epochs"], v["bt_train_size"],
+                                               v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"],
+                                               v["seeds"])
+
+
+def groups(v):
+    g = setup(v)[1]
+    return {"batch x epochs": g.batch_epochs, "temperature": g.temperature, "learning-rate scaling": g.lr_scaling}
+
+
+register(Notebook(
+    "07_batch_temperature", setup=setup, groups=groups,
+    profiles={"smoke": {"batch_sizes": "64", "bt_epochs": "1", "bt_train_size": 300, "temperatures": "0.5",
+                        "lr_batch_sizes": "64"},
+              "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
+                            "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128"},
+              "full": {"batch_sizes": "256,512,1024,2048", "bt_epochs": "20,80", "bt_train_size": 10000,
+                       "temperatures": "0.05,0.1,0.5,1.0", "raw_temperatures": "10,100",
+                       "lr_batch_sizes": "256,2048"}},
+    related=("batch size x epochs; temperature and l2 normalisation; learning-rate scaling",
+             "SimCLR Figure 9, Table 5, Appendix B.1, B.9"),
+    claims=claims.batch_temperature_claims, papers=("simclr.figure9", "simclr.table5", "simclr.appendix_b1"),
+    readme_figure=("batch_epochs", "Linear probe by batch size and training length (SimCLR Figure 9)."),
+    answer=conclusions.claims,
+))

@@ -1,0 +1,50 @@
+"""The one table formatter (#25 items 2 and 5): human headers, % with one decimal, no index-name
+row, no truncation; 09's headline numbers through it."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from lib.report import formatting as F, tables
+
+
+def test_readable_names_of_scores_layers_and_columns():
+    assert F.readable("h/knn_top1") == "kNN top-1 on h"
+    assert F.readable("SimCLR z/map@r") == "SimCLR: MAP@R on z"
+    assert F.readable("linear_probe_top1") == "linear probe top-1"
+    assert F.readable("label_fraction") == "labels" and F.readable("wall_time_s") == "wall time (s)"
+    assert F.readable("best pair, linear probe") == "best pair, linear probe"  # prose stays prose
+
+
+def test_cells_show_fractions_as_percent_with_one_decimal():
+    assert F.cell(0.48916666706403095) == "48.9 %" and F.cell(1.0) == "100.0 %"
+    assert F.cell(12345) == "12,345" and F.cell("crop->color") == "crop->color"
+    assert F.percent(math.nan) == "–" and F.percent(0.0005) == "0.1 %"
+
+
+def test_table_has_human_headers_no_index_name_row_and_every_row():
+    frame = pd.DataFrame({"knn_top1": [0.5 + i / 1000 for i in range(80)], "seeds": 3},
+                         index=pd.Index([f"m{i}" for i in range(80)], name="method"))
+    page = F.table_html(frame, percent_columns=["knn_top1"])
+    assert "<th>kNN top-1</th>" in page and "knn_top1" not in page
+    assert "method" not in page  # pandas puts the index's name in a row of its own
+    assert page.count("<tr") == 81 and "57.9 %" in page and "0.579" not in page  # 80 rows + header: no "..."
+    markdown = F.table_markdown(frame.head(2), percent_columns=["knn_top1"])
+    assert markdown.splitlines()[:3] == ["|  | kNN top-1 | seeds |", "|---|---|---|", "| m0 | 50.0 % | 3 |"]
+
+
+def test_headline_numbers_of_the_committed_cifar_cpu_manifests():
+    """09's "Headline numbers": readable names, % with one decimal, verdicts left to the claims table."""
+    table = tables.headline_numbers(tables.read_manifests("cifar-cpu"))
+    row = table[(table["notebook"] == "02_simclr") & (table["quantity"] == "SimCLR: kNN top-1 on h")]
+    assert list(row["value"]) == ["48.9 %"]
+    assert not table["quantity"].str.startswith("verdict: ").any()
+    assert not table["value"].str.contains(r"\d\.\d{2,}").any()  # no fraction to six decimals
+
+
+def test_folded_table_is_closed_under_its_summary():
+    html = F.folded("Provenance: 2 runs", pd.DataFrame({"run_id": ["a", "b"]})).data
+    assert html.startswith("<details><summary>Provenance: 2 runs</summary>") and "<th>run</th>" in html
+    assert "<details open" not in html
