@@ -26,7 +26,7 @@ def planned_ids(profile: str, stem: str, **override) -> set[str]:
 # trains with the torchvision crop sampler: their records are stale (the profile plans new runs for them),
 # and the planner is checked against them at the sampler that trained them. Delete an entry once the
 # profile's records are retrained (the test below then fails until it is deleted).
-STALE_CROP_SAMPLER = {"quick": "subpixel"}
+STALE_CROP_SAMPLER: dict[str, str] = {}  # quick was retrained with the torchvision sampler (#27)
 
 
 def manifest_ids(manifest) -> set[str]:
