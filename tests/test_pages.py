@@ -227,7 +227,8 @@ def test_figure_caption_reaches_the_output_metadata_in_ipython():
     shell = SimpleNamespace(display_formatter=DisplayFormatter())  # a kernel's formatters, no global shell
     assert captions.register(shell) and not captions.register()  # outside a kernel: nothing to do
     _, metadata = shell.display_formatter.format(fig)
-    assert metadata["image/png"] == {"alt": "Figure 1. kNN top-1 per epoch, mean over 3 seeds."}
+    assert metadata["image/png"]["alt"] == "Figure 1. kNN top-1 per epoch, mean over 3 seeds."
+    assert metadata["image/png"]["width"] == captions.display_width(fig)  # shown at its own size (96 px/inch)
 
 
 def test_images_are_recompressed_losslessly():

@@ -49,11 +49,26 @@ def caption(fig: Any) -> str:
     return "; ".join(dict.fromkeys(labels))
 
 
+CSS_PX_PER_INCH = 96  # a browser's CSS pixels per inch: a figure shown at its own size, whatever its DPI
+
+
+def display_width(fig: Any, pad_inches: float = 0.1) -> int:
+    """The width, in CSS pixels, at which ``fig`` is shown at its intended size: its tight bounding
+    box (what IPython's PNG keeps, plus the default padding) at 96 px per inch. Without it a
+    150-DPI image would be shown 150/96 = 1.6 times too large and its 9 pt text at 14 pt."""
+    bbox = fig.get_tightbbox()  # draws with a renderer of its own when the figure has none
+    return round((bbox.width + 2 * pad_inches) * CSS_PX_PER_INCH)
+
+
 def figure_metadata(fig: Any) -> tuple[dict, dict]:
     """IPython's mime-bundle hook for a figure: no data of its own (IPython's PNG formatter still
-    draws it), only the caption as each image type's ``alt`` metadata."""
+    draws it), only metadata: the caption as each image type's ``alt`` and the width at which it is
+    shown at its intended size (:func:`display_width`), which the page writes as the ``<img>``'s width."""
     text = caption(fig)
-    return {}, ({mime: {"alt": text} for mime in MIME_TYPES} if text else {})
+    meta = {"width": display_width(fig)}
+    if text:
+        meta["alt"] = text
+    return {}, {mime: dict(meta) for mime in MIME_TYPES}
 
 
 def register(shell: Any = None) -> bool:
