@@ -48,3 +48,19 @@ def test_folded_table_is_closed_under_its_summary():
     html = F.folded("Provenance: 2 runs", pd.DataFrame({"run_id": ["a", "b"]})).data
     assert html.startswith("<details><summary>Provenance: 2 runs</summary>") and "<th>run</th>" in html
     assert "<details open" not in html
+
+
+def test_pages_00_to_08_show_their_mean_std_tables_through_the_one_formatter():
+    """#25 item 5: every page's mean ± std table goes through show_table (human headers, no stray
+    index-name row), as 09 does; a cell ending in a bare ``tables.format_mean_std(...)`` would show
+    pandas' raw DataFrame (snake_case headers, an index-name row)."""
+    import json
+    from pathlib import Path
+
+    bare = []
+    for path in sorted(Path("notebooks").glob("0[0-8]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            lines = "".join(cell["source"]).rstrip().splitlines()
+            if cell["cell_type"] == "code" and lines and lines[-1].startswith("tables.format_mean_std("):
+                bare.append(f"{path.name}: {lines[-1]}")
+    assert not bare, bare

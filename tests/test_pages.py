@@ -227,7 +227,8 @@ def test_figure_caption_reaches_the_output_metadata_in_ipython():
     shell = SimpleNamespace(display_formatter=DisplayFormatter())  # a kernel's formatters, no global shell
     assert captions.register(shell) and not captions.register()  # outside a kernel: nothing to do
     _, metadata = shell.display_formatter.format(fig)
-    assert metadata["image/png"] == {"alt": "Figure 1. kNN top-1 per epoch, mean over 3 seeds."}
+    assert metadata["image/png"]["alt"] == "Figure 1. kNN top-1 per epoch, mean over 3 seeds."
+    assert metadata["image/png"]["width"] == captions.display_width(fig)  # shown at its own size (96 px/inch)
 
 
 def test_images_are_recompressed_losslessly():
@@ -316,3 +317,31 @@ def test_no_answer_box_without_an_answer():
     nb = notebook()
     assert not pages.place_answer_box(nb)
     assert not any(pages.ANSWER_TAG in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_figures_are_numbered_in_page_order_and_the_number_is_printed_under_the_image():
+    """#25 item 5: numbered figures with captions. The kernel numbers each figure the first time it is
+    shown (page order; shown again, it keeps its number; a new kernel starts at 1), and the page
+    prints the numbered caption under the image as well as in its alt text."""
+    from types import SimpleNamespace
+
+    from IPython.core.formatters import DisplayFormatter
+    from matplotlib.figure import Figure
+
+    shell = SimpleNamespace(display_formatter=DisplayFormatter())
+    captions.register(shell)
+    first, second = Figure(), Figure()
+    first.suptitle("Loss per epoch")
+    second.suptitle("kNN top-1")
+    alt = [shell.display_formatter.format(fig)[1]["image/png"]["alt"] for fig in (first, second, first)]
+    assert alt == ["Figure 1. Loss per epoch", "Figure 2. kNN top-1", "Figure 1. Loss per epoch"]
+    captions.register(SimpleNamespace(display_formatter=DisplayFormatter()))  # the next notebook's kernel
+    third = captions.set_caption(Figure(), "UMAP of h")
+    assert captions.figure_metadata(third)[1]["image/png"]["alt"] == "Figure 1. UMAP of h"
+
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(pages.export(figures_notebook(alt="Figure 1. Training curves of SimCLR"), "t"),
+                         features="html.parser")
+    assert [p.get_text() for p in soup.select("p.figure-caption")] == ["Figure 1. Training curves of SimCLR"]
+    assert not BeautifulSoup(pages.export(figures_notebook(), "t"), features="html.parser").select("p.figure-caption")

@@ -392,3 +392,68 @@ def test_score_charts_are_in_percent_labelled_and_explain_their_error_bars():
     lines = plots.effect_lines({"s": ([1, 2], [0.4, 0.5], [0.01, 0.02])}, "batch size", "linear probe top-1")
     assert lines.axes[0].get_ylabel() == "linear probe top-1 (%)"
     assert "shaded band is ± one standard deviation" in captions.caption(lines)
+
+
+# ---- legibility: resolution and text size (#25 item 5) ------------------------------------------
+
+def every_helper_figure(tmp_path):
+    """One figure from each plotting helper, with titles, legends and labels switched on."""
+    import pandas as pd
+
+    from lib.report import papers
+
+    rng = np.random.default_rng(0)
+    points, labels = rng.normal(size=(30, 2)), np.arange(30) % 3
+    log = [{"epoch": 0, "knn_top1": 0.2}, {"epoch": 1, "loss": 5.0, "knn_top1": 0.4, "contrastive_top1": 0.1}]
+    table = pd.DataFrame({"knn_top1": [0.5, 0.6], "knn_top1_std": [0.01, 0.02], "seeds": [3, 3]},
+                         index=pd.Index(["A", "B"], name="method"))
+    efficiency = pd.DataFrame({"method": ["fine-tune", "fine-tune", "pretrain", "pretrain"],
+                               "label_fraction": [0.01, 0.1, 0.01, 0.1], "test_top1": [0.5, 0.8, 0.6, 0.85],
+                               "test_top1_std": [0.01, 0.0, 0.02, 0.01]})
+    ours = np.full((7, 7), np.nan)
+    ours[0, 0], ours[0, 2] = 30.0, 50.0
+    pipeline = views.ViewPipeline(views.SIMCLR_CIFAR, views.ViewConfig(size=8))
+    return {
+        "image_grid": plots.image_grid(uint8_images(7), np.arange(7) % 3, CLASSES, ncols=3, title="t"),
+        "augmentation_gallery": plots.augmentation_gallery(uint8_images(2, side=10), [("flip",)],
+                                                           views.ViewConfig(size=10), gen()),
+        "two_views": plots.two_views(uint8_images(3, c=3, side=10), pipeline, pipeline, gen(), n=2),
+        "training_curves": plots.training_curves({"A": fake_record(tmp_path, "a", epochs=log)}, title="t"),
+        "metric_bars": plots.metric_bars(table, ["knn_top1"], title="t"),
+        "embedding_scatter": plots.embedding_scatter(points, labels, CLASSES, "t"),
+        "embedding_panels": plots.embedding_panels({"e0": (points, labels), "e1": (points, labels)}, CLASSES),
+        "retrieval_grid": plots.retrieval_grid(uint8_images(2), uint8_images(4).view(2, 2, 1, 12, 12),
+                                               np.array([0, 1]), np.array([[0, 1], [1, 2]]), CLASSES, title="t"),
+        "label_efficiency_figure": plots.label_efficiency_figure(efficiency, title="t", baselines=["fine-tune"]),
+        "augmentation_heatmap": plots.augmentation_heatmap(ours, papers.FIGURE5),
+        "effect_lines": plots.effect_lines({"s": ([1, 2], [0.4, 0.5], [0.01, 0.02])}, "batch size",
+                                           "linear probe top-1", xticklabels=["1", "2"], title="t"),
+    }
+
+
+def test_every_figure_is_at_least_150_dpi_with_text_of_at_least_9_points(tmp_path):
+    """#25 item 5: figures sharp on a screen (>= 150 DPI, in the figure and in the saved file) and
+    legible at their own size (every text, ticks, legends, tags and heatmap values, >= 9 pt)."""
+    from matplotlib.text import Text
+
+    for name, fig in every_helper_figure(tmp_path).items():
+        assert fig.dpi >= 150, name
+        with Image.open(plots.save_png(fig, tmp_path / f"{name}.png")) as image:
+            width_inches = fig.get_tightbbox().width + 0.2
+            assert image.width / width_inches >= 149, name  # pixels per inch of the written file
+        fig.draw_without_rendering()  # tick labels exist once drawn
+        small = {(t.get_text(), t.get_fontsize()) for t in fig.findobj(Text)
+                 if t.get_text().strip() and t.get_visible() and t.get_fontsize() < 9}
+        assert not small, f"{name}: text under 9 pt: {sorted(small)[:5]}"
+
+
+def test_a_figure_is_shown_at_its_own_size_not_its_pixel_size():
+    """A 150-DPI image shown at one CSS pixel per image pixel would be 1.6x too large; the caption hook
+    gives the width at 96 CSS px per inch, which the page writes as the <img>'s width."""
+    from lib.report import captions
+
+    fig = plots.effect_lines({"s": ([1, 2], [0.4, 0.5], [0.01, 0.02])}, "batch size", "top-1")
+    _, metadata = captions.figure_metadata(fig)
+    png = Image.open(__import__("io").BytesIO(plots.png_bytes(fig)))
+    width = metadata["image/png"]["width"]
+    assert width == pytest.approx(png.width * 96 / plots.DPI, abs=3)

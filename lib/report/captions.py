@@ -8,6 +8,8 @@ metadata, ``{"image/png": {"alt": ...}}``, which the page's template writes as t
 
 The caption is the one given with :func:`set_caption`, else the figure's title (its ``suptitle``),
 else its panels' titles, else its axis labels: every figure of :mod:`lib.report.plots` has at least one.
+Shown in a kernel, it is numbered "Figure N." in page order (:func:`numbered`), and the page prints it
+under the image as well, so a reader can refer to "Figure 3".
 """
 
 from __future__ import annotations
@@ -49,11 +51,50 @@ def caption(fig: Any) -> str:
     return "; ".join(dict.fromkeys(labels))
 
 
+NUMBER_ATTRIBUTE = "report_figure_number"  # where numbered keeps the number a figure got when first shown
+_shown = 0  # figures numbered so far by this kernel: one notebook run, so numbers restart with each page
+
+
+def reset_numbers() -> None:
+    """Number the next figure shown 1 (done by :func:`register`, at the start of each notebook's kernel)."""
+    global _shown
+    _shown = 0
+
+
+def numbered(fig: Any, text: str) -> str:
+    """``"Figure N. <text>"``: N counts the figures in the order the notebook shows them, i.e. page
+    order; a figure shown again keeps its number; a caption already starting "Figure " is left as is."""
+    global _shown
+    if text.startswith("Figure "):
+        return text
+    number = getattr(fig, NUMBER_ATTRIBUTE, None)
+    if number is None:
+        _shown += 1
+        number = _shown
+        setattr(fig, NUMBER_ATTRIBUTE, number)
+    return f"Figure {number}. {text}"
+
+
+CSS_PX_PER_INCH = 96  # a browser's CSS pixels per inch: a figure shown at its own size, whatever its DPI
+
+
+def display_width(fig: Any, pad_inches: float = 0.1) -> int:
+    """The width, in CSS pixels, at which ``fig`` is shown at its intended size: its tight bounding
+    box (what IPython's PNG keeps, plus the default padding) at 96 px per inch. Without it a
+    150-DPI image would be shown 150/96 = 1.6 times too large and its 9 pt text at 14 pt."""
+    bbox = fig.get_tightbbox()  # draws with a renderer of its own when the figure has none
+    return round((bbox.width + 2 * pad_inches) * CSS_PX_PER_INCH)
+
+
 def figure_metadata(fig: Any) -> tuple[dict, dict]:
     """IPython's mime-bundle hook for a figure: no data of its own (IPython's PNG formatter still
-    draws it), only the caption as each image type's ``alt`` metadata."""
+    draws it), only metadata: the caption as each image type's ``alt`` and the width at which it is
+    shown at its intended size (:func:`display_width`), which the page writes as the ``<img>``'s width."""
     text = caption(fig)
-    return {}, ({mime: {"alt": text} for mime in MIME_TYPES} if text else {})
+    meta = {"width": display_width(fig)}
+    if text:
+        meta["alt"] = numbered(fig, text)
+    return {}, {mime: dict(meta) for mime in MIME_TYPES}
 
 
 def register(shell: Any = None) -> bool:
@@ -69,5 +110,6 @@ def register(shell: Any = None) -> bool:
         return False
     from matplotlib.figure import Figure
 
+    reset_numbers()
     shell.display_formatter.mimebundle_formatter.for_type(Figure, figure_metadata)
     return True

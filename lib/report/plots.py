@@ -2,8 +2,7 @@
 
 Every plotting function returns a :class:`matplotlib.figure.Figure` built with the object API
 (``Figure(...)``, never ``pyplot``): no figure is registered globally, nothing is shown, and a
-notebook displays the figure by ending a cell with it. Figures are kept small (``DPI`` dots per
-inch, a few inches wide) so executed notebooks and the PNGs copied into ``images/`` stay light.
+notebook displays the figure by ending a cell with it. Figures are ``DPI`` = 150 dots per inch (sharp on a screen; the page shows them at their own size, 96 CSS px per inch) with text of at least ``FONT`` = 9 pt, a few inches wide, so executed notebooks and the PNGs copied into ``images/`` stay light.
 
 Besides the figures, a few helpers turn run records into what the figures take: the stored test
 embeddings (:func:`stored_embeddings`), the test images they belong to (:func:`stored_test_images`),
@@ -28,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib import colormaps
@@ -49,7 +49,12 @@ if TYPE_CHECKING:
 
     from ..records import RunRecord
 
-DPI = 90                 # dots per inch of every figure (and of save_png)
+DPI = 150                # dots per inch of every figure (and of save_png): sharp on a laptop screen
+FONT = 9                 # smallest text of any figure, points at the figure's size (#25 item 5: >= 9 pt)
+# every text of a figure >= FONT: rcParams for what no call sizes (ticks, legends, annotations, titles)
+matplotlib.rcParams.update({"font.size": FONT, "xtick.labelsize": FONT, "ytick.labelsize": FONT,
+                            "axes.labelsize": FONT, "axes.titlesize": FONT + 1, "legend.fontsize": FONT,
+                            "legend.title_fontsize": FONT, "figure.titlesize": FONT + 1})
 CELL = 0.8               # side of one image in a grid, inches
 WRONG_COLOR = "#d62728"  # frame and label of a retrieved neighbour of another class
 RIGHT_COLOR = "#2ca02c"  # frame of a retrieved neighbour of the query's class
@@ -137,9 +142,9 @@ def image_grid(images: Any, labels: Any, classes: Sequence[str], ncols: int = 10
             ax = axes[r, c]
             _show(ax, images[r * ncols + c])
             if not one_class:
-                ax.set_title(classes[label], fontsize=7)
+                ax.set_title(classes[label], fontsize=FONT)
         if one_class:
-            axes[r, 0].set_ylabel(classes[row[0]], fontsize=8, rotation=0, ha="right", va="center")
+            axes[r, 0].set_ylabel(classes[row[0]], fontsize=FONT, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -169,7 +174,7 @@ def augmentation_gallery(images: Any, ops_list: Sequence[tuple[str, ...]], view_
         columns.append((_ops_title(ops), views.ViewPipeline(ops, config)(x, generator)))
     fig, axes = _image_axes(len(x), len(columns), extra_height=0.35)
     for c, (name, batch) in enumerate(columns):
-        axes[0, c].set_title(name, fontsize=7)
+        axes[0, c].set_title(name, fontsize=FONT)
         for r in range(len(x)):
             _show(axes[r, c], batch[r])
     return fig
@@ -183,7 +188,7 @@ def two_views(images: Any, pipeline1: views.ViewPipeline, pipeline2: views.ViewP
     v1, v2 = views.two_views(x, pipeline1, pipeline2, generator)
     fig, axes = _image_axes(3, len(x))
     for r, (name, batch) in enumerate((("image", x), ("view 1", v1), ("view 2", v2))):
-        axes[r, 0].set_ylabel(name, fontsize=8)
+        axes[r, 0].set_ylabel(name, fontsize=FONT)
         for c in range(len(x)):
             _show(axes[r, c], batch[c])
     return fig
@@ -234,11 +239,11 @@ def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss"
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(CURVE_NAMES.get(metric, metric), fontsize=9)
         if metric == "loss":
-            ax.set_ylabel("loss", fontsize=8)
+            ax.set_ylabel("loss", fontsize=FONT)
         else:
             percent_axis(ax, "accuracy")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=FONT)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -256,7 +261,7 @@ def percent_axis(ax, label: str = "") -> None:
     the report (the data stay fractions: only the ticks and the label change)."""
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=" %"))
     if label:
-        ax.set_ylabel(label if label.endswith("(%)") else f"{label} (%)", fontsize=8)
+        ax.set_ylabel(label if label.endswith("(%)") else f"{label} (%)", fontsize=FONT)
 
 
 def _seed_count(values: Iterable[Any]) -> str:
@@ -296,11 +301,11 @@ def metric_bars(table: pd.DataFrame, metrics: Sequence[str], title: str | None =
         err = None if one_seed or np.isnan(stds).all() else np.nan_to_num(stds)
         ax.bar(x + (i - (rows - 1) / 2) * width, means, width, yerr=err, capsize=2, label=_row_name(index),
                color=f"C{i}")
-    ax.set_xticks(x, [_score_name(m) for m in metrics], fontsize=8, rotation=30, ha="right")
+    ax.set_xticks(x, [_score_name(m) for m in metrics], fontsize=FONT, rotation=30, ha="right")
     ax.set_ylim(0, 1)
     percent_axis(ax, "score on the test images")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=FONT, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -393,7 +398,7 @@ def embedding_scatter(points2d: np.ndarray, labels: Any, classes: Sequence[str],
     fig = Figure(figsize=(4.8, 3.6), dpi=DPI)
     ax = fig.subplots()
     _scatter(ax, np.asarray(points2d), labels, classes, title)
-    ax.legend(fontsize=7, markerscale=2.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.legend(fontsize=FONT, markerscale=2.5, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -415,7 +420,7 @@ def embedding_panels(panels: Mapping[str, tuple[np.ndarray, Any]], classes: Sequ
         _scatter(ax, np.asarray(points), labels, classes, title)
     handles, names = axes.flat[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / (2.8 * ncols + 1.4), 1))
-    fig.legend(handles, names, fontsize=7, markerscale=2.5, loc="center right", frameon=False)
+    fig.legend(handles, names, fontsize=FONT, markerscale=2.5, loc="center right", frameon=False)
     return fig
 
 
@@ -425,7 +430,7 @@ def embedding_panels(panels: Mapping[str, tuple[np.ndarray, Any]], classes: Sequ
 
 def _tag(ax, text: str, color: str) -> None:
     """A class name written inside the bottom of an image, white on ``color``."""
-    ax.text(0.5, 0.03, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=6, color="white",
+    ax.text(0.5, 0.03, text, transform=ax.transAxes, ha="center", va="bottom", fontsize=FONT, color="white",
             bbox={"facecolor": color, "edgecolor": "none", "pad": 1.0, "alpha": 0.85})
 
 
@@ -447,7 +452,7 @@ def retrieval_grid(query_images: Any, neighbour_images: Any, query_labels: Any, 
                          f"{tuple(neighbour_images.shape[:2])}, {q_y.shape}")
     fig, axes = _image_axes(q, k + 1, extra_height=0.3 + (0.2 if title else 0.0))
     for c, name in enumerate(["query"] + [str(i) for i in range(1, k + 1)]):
-        axes[0, c].set_title(name, fontsize=7)
+        axes[0, c].set_title(name, fontsize=FONT)
     for r in range(q):
         ax = axes[r, 0]
         _show(ax, query_images[r])
@@ -577,7 +582,7 @@ def export_figure(fig: Figure, notebook: str, name: str, profile: str, images_di
 _AXIS_NAMES = {"test_top1": "test accuracy, top-1", "h/knn_top1": "kNN accuracy on h"}
 
 def label_efficiency_figure(table, key: str = "test_top1", title: str = "", baselines: Iterable[str] = (),
-                            dpi: int = 90):
+                            dpi: int = DPI):
     """Accuracy against the fraction of labels (log x), one line per method, error bars = std.
 
     ``table`` is :func:`label_efficiency_table`'s output; methods named in ``baselines`` are drawn
@@ -607,7 +612,7 @@ def label_efficiency_figure(table, key: str = "test_top1", title: str = "", base
     ax.set_ylabel(_AXIS_NAMES.get(key, key) + " (%)")
     ax.grid(alpha=0.3)
     if len(table):
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=FONT)
     ax.set_title(title or f"{key} against the fraction of labels")
     fig.tight_layout()
     return fig
@@ -618,15 +623,15 @@ def _heatmap_panel(ax, matrix: np.ndarray, ops: Sequence[str], title: str, vmin:
     cmap = colormaps["viridis"].with_extremes(bad="#dddddd")                  # missing cells in grey
     image = ax.imshow(np.ma.masked_invalid(full), cmap=cmap, vmin=vmin, vmax=vmax)
     cols = [*ops, "average"]
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(ops)), ops, fontsize=7)
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=FONT)
+    ax.set_yticks(range(len(ops)), ops, fontsize=FONT)
     ax.axvline(len(ops) - 0.5, color="white", linewidth=2)
     middle = (vmin + vmax) / 2
     for (i, j), v in np.ndenumerate(full):
-        ax.text(j, i, "–" if not np.isfinite(v) else f"{v:.1f}", ha="center", va="center", fontsize=6,
+        ax.text(j, i, "–" if not np.isfinite(v) else f"{v:.1f}", ha="center", va="center", fontsize=FONT,
                 color="black" if np.isfinite(v) and v > middle else "white" if np.isfinite(v) else "#666666")
-    ax.set_xlabel("2nd transformation", fontsize=8)
-    ax.set_ylabel("1st transformation", fontsize=8)
+    ax.set_xlabel("2nd transformation", fontsize=FONT)
+    ax.set_ylabel("1st transformation", fontsize=FONT)
     ax.set_title(title, fontsize=9)
     return image
 
@@ -644,14 +649,14 @@ def augmentation_heatmap(ours: np.ndarray, paper: np.ndarray | None = None, ops:
     if ours.shape != (n, n) or (paper is not None and np.asarray(paper).shape != (n, n)):
         raise ValueError(f"matrices must be {n}x{n} for ops {tuple(ops)}; got {ours.shape}")
     panels = [(ours, ours_title)] + ([(np.asarray(paper, dtype=float), paper_title)] if paper is not None else [])
-    fig = Figure(figsize=(4.3 * len(panels), 3.9), dpi=DPI)
+    fig = Figure(figsize=(5.0 * len(panels), 4.4), dpi=DPI)  # room for 9-pt cell values
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (m, title) in zip(axes, panels):
         finite = m[np.isfinite(m)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         title = textwrap.fill(title, 44)  # a long title would run over the colour bar beside it
         image = _heatmap_panel(ax, m, ops, title, lo, hi if hi > lo else lo + 1)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=FONT)
     fig.tight_layout()
     return fig
 
@@ -679,17 +684,17 @@ def effect_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float], Se
     ax.set_xscale(xscale)
     if xticklabels is not None:
         xs = np.asarray(next(iter(series.values()))[0], dtype=float)
-        ax.set_xticks(xs, list(xticklabels), fontsize=7)
+        ax.set_xticks(xs, list(xticklabels), fontsize=FONT)
         ax.minorticks_off()
-    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=FONT)
     means = np.concatenate([np.asarray(m, dtype=float) for _, m, _ in series.values()])
     fractions = bool(np.isfinite(means).any()) and bool(np.nanmin(means) >= 0 and np.nanmax(means) <= 1)
     if fractions:  # accuracies: in %, as in the tables
         percent_axis(ax, ylabel)
     else:
-        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=FONT)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=FONT)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
