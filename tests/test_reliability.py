@@ -45,7 +45,7 @@ def test_a_file_that_names_another_task_is_refused(tmp_path, capsys):
 
 # ---- 3: an edited config.json is refused before anything reads it --------------------------------
 
-COMMITTED = "pretrain-d293b77fab90"  # a committed 3-epoch run on the bundled sample data (6 s on a CPU)
+COMMITTED = "pretrain-2a581a29e5e9"  # a committed 3-epoch run on the bundled sample data (6 s on a CPU; quick's, #27)
 
 
 def committed_copy(tmp_path, run_id=COMMITTED):
@@ -85,9 +85,9 @@ def test_no_command_modifies_a_committed_record(tmp_path, capsys):
         (evaluate, 2),
         (evaluate[:-1] + ["--layer", "1"], 2),
         (["evaluate", str(run_dir), "--device", "cpu"], 2),
-        # the finished run: loaded (the committed record predates crop_sampler, so it names the legacy value)
-        (["pretrain", "--config", str(config), "crop_sampler=subpixel", f"runs_dir={runs}"], 0),
-        (["pretrain", "--config", str(config), "crop_sampler=subpixel", f"runs_dir={runs}", "--dry-run"], 0),
+        # the finished run: loaded (the committed record predates data_draw, so it names the legacy value)
+        (["pretrain", "--config", str(config), "data_draw=fixed", f"runs_dir={runs}"], 0),
+        (["pretrain", "--config", str(config), "data_draw=fixed", f"runs_dir={runs}", "--dry-run"], 0),
         (["finetune", f"pretrained={COMMITTED}", f"runs_dir={runs}", "epochs=1", "label_fraction=0.1", "width=0.5",
           "train_size=2000", "test_size=1000",
           "batch_size=64", "progress=false", "final_eval=false", "save_embeddings=0", "monitor_size=100"], 0),
@@ -107,8 +107,8 @@ def test_evaluate_without_weights_prints_a_retrain_command_that_works(tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "evaluate never trains" in err, err
     command = err.split("recreate them with: ")[1].split(", then ")[0]
-    # the record predates crop_sampler: the command restores the legacy value, or it would train another run
-    assert command == f"python -m lib pretrain --config {run_dir / 'config.json'} crop_sampler=subpixel runs_dir=<a folder>"
+    # the record predates data_draw: the command restores the legacy value, or it could train another run
+    assert command == f"python -m lib pretrain --config {run_dir / 'config.json'} data_draw=fixed runs_dir=<a folder>"
     mine = tmp_path / "mine"
     argv = command.split()[3:-1] + [f"runs_dir={mine}"]
     assert cli.main(argv) == 0

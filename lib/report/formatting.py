@@ -80,9 +80,12 @@ def table_html(frame, percent_columns: Iterable[str] = (), index: bool = True, e
 
 
 def show_table(frame, percent_columns: Iterable[str] = (), index: bool = True, escape: bool = True):
-    """:func:`table_html` as a notebook output (an ``IPython.display.HTML``)."""
-    from IPython.display import HTML
-
+    """:func:`table_html` as a notebook output (an ``IPython.display.HTML``); without IPython (the plain
+    engine on a bare GPU machine) the formatted frame itself, which the plain engine does not draw."""
+    try:
+        from IPython.display import HTML
+    except ImportError:
+        return formatted(frame, percent_columns, index)
     return HTML(table_html(frame, percent_columns, index, escape))
 
 

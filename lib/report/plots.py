@@ -311,7 +311,7 @@ def metric_bars(table: pd.DataFrame, metrics: Sequence[str], title: str | None =
     fig.tight_layout()
     seeds = _seed_count(table["seeds"]) if "seeds" in table.columns else "?"
     bars = (f"Each bar is the mean over {seeds} seed{'s' if seeds != '1' else ''}"
-            + ("; the error bars are ± one standard deviation over those seeds (none where one seed)."
+            + ("; the error bars are ± one standard deviation over those seeds (none for a row with a single seed)."
                if seeds != "1" else "; with one seed there is no error bar."))
     return captions.set_caption(fig, f"{title + ': ' if title else ''}"
                                 + ", ".join(_score_name(m) for m in metrics) + f" in %, per {table.index.name or 'row'}. "
@@ -700,4 +700,4 @@ def effect_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float], Se
     fig.tight_layout()
     return captions.set_caption(fig, f"{title + ': ' if title else ''}{ylabel}{' in %' if fractions else ''} against "
                                 f"{xlabel}. Each line is the mean over seeds; the shaded band is ± one standard "
-                                "deviation over the seeds (no band where one seed).")
+                                "deviation over the seeds (no band for a single seed).")
