@@ -110,6 +110,14 @@ def test_claims_conclusion_counts_the_verdicts():
         == "2 agree, 1 inconclusive, 1 opposite, 1 not run at this profile"
 
 
+@pytest.mark.parametrize("pixels,left", [(0.05, "much"), (0.9, "little")])
+def test_data_and_views_says_how_much_of_the_pretext_task_pixels_leave(pixels, left):
+    """#24 item 7: pixel matching that finds 5 % of the partners leaves *much* of the task to the network
+    (the condition was inverted: it said "leaves little")."""
+    text = C.data_and_views("cifar10", 50000, 10000, 3, 32, {"identity": 1.0, "crop": 0.4, "x": pixels}, "x", 256)
+    assert f"So pixel matching leaves {left} of the pretext task to be solved" in text
+
+
 @pytest.mark.parametrize("channels,word", [(3, "three channels"), (1, "brightness and contrast")])
 def test_data_and_views_conclusion(channels, word):
     text = C.data_and_views("cifar10", 50000, 10000, channels, 32, {"identity": 1.0, "crop": 0.4, "x": 0.05}, "x", 256)

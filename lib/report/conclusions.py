@@ -116,7 +116,7 @@ def data_and_views(dataset: str, n_train: int, n_test: int, channels: int, size:
     colour = ("colour distortion acts on three channels, so hue and saturation are part of what the views vary"
               if channels == 3 else "with one channel, colour distortion reduces to brightness and contrast and "
               "random grayscale does nothing")
-    left = "little" if simclr < 0.5 else "much"
+    left = "much" if simclr < 0.5 else "little"  # pixels solve little of the task: much is left to learn
     return (f"**Answer.** On {data_label(dataset)} ({n_train:,} training and {n_test:,} test images, {channels} "
             f"channel{'s' if channels > 1 else ''} of {size} px), matching views by raw pixels finds an image's partner "
             f"in a batch of {batch} for {identity:.0%} of views without augmentation, {crop:.0%} with random crops alone "
