@@ -59,7 +59,7 @@ from lib.report import conclusions, notebooks, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
-from lib.report.statistics import ALPHA, mean_std, one_sided_p  # noqa: E402
+from lib.report.statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, one_sided_p  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
@@ -468,32 +468,48 @@ def render_related(src: Sources) -> str:
     if not profiles:
         return pending(f"No manifest of the related-work notebooks (05-08) with complete records at profile "
                        f"{src.profile or ' or '.join(PROFILE_ORDER)}.")
+    # one family per profile: every related-work manifest of that profile with complete records, judged at once
+    judged = {p: tables.related_work_table({nb: c.manifest for nb, cs in chosen.items() for c in cs if c.profile == p})
+              for p in profiles}
+    first = profiles[0]
+    detail = ["ours (points)", "95 % CI (points)", "p", "q", "verdict"]  # the first profile's columns
+    width = 4 + len(detail) + len(profiles) - 1
     rows: dict[tuple[str, str, int], list[str]] = {}
     for nb, cs in chosen.items():
         ran = {c.profile for c in cs}
-        absent = ["not run at this profile" if p not in ran else "–" for p in profiles]
+        absent = (["–"] * (len(detail) - 1) + ["not run at this profile" if first not in ran else "–"]
+                  + ["not run at this profile" if p not in ran else "–" for p in profiles[1:]])
         if not cs:
             claims, figures = notebooks.related()[nb]
-            rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, *absent]
+            rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, "–", *absent]
         for c in cs:
-            table = tables.related_work_table({nb: c.manifest})
+            table = judged[c.profile]
             table = table[table["notebook"] == nb]
-            column = 3 + profiles.index(c.profile)
             for key, (_, row) in zip(claim_keys(nb, table["claim"]), table.iterrows()):
                 if key not in rows:
                     rows[key] = [link(report_page(src, c.profile, nb), src.readme_dir, nb), row["paper"], row["claim"],
-                                 *absent]
-                rows[key][column] = row["verdict"]
-    header = ["notebook", "paper", "claim"] + [f"`{p}`: verdict; effect vs the paper's" for p in profiles]
+                                 _cell(row["paper (points)"]), *absent]
+                if c.profile == first:
+                    rows[key][4:4 + len(detail)] = [_cell(row[k]) for k in detail]
+                else:
+                    rows[key][4 + len(detail) + profiles[1:].index(c.profile)] = _verdict_cell(row)
+                if rows[key][3] == "–":
+                    rows[key][3] = _cell(row["paper (points)"])
+    assert all(len(r) == width for r in rows.values())
+    header = (["notebook", "paper", "claim", "paper's effect (points)"]
+              + [f"`{first}`: {d}" if d in ("ours (points)", "verdict") else d for d in detail]
+              + [f"`{p}`: verdict; effect vs the paper's" for p in profiles[1:]])
     described = []
     for p in profiles:
         c = next(c for cs in chosen.values() for c in cs if c.profile == p)
         described.append(f"`{p}` ({data_and_seeds(c)}, "
                          f"{link(src.readme_dir / 'reports' / p / 'index.html', src.readme_dir, 'reports')})")
     parts = [markdown_table(header, rows.values()),
-             "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
-             f"the paper's in points, one column per profile: {'; '.join(described)}. A claim's wording is the "
-             f"first profile's (its settings differ between profiles). The rule: {tables.VERDICT_RULE}."]
+             f"Our effect (mean ± std over seeds) beside the paper's, in points; for `{first}` its 95 % t-interval, the "
+             "p of its test and the Benjamini-Hochberg q over the family of every claim of 05-08 at that profile (each "
+             "profile is its own family), recomputed here from the per-seed effects each notebook stored in its "
+             f"manifest; one column per further profile: {'; '.join(described)}. A claim's wording is the first "
+             f"profile's (its settings differ between profiles). The rule: {FAMILY_VERDICT_RULE}."]
     figures, manifests = [], []
     for nb, cs in chosen.items():
         if not cs:
@@ -511,6 +527,22 @@ def render_related(src: Sources) -> str:
     parts.append(f"Profile `{chosen_profile(chosen)}`; run ids, commits and devices per notebook in its manifest: "
                  + ", ".join(manifests) + ".")
     return "\n\n".join(parts)
+
+
+def _cell(value: Any) -> str:
+    """A cell of the claims table: "–" for a missing or NaN value, a number as it reads, text as it is."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _verdict_cell(row: Mapping[str, Any]) -> str:
+    """A further profile's cell: its verdict and our effect (a manifest without stored claims: its headline text,
+    which holds both)."""
+    ours = _cell(row.get("ours (points)"))
+    if ours == "–":
+        return str(row["verdict"])
+    return f"{row['verdict']}; ours {ours} vs paper {_cell(row.get('paper (points)'))}"
 
 
 def chosen_profile(chosen: Mapping[str, list[Chosen]]) -> str:

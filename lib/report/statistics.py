@@ -1,8 +1,11 @@
 """Statistics over seeds and the verdicts of the related-work claims: pure functions of numbers.
 
 :func:`mean_std` is the one statistic over seeds; a claim's effect is paired by seed
-(:func:`seed_deltas`) and judged by a one-sided paired t-test (:func:`one_sided_p`,
-:func:`effect_verdict`); :func:`claim_row` is one row of a notebook's paper-vs-ours table.
+(:func:`seed_deltas`); :func:`claim_row` is one row of a notebook's paper-vs-ours table, with the p of
+its test (a one-sided paired t-test, :func:`one_sided_p`, or TOST for a claim of no change,
+:func:`tost_p`) and the 95 % interval (:func:`t_interval`). The verdict is
+:data:`FAMILY_VERDICT_RULE`'s, applied to a profile's whole family of claims at once
+(:func:`family_verdicts`, :func:`apply_family`).
 """
 
 from __future__ import annotations
@@ -138,25 +141,98 @@ def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> s
 
 
 def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | None = None,
-              expected_sign: int | None = None, scale: float = 100.0) -> dict[str, Any]:
-    """One row of a notebook's paper-vs-ours table.
+              expected_sign: int | None = None, scale: float = 100.0, *, equivalence: bool = False,
+              margin: float | None = None, arm_means: Sequence[float] | None = None, chance: float | None = None,
+              trained: bool = True) -> dict[str, Any]:
+    """One row of a notebook's paper-vs-ours table: the claim tested alone (see :func:`apply_family`).
 
     ``ours``: our effect per seed (a difference of fractions, e.g. from :func:`seed_deltas`);
     ``paper``: the paper's effect in points (None when it states only a direction, then give
-    ``expected_sign``). Our effect is shown in points (``scale`` 100) as mean ± std over seeds;
-    ``ours / paper`` says "by how much" relative to the paper.
+    ``expected_sign``). Our effect is shown in points (``scale`` 100) as mean ± std over seeds with its
+    95 % t-interval; ``ours / paper`` says "by how much" relative to the paper.
+
+    A direction claim gets the one-sided paired t-test in the paper's direction (``p``). A claim that
+    something "changes little" or "keeps" an accuracy is an equivalence claim (``equivalence=True``):
+    its ``p`` is the TOST p within ±``margin`` (a fraction; :data:`EQUIVALENCE_MARGIN`, 1 point, unless
+    the paper states one). ``arm_means`` and ``chance`` (fractions) feed the ceiling/floor rule;
+    ``trained=False`` marks an arm that did not train. The row's ``q`` and ``verdict`` are those of a
+    family of this claim alone until :func:`apply_family` sets them from the profile's whole family;
+    ``row["family"]`` holds what that needs (and what a manifest stores, :func:`stored_claim`).
     """
-    if paper is None and expected_sign is None:
+    if paper is None and expected_sign is None and not equivalence:
         raise ValueError("give the paper's effect (paper=...) or its direction (expected_sign=+1/-1)")
-    sign = expected_sign if expected_sign is not None else (1 if paper >= 0 else -1)
-    mean, std, n = mean_std(ours)
+    sign = expected_sign if expected_sign is not None else (1 if (paper or 0) >= 0 else -1)
+    margin = EQUIVALENCE_MARGIN if margin is None else margin
+    deltas = [float(d) for d in ours]
+    mean, std, n = mean_std(deltas)
     ratio = (mean * scale / paper) if paper not in (None, 0) and math.isfinite(mean) else math.nan
-    return {"claim": claim, "source": source,
-            "paper (points)": round(paper, 1) if paper is not None else ("+" if sign > 0 else "-"),
-            "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "")
-                              if n else "–"),
-            "seeds": n, "ours / paper": ratio, "p (one-sided)": one_sided_p(mean, std, n, sign),
-            "verdict": effect_verdict(sign, mean, std, n)}
+    family = {"deltas": deltas, "kind": EQUIVALENCE if equivalence else DIRECTION, "expected_sign": sign,
+              "margin": margin, "trained": bool(trained),
+              "arm_means": [float(m) for m in arm_means] if arm_means is not None else None,
+              "chance": float(chance) if chance is not None else None}
+    row = {"claim": claim, "source": source,
+           "paper (points)": round(paper, 1) if paper is not None else (
+               f"±{margin * scale:g} (margin)" if equivalence else "+" if sign > 0 else "-"),
+           "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "") if n else "–"),
+           "seeds": n, "ours / paper": ratio, "95 % CI (points)": interval_text(t_interval(deltas), scale),
+           "test": (f"TOST ±{margin * scale:g} point{'s' if margin * scale != 1 else ''}" if equivalence
+                    else "paired t, one-sided"),
+           "family": family}
+    return _with_result(row, family_verdicts([family])[0])
+
+
+def interval_text(ci: Sequence[float], scale: float = 100.0) -> str:
+    """``"+0.4 to +2.1"`` (points with ``scale``); "–" when there is no interval (fewer than 2 seeds)."""
+    lo, hi = ci
+    return f"{lo * scale:+.1f} to {hi * scale:+.1f}" if math.isfinite(lo) and math.isfinite(hi) else "–"
+
+
+def _with_result(row: dict[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with the p, q and verdict of a :func:`family_verdicts` result (the verdict with its reason)."""
+    verdict = result["verdict"]
+    if verdict == FamilyVerdict.CEILING_FLOOR.value:
+        means = row["family"]["arm_means"]
+        verdict += (f" (both arms within {CEILING_FLOOR_MARGIN * 100:g} point of 100 % or of chance "
+                    f"{100 * row['family']['chance']:.1f} %: " + " and ".join(f"{100 * m:.1f} %" for m in means)
+                    + "; the metric has no room to show the effect)")
+    elif verdict == FamilyVerdict.DID_NOT_TRAIN.value:
+        verdict += " (an arm stayed at its initial accuracy)"
+    return {**row, "p": result["p"], "q": result["q"], "verdict": verdict}
+
+
+def stored_claim(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a manifest stores of a claim row (``manifest["claims"]``): its text, source and paper's
+    effect beside the inputs of :func:`family_verdicts`, so that the summary and the README can apply
+    :data:`FAMILY_VERDICT_RULE` to the profile's whole family."""
+    return {"claim": row["claim"], "source": row["source"], "paper (points)": row["paper (points)"],
+            "test": row.get("test", ""), **row["family"]}
+
+
+def family_input(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored claim as :func:`family_verdicts` takes it (JSON's nulls back to NaN)."""
+    return {"deltas": [math.nan if d is None else float(d) for d in stored.get("deltas", [])],
+            "kind": stored.get("kind", DIRECTION), "expected_sign": stored.get("expected_sign", 1),
+            "margin": stored.get("margin") or EQUIVALENCE_MARGIN, "trained": stored.get("trained", True) is not False,
+            "arm_means": stored.get("arm_means"), "chance": stored.get("chance")}
+
+
+def stored_row(stored: Mapping[str, Any], scale: float = 100.0) -> dict[str, Any]:
+    """A claim row (as :func:`claim_row` gives) rebuilt from a manifest's stored claim."""
+    family = family_input(stored)
+    mean, std, n = mean_std(family["deltas"])
+    row = {"claim": stored["claim"], "source": stored.get("source", ""),
+           "paper (points)": stored.get("paper (points)"),
+           "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "") if n else "–"),
+           "seeds": n, "95 % CI (points)": interval_text(t_interval(family["deltas"]), scale),
+           "test": stored.get("test", ""), "family": family}
+    return _with_result(row, family_verdicts([family])[0])
+
+
+def apply_family(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``q`` and ``verdict`` from :func:`family_verdicts` over all of them at once: pass
+    the profile's whole family of claims (every related-work notebook's), not one page's."""
+    results = family_verdicts([r["family"] for r in rows])
+    return [_with_result(dict(r), res) for r, res in zip(rows, results)]
 
 
 def paper_delta(values: Mapping[str, float], a: str, b: str) -> float | None:
@@ -176,9 +252,9 @@ def line_series(values: Mapping[Any, Sequence[float]], keys: Sequence[Any], x: S
 
 
 # ---- #24: verdicts that know how many tests were run --------------------------------------------------
-# New functions beside :func:`effect_verdict` (which today's pages still use): Benjamini-Hochberg
-# q-values across a profile's family of claims, the 95 % t-interval of a paired effect, a TOST
-# equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into verdicts.
+# Benjamini-Hochberg q-values across a profile's family of claims, the 95 % t-interval of a paired
+# effect, a TOST equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into
+# the verdicts of the pages, the summary and the README (:func:`effect_verdict` is the test of one claim alone).
 
 EQUIVALENCE_MARGIN = 0.01  # 1 point (effects are fractions): the TOST margin unless a paper states one
 CEILING_FLOOR_MARGIN = 0.01  # an arm within 1 point of 100 % or of chance sits at the ceiling/floor
