@@ -41,6 +41,14 @@ def test_equivalence_claims_get_tost_with_the_stated_margin():
     assert wide["test"] == "TOST ±10 points" and wide["verdict"] == "equivalent"
 
 
+def test_an_opposite_verdict_names_the_q_that_decided_it():
+    """p and q in the row are the paper's direction's (near 1 here); the verdict says which test decided."""
+    row = claim_row("bigger is better", "s", STRONG, expected_sign=-1)
+    assert row["p"] > 0.99 and row["verdict"].startswith("opposite (the test against the paper's direction: q = ")
+    q_other = float(row["verdict"].split("q = ")[1].rstrip(")"))
+    assert q_other < 0.05
+
+
 def test_no_verdict_at_the_ceiling_and_the_row_says_why():
     """06's Sobel probe: 99.9 % from h, 99.7 % from z: no room to show what the head removes."""
     row = claim_row("the head removes 'sobel'", "SimCLR Table 3", [0.002, 0.001, 0.003, 0.002, 0.002],
@@ -90,6 +98,9 @@ def test_a_page_computes_q_over_the_other_manifests_and_says_so(tmp_path):
     assert "06_projection_head, 08_simclr_v2_claims store no claims at this profile yet" in note
     alone, note = claims.page_family(mine, "05_simclr_augmentations", "quick", str(tmp_path))
     assert alone[0]["verdict"] == "agrees" and "this page's 1 and 0 stored" in note
+    one_seed, note = claims.page_family([claim_row("one seed", "s", [0.02], expected_sign=1)],
+                                        "05_simclr_augmentations", "quick", str(tmp_path))
+    assert note.startswith("No q: none of the family's 1 claim at profile `quick`") and "(fewer than 2 seeds)" in note
 
 
 def test_the_summary_and_the_readme_judge_every_manifest_as_one_family(tmp_path):

@@ -197,6 +197,8 @@ def _with_result(row: dict[str, Any], result: Mapping[str, Any]) -> dict[str, An
                     + "; the metric has no room to show the effect)")
     elif verdict == FamilyVerdict.DID_NOT_TRAIN.value:
         verdict += " (an arm stayed at its initial accuracy)"
+    elif verdict == FamilyVerdict.OPPOSITE.value:  # p and q shown are the paper's direction's: say what decided
+        verdict += f" (the test against the paper's direction: q = {result.get('q_other', math.nan):.2g})"
     return {**row, "p": result["p"], "q": result["q"], "verdict": verdict}
 
 
