@@ -508,7 +508,8 @@ def render_related(src: Sources) -> str:
              f"Our effect (mean ± std over seeds) beside the paper's, in points; for `{first}` its 95 % t-interval, the "
              "p of its test and the Benjamini-Hochberg q over the family of every claim of 05-08 at that profile (each "
              "profile is its own family), recomputed here from the per-seed effects each notebook stored in its "
-             f"manifest; one column per further profile: {'; '.join(described)}. A claim's wording is the first "
+             f"manifest; a verdict column for each further profile. The profiles: {'; '.join(described)}. A claim's "
+             "wording is the first "
              f"profile's (its settings differ between profiles). The rule: {FAMILY_VERDICT_RULE}."]
     figures, manifests = [], []
     for nb, cs in chosen.items():
@@ -533,7 +534,7 @@ def _cell(value: Any) -> str:
     """A cell of the claims table: "–" for a missing or NaN value, a number as it reads, text as it is."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _verdict_cell(row: Mapping[str, Any]) -> str:
