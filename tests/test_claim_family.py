@@ -184,3 +184,10 @@ def test_07_says_its_temperature_and_scaling_rows_are_not_runs_of_the_grid():
 def test_08_says_the_best_layer_selection_favours_the_deeper_head():
     text = _notebook_text("08_simclr_v2_claims")
     assert "flatters every depth alike" not in text and "favours the deeper head" in text
+
+
+def test_the_rule_quoted_on_every_page_holds_at_every_profile():
+    """The rule is quoted on the cifar-cpu pages too: it may not speak of "one seed" (tests/test_profile_text.py)."""
+    from tests.test_profile_text import other_profiles_text
+
+    assert other_profiles_text(FAMILY_VERDICT_RULE) == []

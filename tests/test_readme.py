@@ -326,7 +326,8 @@ def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_
     first = [c.strip() for c in line.strip("|").split("|")][1:]
     assert first[:4] == ["SimCLR Figure 9", "larger batch is better (batch 512 - 128, 1% labels)", "+", "-3.0 ± 0.4"]
     assert first[4] == "-4.0 to -2.0" and float(first[5]) > 0.99 and float(first[6]) > 0.5
-    assert first[7:] == ["opposite", "inconclusive (1 seed: no test); ours +1.0 vs paper +"]
+    assert first[7:] == ["opposite (the test against the paper's direction: q = 0.012)",
+                         "inconclusive (1 seed: no test); ours +1.0 vs paper +"]
     assert "| agrees | inconclusive (1 seed: no test); ours +4.8 vs paper + |" in text
     assert "`cifar-cpu` (CIFAR-10, JPEG q75 copy, 3 seeds" in text and "`quick` (the grey-scale Fashion-MNIST sample, 1 seed" in text
     assert row(text, "`05_simclr_augmentations`")[2:] == ["–", "–", "–", "–", "–", "not run at this profile",

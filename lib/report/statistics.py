@@ -271,8 +271,8 @@ FAMILY_VERDICT_RULE = (
     f"q < {ALPHA:g}, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
     f"q < {ALPHA:g} and not shown equivalent otherwise. An arm that did not train gives \"no verdict: "
     "did not train\"; when both arms sit within 1 point of 100 % or of chance the claim gives \"no "
-    "verdict: ceiling/floor\"; neither enters the family. One seed gives no test. Each effect is shown "
-    f"with its {CONFIDENCE * 100:g} % t-interval")
+    "verdict: ceiling/floor\"; neither enters the family. Fewer than two seeds give no test. Each effect "
+    f"is shown with its {CONFIDENCE * 100:g} % t-interval")
 
 
 def bh_qvalues(pvalues: Sequence[float]) -> list[float]:
