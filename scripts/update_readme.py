@@ -323,8 +323,7 @@ def by_seed(records: Iterable[RunRecord], key: str, **where: Any) -> dict[int, f
 
 def paired_stats(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int, float]:
     """``a - b`` paired by seed (the seeds both have): mean, std, seeds, and the p of the two-sided paired
-    t-test (nan under two seeds). Two-sided: a finding has no direction fixed before the data, unlike a
-    paper's claim, whose verdict tests the paper's sign one-sided."""
+    t-test (nan under two seeds), as every claim's (lib.report.statistics.FAMILY_VERDICT_RULE)."""
     seeds = sorted(set(a) & set(b))
     mean, std, n = mean_std([a[s] - b[s] for s in seeds])
     p = min(1.0, 2 * one_sided_p(mean, std, n, 1 if mean >= 0 else -1)) if n >= 2 else math.nan

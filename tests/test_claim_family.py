@@ -23,8 +23,8 @@ def test_claim_row_carries_p_interval_and_its_test():
     mean, se = np.mean(STRONG), stats.sem(STRONG)
     lo, hi = stats.t.interval(0.95, len(STRONG) - 1, loc=mean, scale=se)
     assert row["95 % CI (points)"] == f"{100 * lo:+.1f} to {100 * hi:+.1f}"
-    assert row["p"] == pytest.approx(stats.ttest_1samp(STRONG, 0, alternative="greater").pvalue)
-    assert row["test"] == "paired t, one-sided" and row["verdict"] == "agrees"
+    assert row["p"] == pytest.approx(stats.ttest_1samp(STRONG, 0).pvalue)  # two-sided: one test per claim
+    assert row["test"] == "paired t, two-sided" and row["verdict"] == "agrees"
     assert set(tables.CLAIM_COLUMNS) <= set(row)
 
 
@@ -41,12 +41,11 @@ def test_equivalence_claims_get_tost_with_the_stated_margin():
     assert wide["test"] == "TOST ±10 points" and wide["verdict"] == "equivalent"
 
 
-def test_an_opposite_verdict_names_the_q_that_decided_it():
-    """p and q in the row are the paper's direction's (near 1 here); the verdict says which test decided."""
-    row = claim_row("bigger is better", "s", STRONG, expected_sign=-1)
-    assert row["p"] > 0.99 and row["verdict"].startswith("opposite (the test against the paper's direction: q = ")
-    q_other = float(row["verdict"].split("q = ")[1].rstrip(")"))
-    assert q_other < 0.05
+def test_one_two_sided_test_per_claim_decides_agrees_and_opposite_by_our_sign():
+    """The same two-sided p and q whichever sign the paper expects; the verdict takes the direction from ours."""
+    agrees, opposite = (claim_row("bigger is better", "s", STRONG, expected_sign=s) for s in (1, -1))
+    assert agrees["p"] == opposite["p"] < 0.05 and agrees["q"] == opposite["q"]
+    assert agrees["verdict"] == "agrees" and opposite["verdict"] == "opposite"
 
 
 def test_no_verdict_at_the_ceiling_and_the_row_says_why():

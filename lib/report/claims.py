@@ -185,11 +185,11 @@ def page_family(rows: Rows, notebook: str, profile: str, runs_dir: str = "") -> 
     with_claims = [nb for nb, m in others.items() if m.get("claims")]
     lacking = [nb for nb in related() if nb != notebook and nb not in with_claims]
     family = apply_family([*rows, *stored_rows])
-    tests = sum(2 if r["family"]["kind"] == "direction" else 1 for r in family if _finite(r.get("p")))
+    tests = sum(1 for r in family if _finite(r.get("p")))
     held = (f"{len(family)} claim{'s' if len(family) != 1 else ''} at profile `{profile}`: this page's {len(rows)} "
             f"and {len(stored_rows)} stored in the manifests of {', '.join(with_claims) or 'no other notebook'}")
-    note = (f"q: Benjamini-Hochberg over the family of {tests} tests (each direction claim's one-sided test in "
-            f"both directions, each equivalence claim's TOST) of {held}" if tests else
+    note = (f"q: Benjamini-Hochberg over the family of {tests} tests (each direction claim's two-sided paired "
+            f"t-test, each equivalence claim's TOST) of {held}" if tests else
             f"No q: none of the family's {held} has a test (fewer than 2 seeds)")
     if lacking:
         note += (f"; {', '.join(lacking)} store{'s' if len(lacking) == 1 else ''} no claims at this profile yet, so "

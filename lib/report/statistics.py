@@ -125,6 +125,14 @@ def one_sided_p(mean: float, std: float, n: int, sign: int) -> float:
     return float(student_t.sf(sign * mean / (std / math.sqrt(n)), df=n - 1))
 
 
+def two_sided_p(mean: float, std: float, n: int) -> float:
+    """p-value of the two-sided paired t-test that the effect's mean is not 0: twice the smaller one-sided p
+    (:func:`one_sided_p`), at most 1; NaN for n < 2."""
+    if n < 2 or not math.isfinite(mean) or not math.isfinite(std):
+        return math.nan
+    return min(1.0, 2 * min(one_sided_p(mean, std, n, 1), one_sided_p(mean, std, n, -1)))
+
+
 def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> str:
     """"agrees", "opposite" or "inconclusive": the one-sided paired t-test of :data:`VERDICT_RULE`."""
     if expected_sign not in (-1, 1):
@@ -151,7 +159,7 @@ def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | Non
     ``expected_sign``). Our effect is shown in points (``scale`` 100) as mean ± std over seeds with its
     95 % t-interval; ``ours / paper`` says "by how much" relative to the paper.
 
-    A direction claim gets the one-sided paired t-test in the paper's direction (``p``). A claim that
+    A direction claim gets the two-sided paired t-test (``p``; its verdict takes the sign from our effect). A claim that
     something "changes little" or "keeps" an accuracy is an equivalence claim (``equivalence=True``):
     its ``p`` is the TOST p within ±``margin`` (a fraction; :data:`EQUIVALENCE_MARGIN`, 1 point, unless
     the paper states one). ``arm_means`` and ``chance`` (fractions) feed the ceiling/floor rule;
@@ -176,7 +184,7 @@ def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | Non
            "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "") if n else "–"),
            "seeds": n, "ours / paper": ratio, "95 % CI (points)": interval_text(t_interval(deltas), scale),
            "test": (f"TOST ±{margin * scale:g} point{'s' if margin * scale != 1 else ''}" if equivalence
-                    else "paired t, one-sided"),
+                    else "paired t, two-sided"),
            "family": family}
     return _with_result(row, family_verdicts([family])[0])
 
@@ -197,8 +205,6 @@ def _with_result(row: dict[str, Any], result: Mapping[str, Any]) -> dict[str, An
                     + "; the metric has no room to show the effect)")
     elif verdict == FamilyVerdict.DID_NOT_TRAIN.value:
         verdict += " (an arm stayed at its initial accuracy)"
-    elif verdict == FamilyVerdict.OPPOSITE.value:  # p and q shown are the paper's direction's: say what decided
-        verdict += f" (the test against the paper's direction: q = {result.get('q_other', math.nan):.2g})"
     return {**row, "p": result["p"], "q": result["q"], "verdict": verdict}
 
 
@@ -263,12 +269,12 @@ CEILING_FLOOR_MARGIN = 0.01  # an arm within 1 point of 100 % or of chance sits 
 CONFIDENCE = 0.95  # level of the interval shown beside every effect
 
 FAMILY_VERDICT_RULE = (
-    "each claim's per-seed paired effect gets a one-sided paired t-test in each direction (n - 1 degrees "
-    "of freedom); an equivalence claim gets a two one-sided tests procedure (TOST) with a margin of "
-    f"±{EQUIVALENCE_MARGIN * 100:g} point unless the paper states one. All these p-values of a profile "
-    "are one family, adjusted by Benjamini-Hochberg into q-values: a claim agrees when its test in the "
-    f"paper's direction has q < {ALPHA:g}, is opposite when its test in the other direction has "
-    f"q < {ALPHA:g}, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
+    "each claim's per-seed paired effect gets one test: a direction claim a two-sided paired t-test (n - 1 "
+    "degrees of freedom), an equivalence claim a two one-sided tests procedure (TOST) with a margin of "
+    f"±{EQUIVALENCE_MARGIN * 100:g} point unless the paper states one. The p-values of a profile's claims "
+    "are one family, adjusted by Benjamini-Hochberg into q-values: a direction claim agrees when q < "
+    f"{ALPHA:g} and our effect has the paper's sign, is opposite when q < {ALPHA:g} and it has the other "
+    f"sign, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
     f"q < {ALPHA:g} and not shown equivalent otherwise. An arm that did not train gives \"no verdict: "
     "did not train\"; when both arms sit within 1 point of 100 % or of chance the claim gives \"no "
     "verdict: ceiling/floor\"; neither enters the family. Fewer than two seeds give no test. Each effect "
@@ -385,9 +391,9 @@ def family_verdicts(claims: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -
             row["p"] = tost_p(c["deltas"], c.get("margin", EQUIVALENCE_MARGIN))
             family.append((i, "q", row["p"]))
         else:
-            row["p"] = one_sided_p(mean, std, n, sign)
+            row["p"] = two_sided_p(mean, std, n)
+            row["sign"] = sign
             family.append((i, "q", row["p"]))
-            family.append((i, "q_other", one_sided_p(mean, std, n, -sign)))
         row["kind"] = kind
         rows.append(row)
     for (i, key, _), q in zip(family, bh_qvalues([p for _, _, p in family])):
@@ -397,9 +403,9 @@ def family_verdicts(claims: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -
             continue
         if row["kind"] == EQUIVALENCE:
             row["verdict"] = (FamilyVerdict.EQUIVALENT if row["q"] < alpha else FamilyVerdict.NOT_EQUIVALENT).value
-        elif row["q"] < alpha:
+        elif row["q"] < alpha and row["mean"] * row["sign"] > 0:
             row["verdict"] = FamilyVerdict.AGREES.value
-        elif row["q_other"] < alpha:
+        elif row["q"] < alpha:
             row["verdict"] = FamilyVerdict.OPPOSITE.value
         else:
             row["verdict"] = FamilyVerdict.INCONCLUSIVE.value
