@@ -129,11 +129,12 @@ def update_text(text: str, sources: Sources) -> str:
 # ---- markdown ----------------------------------------------------------------------------------
 
 def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
-    """A GitHub table; the first column left-aligned, the others (numbers) right-aligned."""
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    """A GitHub table of cells already written as text, through the pages' one table formatter
+    (:func:`lib.report.formatting.table_markdown`): the first column left-aligned, the others (numbers)
+    right-aligned, human headers."""
+    import pandas as pd
 
-    return "\n".join([line(header), line(["---"] + ["---:"] * (len(header) - 1))] + [line(r) for r in rows])
+    return tables.table_markdown(pd.DataFrame([list(r) for r in rows], columns=header), index=False)
 
 
 def relative(path: Path, base: Path) -> str:
@@ -226,9 +227,9 @@ def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
 
 def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"h/{m}" for m in SUPERVISED_METRICS]
-    text = tables.format_mean_std(tables.aggregate(records, keys), keys)
-    rows = [[label] + [text.loc[label, k] for k in keys] for label in text.index]
-    return (markdown_table(["method"] + [NAMES[m] for m in SUPERVISED_METRICS], rows),
+    text = tables.format_mean_std(tables.aggregate(records, keys), keys)[keys]
+    text = text.rename(columns=dict(zip(keys, (NAMES[m] for m in SUPERVISED_METRICS)))).rename_axis("method")
+    return (tables.table_markdown(text),
             "Encoder output h on the test split, in %: weighted kNN top-1, linear probe top-1, Recall@1, "
             "MAP@R, and NMI of k-means.")
 
@@ -236,9 +237,9 @@ def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
 def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"{layer}/{m}" for layer in ("h", "z") for m in SIMCLR_METRICS]
     layers = tables.split_layers(tables.aggregate(records, keys), list(SIMCLR_METRICS))
-    text = tables.format_mean_std(layers, list(SIMCLR_METRICS))
-    rows = [[label] + [text.loc[label, m] for m in SIMCLR_METRICS] for label in text.index]
-    return (markdown_table(["representation"] + [NAMES[m] for m in SIMCLR_METRICS], rows),
+    text = tables.format_mean_std(layers, list(SIMCLR_METRICS))[list(SIMCLR_METRICS)]
+    text = text.rename(columns={m: NAMES[m] for m in SIMCLR_METRICS}).rename_axis("representation")
+    return (tables.table_markdown(text),
             "Test split, in %: h is the encoder output, z the projection head's output (what the loss sees).")
 
 
@@ -247,9 +248,10 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
     if not len(eff):
         return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
     fractions = sorted(set(eff["label_fraction"]))
-    cells = tables.format_mean_std(eff, ["test_top1"]).set_index(["method", "label_fraction"])["test_top1"]
-    rows = [[method] + [cells.get((method, f), "–") for f in fractions] for method in dict.fromkeys(eff["method"])]
-    return (markdown_table(["method"] + [f"{100 * f:g} % labels" for f in fractions], rows),
+    cells = (tables.format_mean_std(eff, ["test_top1"]).pivot(index="method", columns="label_fraction", values="test_top1")
+             .reindex(index=list(dict.fromkeys(eff["method"])), columns=fractions))
+    cells = cells.rename(columns=lambda f: f"{100 * f:g} % labels").rename_axis(index="method", columns=None)
+    return (tables.table_markdown(cells),
             "Test accuracy (top-1, %) against the fraction of training labels used.")
 
 

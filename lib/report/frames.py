@@ -271,8 +271,10 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
         def _constructor(self):
             return FullText
 
-        def _repr_html_(self):
-            return self.to_html()
+        def _repr_html_(self):  # through the pages' one table formatter (lib.report.formatting)
+            from .formatting import table_html
+
+            return table_html(self)
 
         def __repr__(self):
             with pd.option_context("display.max_colwidth", None, "display.width", 250):
