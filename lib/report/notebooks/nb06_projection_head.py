@@ -19,6 +19,8 @@ register(Notebook(
                         "probe_transforms": "rotate", "probe_train": 200, "probe_test": 100},
               "cifar-cpu": {"head_dims": "32,128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
                             "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
+              "cifar-cpu-next": {"head_dims": "128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
+                                 "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
               "full": {"head_dims": "32,128,512,2048", "head_train_size": 10000, "head_epochs": 30, "probe_dim": 128,
                        "probe_train": 5000, "probe_test": 2000}},
     related=("nonlinear projection head; h vs z; what the head removes", "SimCLR Figure 8, Sec. 4.2, Table 3"),
