@@ -84,6 +84,9 @@ class Notebook:
     readme_figure: tuple[str, str] | None = None
     answer: Callable[..., str] | None = None                       # its Answer, in lib.report.conclusions
     summary: bool = False  # trains nothing and summarises the claims of all the others (09)
+    # what must be computed from a run's weights while they exist (the weights are not committed): called by
+    # scripts/train_profile.py after each run it trains, with the notebook's values and the run's record
+    after_training: Callable[[Mapping[str, Any], Any], None] | None = None
 
 
 NOTEBOOKS: dict[str, Notebook] = {}
