@@ -266,12 +266,16 @@ class ProjectionHead(nn.Module):
     - 1: one ``Linear`` with bias (a linear projection);
     - k >= 2: (k - 1) x [``Linear`` (no bias) -> ``BatchNorm1d`` -> ``ReLU``], then the output
       ``Linear`` followed, by ``last_bn``, by:
-      ``"affine"``: ``BatchNorm1d`` with scale and shift (the default, this project's first head);
+      ``"affine"``: ``BatchNorm1d`` with scale and shift (the default, this project's first head; also
+      lightly's ``SimCLRProjectionHead`` with its default ``batch_norm=True``: lightly 1.6's
+      ``lightly/models/modules/heads.py`` puts ``BatchNorm1d(output_dim)`` after its bias-free output
+      ``Linear``, as ``configs/recipes/lightly_cifar10.toml`` records);
       ``"scale"``: BatchNorm with a learned scale and no shift (:class:`ScaleBatchNorm1d`), the
       official SimCLR head (``model_util.py``: the output layer is ``linear_layer(...,
       use_bias=False, use_bn=True)``, whose ``batch_norm_relu`` gets ``center=use_bias``);
-      ``"none"``: nothing, the ``Linear`` has a bias (lightly's ``SimCLRProjectionHead``,
-      dkobak/simclr-cifar10).
+      ``"none"``: nothing, the ``Linear`` has a bias (solo-learn's SimCLR head, dkobak/simclr-cifar10;
+      lightly's ``SimCLRProjectionHead`` only with ``batch_norm=False``, or in releases before it had that
+      argument).
 
     SimCLR v1 uses k = 2 ("a MLP with one hidden layer to obtain z = g(h) = W(2) sigma(W(1) h)");
     SimCLRv2 uses k = 3 ("a 3-layer MLP projection head"). A linear layer directly followed by

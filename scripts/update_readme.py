@@ -59,7 +59,7 @@ from lib.report import conclusions, notebooks, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
-from lib.report.statistics import ALPHA, mean_std, one_sided_p  # noqa: E402
+from lib.report.statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, one_sided_p  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
@@ -129,11 +129,12 @@ def update_text(text: str, sources: Sources) -> str:
 # ---- markdown ----------------------------------------------------------------------------------
 
 def markdown_table(header: list[str], rows: Iterable[list[str]]) -> str:
-    """A GitHub table; the first column left-aligned, the others (numbers) right-aligned."""
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    """A GitHub table of cells already written as text, through the pages' one table formatter
+    (:func:`lib.report.formatting.table_markdown`): the first column left-aligned, the others (numbers)
+    right-aligned, human headers."""
+    import pandas as pd
 
-    return "\n".join([line(header), line(["---"] + ["---:"] * (len(header) - 1))] + [line(r) for r in rows])
+    return tables.table_markdown(pd.DataFrame([list(r) for r in rows], columns=header), index=False)
 
 
 def relative(path: Path, base: Path) -> str:
@@ -226,9 +227,9 @@ def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
 
 def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"h/{m}" for m in SUPERVISED_METRICS]
-    text = tables.format_mean_std(tables.aggregate(records, keys), keys)
-    rows = [[label] + [text.loc[label, k] for k in keys] for label in text.index]
-    return (markdown_table(["method"] + [NAMES[m] for m in SUPERVISED_METRICS], rows),
+    text = tables.format_mean_std(tables.aggregate(records, keys), keys)[keys]
+    text = text.rename(columns=dict(zip(keys, (NAMES[m] for m in SUPERVISED_METRICS)))).rename_axis("method")
+    return (tables.table_markdown(text),
             "Encoder output h on the test split, in %: weighted kNN top-1, linear probe top-1, Recall@1, "
             "MAP@R, and NMI of k-means.")
 
@@ -236,9 +237,9 @@ def supervised_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
 def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
     keys = [f"{layer}/{m}" for layer in ("h", "z") for m in SIMCLR_METRICS]
     layers = tables.split_layers(tables.aggregate(records, keys), list(SIMCLR_METRICS))
-    text = tables.format_mean_std(layers, list(SIMCLR_METRICS))
-    rows = [[label] + [text.loc[label, m] for m in SIMCLR_METRICS] for label in text.index]
-    return (markdown_table(["representation"] + [NAMES[m] for m in SIMCLR_METRICS], rows),
+    text = tables.format_mean_std(layers, list(SIMCLR_METRICS))[list(SIMCLR_METRICS)]
+    text = text.rename(columns={m: NAMES[m] for m in SIMCLR_METRICS}).rename_axis("representation")
+    return (tables.table_markdown(text),
             "Test split, in %: h is the encoder output, z the projection head's output (what the loss sees).")
 
 
@@ -247,9 +248,10 @@ def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[s
     if not len(eff):
         return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
     fractions = sorted(set(eff["label_fraction"]))
-    cells = tables.format_mean_std(eff, ["test_top1"]).set_index(["method", "label_fraction"])["test_top1"]
-    rows = [[method] + [cells.get((method, f), "–") for f in fractions] for method in dict.fromkeys(eff["method"])]
-    return (markdown_table(["method"] + [f"{100 * f:g} % labels" for f in fractions], rows),
+    cells = (tables.format_mean_std(eff, ["test_top1"]).pivot(index="method", columns="label_fraction", values="test_top1")
+             .reindex(index=list(dict.fromkeys(eff["method"])), columns=fractions))
+    cells = cells.rename(columns=lambda f: f"{100 * f:g} % labels").rename_axis(index="method", columns=None)
+    return (tables.table_markdown(cells),
             "Test accuracy (top-1, %) against the fraction of training labels used.")
 
 
@@ -323,8 +325,7 @@ def by_seed(records: Iterable[RunRecord], key: str, **where: Any) -> dict[int, f
 
 def paired_stats(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float, float, int, float]:
     """``a - b`` paired by seed (the seeds both have): mean, std, seeds, and the p of the two-sided paired
-    t-test (nan under two seeds). Two-sided: a finding has no direction fixed before the data, unlike a
-    paper's claim, whose verdict tests the paper's sign one-sided."""
+    t-test (nan under two seeds), as every claim's (lib.report.statistics.FAMILY_VERDICT_RULE)."""
     seeds = sorted(set(a) & set(b))
     mean, std, n = mean_std([a[s] - b[s] for s in seeds])
     p = min(1.0, 2 * one_sided_p(mean, std, n, 1 if mean >= 0 else -1)) if n >= 2 else math.nan
@@ -468,32 +469,49 @@ def render_related(src: Sources) -> str:
     if not profiles:
         return pending(f"No manifest of the related-work notebooks (05-08) with complete records at profile "
                        f"{src.profile or ' or '.join(PROFILE_ORDER)}.")
+    # one family per profile: every related-work manifest of that profile with complete records, judged at once
+    judged = {p: tables.related_work_table({nb: c.manifest for nb, cs in chosen.items() for c in cs if c.profile == p})
+              for p in profiles}
+    first = profiles[0]
+    detail = ["ours (points)", "95 % CI (points)", "p", "q", "verdict"]  # the first profile's columns
+    width = 4 + len(detail) + len(profiles) - 1
     rows: dict[tuple[str, str, int], list[str]] = {}
     for nb, cs in chosen.items():
         ran = {c.profile for c in cs}
-        absent = ["not run at this profile" if p not in ran else "–" for p in profiles]
+        absent = (["–"] * (len(detail) - 1) + ["not run at this profile" if first not in ran else "–"]
+                  + ["not run at this profile" if p not in ran else "–" for p in profiles[1:]])
         if not cs:
             claims, figures = notebooks.related()[nb]
-            rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, *absent]
+            rows[(nb, "", 0)] = [f"`{nb}`", figures, claims, "–", *absent]
         for c in cs:
-            table = tables.related_work_table({nb: c.manifest})
+            table = judged[c.profile]
             table = table[table["notebook"] == nb]
-            column = 3 + profiles.index(c.profile)
             for key, (_, row) in zip(claim_keys(nb, table["claim"]), table.iterrows()):
                 if key not in rows:
                     rows[key] = [link(report_page(src, c.profile, nb), src.readme_dir, nb), row["paper"], row["claim"],
-                                 *absent]
-                rows[key][column] = row["verdict"]
-    header = ["notebook", "paper", "claim"] + [f"`{p}`: verdict; effect vs the paper's" for p in profiles]
+                                 _cell(row["paper (points)"]), *absent]
+                if c.profile == first:
+                    rows[key][4:4 + len(detail)] = [_cell(row[k]) for k in detail]
+                else:
+                    rows[key][4 + len(detail) + profiles[1:].index(c.profile)] = _verdict_cell(row)
+                if rows[key][3] == "–":
+                    rows[key][3] = _cell(row["paper (points)"])
+    assert all(len(r) == width for r in rows.values())
+    header = (["notebook", "paper", "claim", "paper's effect (points)"]
+              + [f"`{first}`: {d}" if d in ("ours (points)", "verdict") else d for d in detail]
+              + [f"`{p}`: verdict; effect vs the paper's" for p in profiles[1:]])
     described = []
     for p in profiles:
         c = next(c for cs in chosen.values() for c in cs if c.profile == p)
         described.append(f"`{p}` ({data_and_seeds(c)}, "
                          f"{link(src.readme_dir / 'reports' / p / 'index.html', src.readme_dir, 'reports')})")
     parts = [markdown_table(header, rows.values()),
-             "Verdicts as each notebook wrote them into its manifest, with our effect (mean ± std over seeds) beside "
-             f"the paper's in points, one column per profile: {'; '.join(described)}. A claim's wording is the "
-             f"first profile's (its settings differ between profiles). The rule: {tables.VERDICT_RULE}."]
+             f"Our effect (mean ± std over seeds) beside the paper's, in points; for `{first}` its 95 % t-interval, the "
+             "p of its test and the Benjamini-Hochberg q over the family of every claim of 05-08 at that profile (each "
+             "profile is its own family), recomputed here from the per-seed effects each notebook stored in its "
+             f"manifest; a verdict column for each further profile. The profiles: {'; '.join(described)}. A claim's "
+             "wording is the first "
+             f"profile's (its settings differ between profiles). The rule: {FAMILY_VERDICT_RULE}."]
     figures, manifests = [], []
     for nb, cs in chosen.items():
         if not cs:
@@ -511,6 +529,22 @@ def render_related(src: Sources) -> str:
     parts.append(f"Profile `{chosen_profile(chosen)}`; run ids, commits and devices per notebook in its manifest: "
                  + ", ".join(manifests) + ".")
     return "\n\n".join(parts)
+
+
+def _cell(value: Any) -> str:
+    """A cell of the claims table: "–" for a missing or NaN value, a number as it reads, text as it is."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _verdict_cell(row: Mapping[str, Any]) -> str:
+    """A further profile's cell: its verdict and our effect (a manifest without stored claims: its headline text,
+    which holds both)."""
+    ours = _cell(row.get("ours (points)"))
+    if ours == "–":
+        return str(row["verdict"])
+    return f"{row['verdict']}; ours {ours} vs paper {_cell(row.get('paper (points)'))}"
 
 
 def chosen_profile(chosen: Mapping[str, list[Chosen]]) -> str:

@@ -100,7 +100,9 @@ def test_claims_conclusion_counts_the_verdicts():
     text = C.claims(rows, "CIFAR-10", ["extra line"])
     assert "Of the 3 claims tested on CIFAR-10: 1 agrees, 1 inconclusive, 1 opposite." in text
     assert "- a (s): **agrees**; ours +1.0 ± 0.2 points over 3 seeds, paper 2.0, p = 0.01" in text
-    assert "extra line" in text and "one-sided paired t-test at 5%" in text
+    assert "extra line" in text and "Benjamini-Hochberg" in text and "TOST" in text  # the family rule, quoted
+    family = C.claims(rows, "CIFAR-10", [], family="q: Benjamini-Hochberg over the family of 7 tests.")
+    assert "q: Benjamini-Hochberg over the family of 7 tests." in family
     assert "one seed" not in text  # 3-seed claims among them: the rule sentence speaks of this page's seeds
     one = C.claims(rows[1:2], "the sample", [])
     assert "With one seed there is no test, so every verdict here is inconclusive." in one
@@ -108,6 +110,21 @@ def test_claims_conclusion_counts_the_verdicts():
     assert "Of the 3 claims tested on CIFAR-10: 2 agree, 1 opposite." in two
     assert C.verdict_tally(["opposite", "agrees", "inconclusive (1 seed: no test)", "agrees", "not run at this profile"]) \
         == "2 agree, 1 inconclusive, 1 opposite, 1 not run at this profile"
+
+
+def test_claims_conclusion_shows_the_interval_p_and_q():
+    row = {"claim": "a", "source": "s", "verdict": "inconclusive", "ours (points)": "+1.0 ± 0.2", "seeds": 3,
+           "paper (points)": 2.0, "95 % CI (points)": "+0.5 to +1.5", "p": 0.012, "q": 0.061}
+    assert "ours +1.0 ± 0.2 points over 3 seeds (95 % CI +0.5 to +1.5), paper 2.0, p = 0.012, q = 0.061" \
+        in C.claims([row], "CIFAR-10")
+
+
+@pytest.mark.parametrize("pixels,left", [(0.05, "much"), (0.9, "little")])
+def test_data_and_views_says_how_much_of_the_pretext_task_pixels_leave(pixels, left):
+    """#24 item 7: pixel matching that finds 5 % of the partners leaves *much* of the task to the network
+    (the condition was inverted: it said "leaves little")."""
+    text = C.data_and_views("cifar10", 50000, 10000, 3, 32, {"identity": 1.0, "crop": 0.4, "x": pixels}, "x", 256)
+    assert f"So pixel matching leaves {left} of the pretext task to be solved" in text
 
 
 @pytest.mark.parametrize("channels,word", [(3, "three channels"), (1, "brightness and contrast")])

@@ -29,10 +29,25 @@ def test_table_has_human_headers_no_index_name_row_and_every_row():
                          index=pd.Index([f"m{i}" for i in range(80)], name="method"))
     page = F.table_html(frame, percent_columns=["knn_top1"])
     assert "<th>kNN top-1</th>" in page and "knn_top1" not in page
-    assert "method" not in page  # pandas puts the index's name in a row of its own
+    # pandas puts the index's name in a row of its own; here it labels the top-left cell instead
+    assert page.count("method") == 1 and "<th>method</th>" in page.split("</thead>")[0]
     assert page.count("<tr") == 81 and "57.9 %" in page and "0.579" not in page  # 80 rows + header: no "..."
     markdown = F.table_markdown(frame.head(2), percent_columns=["knn_top1"])
-    assert markdown.splitlines()[:3] == ["|  | kNN top-1 | seeds |", "|---|---|---|", "| m0 | 50.0 % | 3 |"]
+    assert markdown.splitlines()[:3] == ["| method | kNN top-1 | seeds |", "| --- | ---: | ---: |", "| m0 | 50.0 % | 3 |"]
+
+
+def test_the_names_of_rows_and_columns_share_the_top_left_cell():
+    """A two-way table (batch size by epochs) keeps what its rows and columns are, in one header cell,
+    also with two levels of columns; the Markdown table escapes "|" and shows a missing value as "–"."""
+    grid = pd.DataFrame([["1.0", "2.0"], ["3.0", math.nan]], index=pd.Index([128, 512], name="batch size"),
+                        columns=pd.Index([10, 40], name="epochs"))
+    page = F.table_html(grid)
+    assert page.count("<tr") == 3 and "<th>batch size \\ epochs</th>" in page and "<td>–</td>" in page
+    two = F.table_html(pd.concat({"1% labels": grid, "10% labels": grid}, axis=1))
+    assert two.count("<tr") == 4 and "batch size \\ epochs" in two and ">1% labels</th>" in two
+    markdown = F.table_markdown(grid.assign(note=["a|b", "c"]))
+    assert markdown.splitlines()[0] == "| batch size \\ epochs | 10 | 40 | note |"
+    assert markdown.splitlines()[2:] == ["| 128 | 1.0 | 2.0 | a\\|b |", "| 512 | 3.0 | – | c |"]
 
 
 def test_headline_numbers_of_the_committed_cifar_cpu_manifests():
@@ -64,3 +79,34 @@ def test_pages_00_to_08_show_their_mean_std_tables_through_the_one_formatter():
             if cell["cell_type"] == "code" and lines and lines[-1].startswith("tables.format_mean_std("):
                 bare.append(f"{path.name}: {lines[-1]}")
     assert not bare, bare
+
+
+# the table producers whose frame a cell must not show as it is (pandas' raw table), and a bare name
+# (a frame built above) as a cell's last line; claims_table is the claims' own (its columns are #24's)
+_RAW_FRAME = ("tables.grid_table(", "tables.side_by_side(", "tables.transformation_table(", "papers.reference_table(",
+              "pd.concat(", "pd.DataFrame(", "tables.format_mean_std(", "tables.aggregate(")
+
+
+def test_no_notebook_shows_a_raw_dataframe():
+    """#25 item 5: every table of every page goes through the one formatter. A cell whose last expression
+    is a DataFrame (a bare name, a table producer, ``.to_frame()``), or that ``display``s one without
+    :func:`show_table`, would show pandas' own table: snake_case headers, an index-name row, raw floats."""
+    import ast
+    import json
+    from pathlib import Path
+
+    raw = []
+    for path in sorted(Path("notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or not source.strip():
+                continue
+            body = ast.parse("\n".join(l for l in source.splitlines() if not l.lstrip().startswith("%"))).body
+            last = ast.unparse(body[-1]) if body and isinstance(body[-1], ast.Expr) else ""
+            shown = [last] + [ast.unparse(n.args[0]) for n in ast.walk(ast.Module(body=body, type_ignores=[]))
+                              if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "display" and n.args]
+            for text in filter(None, shown):
+                if (text.isidentifier() or text.endswith(".to_frame()") or text.startswith(_RAW_FRAME)
+                        or text.startswith("(") and text.lstrip("(").startswith(_RAW_FRAME)):
+                    raw.append(f"{path.name}: {text[:80]}")
+    assert not raw, raw

@@ -247,3 +247,18 @@ def test_small_cnn_cost_and_count_parameters():
     assert count_parameters(linear) == 15
     linear.bias.requires_grad_(False)
     assert count_parameters(linear, trainable_only=True) == 12
+
+
+def test_lightlys_simclr_head_is_our_affine_head():
+    """#24 item 7: lightly's SimCLRProjectionHead ends in BatchNorm1d after a bias-free Linear (the
+    docstring said it ends without one): layer for layer it is ``last_bn="affine"``, not ``"none"``."""
+    heads = pytest.importorskip("lightly.models.modules.heads")
+    from lib.models import ProjectionHead
+
+    def kinds(module):
+        return [(type(m).__name__, getattr(m, "bias", None) is not None if isinstance(m, torch.nn.Linear) else None)
+                for m in module.modules() if not list(m.children())]
+
+    theirs = kinds(heads.SimCLRProjectionHead(8, 8, 4))
+    assert theirs == kinds(ProjectionHead(8, 8, 4, 2, last_bn="affine"))
+    assert theirs != kinds(ProjectionHead(8, 8, 4, 2, last_bn="none"))

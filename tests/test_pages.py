@@ -231,10 +231,10 @@ def test_figure_caption_reaches_the_output_metadata_in_ipython():
     assert metadata["image/png"]["width"] == captions.display_width(fig)  # shown at its own size (96 px/inch)
 
 
-def test_images_are_recompressed_losslessly():
+def test_images_are_recompressed_losslessly_up_to_256_colours():
     from PIL import Image
 
-    original = png(200, 120)
+    original = png(200, 120)  # at most 201 colours: the WebP keeps every pixel
     page = pages.compress_images(f'<img src="data:image/png;base64,{original}">')
     data = re.search(r'data:image/\w+;base64,([^"]+)', page).group(1)
     smaller = base64.b64decode(data)
@@ -242,6 +242,35 @@ def test_images_are_recompressed_losslessly():
     before = np.asarray(Image.open(io.BytesIO(base64.b64decode(original))).convert("RGBA"))
     after = np.asarray(Image.open(io.BytesIO(smaller)).convert("RGBA"))
     assert np.array_equal(before, after)
+
+
+def test_a_picture_of_many_colours_keeps_256_close_ones_and_gets_smaller():
+    """A photo-like figure (many colours, as the image grids of 00-02) is stored in a 256-colour palette
+    (no dithering), each pixel close to its colour, and in fewer bytes than its lossless WebP."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)  # 768 colours, as 32-px images upscaled
+    pixels = np.kron(blocks, np.ones((8, 8, 1), np.uint8))
+    out = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(out, "PNG")
+    mime, data = pages.smaller_image(out.getvalue())
+    after = Image.open(io.BytesIO(data)).convert("RGB")
+    assert mime == "image/webp" and after.getcolors(256) is not None
+    assert np.abs(np.asarray(after).astype(int) - pixels).mean() < 12
+    lossless = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(lossless, "WEBP", lossless=True)
+    assert len(data) < lossless.tell()
+
+
+def test_slim_markup_drops_only_what_the_stylesheet_does_not_style():
+    body = ('<div class="highlight hl-ipython3"><pre><span></span><span class="n">x</span> <span class="o">=</span> '
+            '<span class="s2">"a&lt;b"</span><span class="p">)</span></pre></div>'
+            '<div class="jp-Collapser jp-InputCollapser jp-Cell-inputCollapser">\n</div>\n<p><span class="n">kept</span></p>')
+    slim = pages.slim_markup(body, pages.styled_token_classes(pages.STYLESHEET_SOURCE.read_text(encoding="utf-8")))
+    assert slim == ('<div class="highlight hl-ipython3"><pre>x <span class="o">=</span> <span class="s2">"a&lt;b"</span>)'
+                    '</pre></div><p><span class="n">kept</span></p>')
+    assert {"o", "s2", "k", "c1"} <= pages.styled_token_classes(pages.STYLESHEET_SOURCE.read_text(encoding="utf-8"))
 
 
 # ---- navigation --------------------------------------------------------------------------------

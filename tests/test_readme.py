@@ -300,27 +300,42 @@ def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
 
 
 def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_settings(tmp_path):
+    """#24 item 5: the first profile shows our effect, its 95 % interval, p, q (Benjamini-Hochberg over the
+    profile's family, recomputed from the stored per-seed effects) and the verdict; each further profile a
+    verdict column; the rule applied is quoted."""
+    from lib.report import claims
+    from lib.report.statistics import FAMILY_VERDICT_RULE, claim_row
+
     runs = tmp_path / "runs"
-    for profile, seeds, batches, verdicts in (("quick", 1, "256 - 64", ("inconclusive (1 seed: no test); ours +4.8",
-                                                                        "inconclusive (1 seed: no test); ours +1.0")),
-                                              ("cifar-cpu", 3, "512 - 128", ("agrees; ours +2.0 ± 0.5",
-                                                                             "opposite; ours -3.0 ± 0.4"))):
+    effects = {"quick": ([0.048], [0.010]),
+               "cifar-cpu": ([0.02, 0.025, 0.015], [-0.030, -0.034, -0.026])}
+    for profile, batches in (("quick", "256 - 64"), ("cifar-cpu", "512 - 128")):
+        seeds = len(effects[profile][0])
         recs = [fake_record(runs, {"h/linear_probe_top1": 0.5}, task="pretrain", seed=s, dataset="sample"
                             if profile == "quick" else "imagefolder:data/cifar10-jpeg") for s in range(seeds)]
+        rows = [claim_row(f"larger batch is better (batch {batches}, {f} labels)", "SimCLR Figure 9", d, expected_sign=1)
+                for f, d in zip(("10%", "1%"), effects[profile])]
         tables.write_manifest("07_batch_temperature", profile, {"grid": [r.run_id for r in recs]}, runs_dir=runs,
-                              headline={f"verdict: larger batch is better (batch {batches}, 10% labels)": verdicts[0],
-                                        f"verdict: larger batch is better (batch {batches}, 1% labels)": verdicts[1]})
+                              headline=claims.verdict_headline(rows), claims=claims.stored(rows))
     text = ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, None))
     header = next(line for line in text.splitlines() if line.startswith("| notebook |"))
-    assert header.endswith("| `cifar-cpu`: verdict; effect vs the paper's | `quick`: verdict; effect vs the paper's |")
-    first = row(text, "[`07_batch_temperature`](reports/cifar-cpu/07_batch_temperature.html)")
-    assert first == ["SimCLR Figure 9, Table 5, Appendix B.1, B.9", "larger batch is better (batch 512 - 128, 1% labels)",
-                     "opposite; ours -3.0 ± 0.4", "inconclusive (1 seed: no test); ours +1.0"]
-    assert "| agrees; ours +2.0 ± 0.5 | inconclusive (1 seed: no test); ours +4.8 |" in text
+    assert header == ("| notebook | paper | claim | paper's effect (points) | `cifar-cpu`: ours (points) | 95 % CI (points) "
+                      "| p | q | `cifar-cpu`: verdict | `quick`: verdict; effect vs the paper's |")
+    line = next(line for line in text.splitlines() if "1% labels)" in line)
+    assert line.startswith("| [`07_batch_temperature`](reports/cifar-cpu/07_batch_temperature.html) |")
+    first = [c.strip() for c in line.strip("|").split("|")][1:]
+    assert first[:4] == ["SimCLR Figure 9", "larger batch is better (batch 512 - 128, 1% labels)", "+", "-3.0 ± 0.4"]
+    assert first[4] == "-4.0 to -2.0" and float(first[5]) > 0.99 and float(first[6]) > 0.5
+    assert first[7:] == ["opposite (the test against the paper's direction: q = 0.012)",
+                         "inconclusive (1 seed: no test); ours +1.0 vs paper +"]
+    assert "| agrees | inconclusive (1 seed: no test); ours +4.8 vs paper + |" in text
     assert "`cifar-cpu` (CIFAR-10, JPEG q75 copy, 3 seeds" in text and "`quick` (the grey-scale Fashion-MNIST sample, 1 seed" in text
-    assert row(text, "`05_simclr_augmentations`")[2:] == ["not run at this profile", "not run at this profile"]
+    assert row(text, "`05_simclr_augmentations`")[2:] == ["–", "–", "–", "–", "–", "not run at this profile",
+                                                          "not run at this profile"]
     assert "[`07`](runs/_manifests/07_batch_temperature-cifar-cpu.json) (3 runs" in text
-    assert ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, "quick")).count("| `quick`: verdict") == 1
+    assert f"The rule: {FAMILY_VERDICT_RULE}." in text
+    only = ur.render("related", ur.Sources(runs, tmp_path / "none", tmp_path, "quick"))
+    assert "| `quick`: verdict |" in only and "| – | – | – | inconclusive (1 seed: no test) |" in only
 
 
 def test_paired_verdict_of_the_crop_sampler_benchmark():

@@ -2,9 +2,12 @@
 
 Each builder takes the per-seed results a notebook computed (``{setting: [value per seed]}``) and
 returns the rows of :func:`lib.report.tables.claim_row`: the claim, its source, the paper's effect,
-ours (mean ± std over seeds) and the verdict. :func:`verdict_lines` prints them and
-:func:`verdict_headline` puts them into the notebook's manifest, which the summary notebook and the
-README read.
+ours (mean ± std over seeds, 95 % interval) and its test's p. The verdict needs the profile's whole
+family of claims (Benjamini-Hochberg, :data:`~lib.report.statistics.FAMILY_VERDICT_RULE`): a page
+sets it with :func:`page_family`, stores its claims in its manifest (:func:`stored`), and the summary
+notebook and the README apply the rule to every manifest of the profile at once
+(:func:`manifest_family`). :func:`verdict_lines` prints the rows and :func:`verdict_headline` gives
+the manifest's verdict entries, which the index counts.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 from .frames import TABLE3_ROWS
 from .grids import NORMALIZE_KNOB
 from .papers import reference
-from .statistics import VERDICT_RULE, claim_row, paper_delta, per_seed_best, seed_deltas
+from .statistics import (FAMILY_VERDICT_RULE, apply_family, claim_row, family_input, mean_std, paper_delta,
+                         per_seed_best, seed_deltas, stored_claim, stored_row)
 
 Rows = list[dict[str, Any]]
 PerSeed = Sequence[float]
@@ -66,12 +70,19 @@ def head_claims(lp: Mapping[str, PerSeed], lpz: Mapping[str, PerSeed],
     ]
     t3 = reference("simclr.table3").values
     for t in transforms:
-        name = TABLE3_ROWS.get(t)
+        name = TABLE3_ROWS.get(t)  # Table 3's row of this transformation; None: the paper has none
         per_seed = tp[(f"nonlinear, {d}", t)]
-        rows.append(claim_row(f"the head removes '{t}': predicting it from h minus from z", "SimCLR Table 3",
-                              seed_deltas([r["h"] for r in per_seed], [r["z"] for r in per_seed]),
-                              paper=paper_delta(t3, f"{name}: h", f"{name}: z") if name else None, expected_sign=1))
+        h, z = [r["h"] for r in per_seed], [r["z"] for r in per_seed]
+        rows.append(claim_row(f"the head removes '{t}': predicting it from h minus from z",
+                              f"SimCLR Table 3 ('{name}')" if name else NOT_IN_PAPER.get(t, "not in the paper"),
+                              seed_deltas(h, z), paper=paper_delta(t3, f"{name}: h", f"{name}: z") if name else None,
+                              expected_sign=1, arm_means=[mean_std(h)[0], mean_std(z)[0]],
+                              chance=mean_std([r["chance"] for r in per_seed])[0]))
     return rows
+
+
+# transformations we probe that SimCLR's Table 3 has no row for: the source a claim on them names
+NOT_IN_PAPER = {"color": "not in the paper (SimCLR Table 3 has no colour-jitter row; its colour row is 'gray')"}
 
 
 def batch_temperature_claims(bt: Mapping[tuple[int, int], PerSeed], tv: Mapping[str, PerSeed],
@@ -144,7 +155,7 @@ def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
         rows.append(claim_row(f"self-distillation without labels keeps the teacher's accuracy (student - teacher, {f:.0%})",
                               "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("same size", False, f)], teacher),
                               paper=paper_delta(pv, f"self-distilled R152 3x+SK, {f:.0%}", f"R152 3x+SK, {f:.0%}"),
-                              expected_sign=1))
+                              equivalence=True))
         rows.append(claim_row(f"distilling into the base width beats fine-tuning it directly ({f:.0%})",
                               "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("base width", False, f)], acc[(3, width, 1, f)]),
                               paper=paper_delta(pv, f"distilled into R50 1x, {f:.0%}", f"R50 1x, {f:.0%}"),
@@ -153,24 +164,76 @@ def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
             rows.append(claim_row(f"adding labels to distillation changes little (with - without, same size, {f:.0%})",
                                   "SimCLRv2 Table 2", seed_deltas(dacc[("same size", True, f)], dacc[("same size", False, f)]),
                                   paper=paper_delta(pv, f"labels + distillation, {f:.0%}",
-                                                    f"distillation only (our default), {f:.0%}"), expected_sign=1))
+                                                    f"distillation only (our default), {f:.0%}"), equivalence=True))
     return rows
 
 
-def verdict_lines(rows: Rows) -> str:
-    """One line per claim: its verdict, ours beside the paper's, in points."""
-    lines = [f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, paper {r['paper (points)']})"
-             for r in rows]
+def page_family(rows: Rows, notebook: str, profile: str, runs_dir: str = "") -> tuple[Rows, str]:
+    """This page's claim rows with ``q`` and ``verdict`` from the profile's whole family of claims, and a
+    sentence saying which claims that family holds.
+
+    The family is this page's claims plus the claims every other manifest of ``profile`` stores
+    (``manifest["claims"]``, written by :func:`stored`), read now: a page rendered before another
+    related-work notebook at this profile says which notebooks' claims its q-values lack. The summary
+    (09) and the README apply the same rule to all the manifests at once (:func:`manifest_family`).
+    """
+    from .manifests import read_manifests
+    from .notebooks import related
+
+    others = {nb: m for nb, m in read_manifests(profile, runs_dir).items() if nb != notebook}
+    stored_rows = [stored_row(c) for m in others.values() for c in m.get("claims") or []]
+    with_claims = [nb for nb, m in others.items() if m.get("claims")]
+    lacking = [nb for nb in related() if nb != notebook and nb not in with_claims]
+    family = apply_family([*rows, *stored_rows])
+    tests = sum(1 for r in family if _finite(r.get("p")))
+    held = (f"{len(family)} claim{'s' if len(family) != 1 else ''} at profile `{profile}`: this page's {len(rows)} "
+            f"and {len(stored_rows)} stored in the manifests of {', '.join(with_claims) or 'no other notebook'}")
+    note = (f"q: Benjamini-Hochberg over the family of {tests} tests (each direction claim's two-sided paired "
+            f"t-test, each equivalence claim's TOST) of {held}" if tests else
+            f"No q: none of the family's {held} has a test (fewer than 2 seeds)")
+    if lacking:
+        note += (f"; {', '.join(lacking)} store{'s' if len(lacking) == 1 else ''} no claims at this profile yet, so "
+                 "the family lacks theirs (the summary and the README apply the rule to every manifest at once)")
+    return family[:len(rows)], note + "."
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, float) and x == x and abs(x) != float("inf")
+
+
+def stored(rows: Rows) -> list[dict[str, Any]]:
+    """The claims a manifest stores (``write_manifest(..., claims=...)``): each row's text, source, paper's
+    effect and its per-seed effect with the inputs of the verdict rule."""
+    return [stored_claim(r) for r in rows]
+
+
+def manifest_family(manifests: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """``(notebook, claim row)`` of every claim the manifests store, with ``q`` and ``verdict`` from
+    :data:`FAMILY_VERDICT_RULE` over all of them: one profile's family (pass one profile's manifests)."""
+    entries = [(nb, stored_row(c)) for nb, m in manifests.items() for c in m.get("claims") or []]
+    return list(zip([nb for nb, _ in entries], apply_family([r for _, r in entries])))
+
+
+def verdict_lines(rows: Rows, note: str = "") -> str:
+    """One line per claim: its verdict, ours beside the paper's, in points, with p, q and the 95 % interval."""
+    lines = [f"{r['claim']}: {r['verdict']} (ours {r['ours (points)']} points, 95 % CI {r.get('95 % CI (points)', '–')}"
+             f", paper {r['paper (points)']}{_pq(r)})" for r in rows]
     one_seed = bool(rows) and all(r.get("seeds") == 1 for r in rows)  # the page's own seed count decides
-    return "\n".join([*lines, f"(The rule: {VERDICT_RULE}"
+    return "\n".join([*lines, *([note] if note else []), f"(The rule: {FAMILY_VERDICT_RULE}"
                                + ("; with one seed there is no test, so every verdict here is inconclusive" if one_seed
                                   else "") + ".)"])
 
 
+def _pq(r: Mapping[str, Any]) -> str:
+    """``", p = 0.012, q = 0.04"`` where the claim was tested; "" otherwise."""
+    return (f", p = {r['p']:.2g}, q = {r['q']:.2g}" if _finite(r.get("p")) and _finite(r.get("q")) else "")
+
+
 def verdict_headline(rows: Rows) -> dict[str, str]:
-    """The manifest's ``verdict: <claim>`` entries, which the summary notebook and the README list."""
+    """The manifest's ``verdict: <claim>`` entries, which the index counts (the summary notebook and the
+    README recompute the verdicts from the stored claims, :func:`manifest_family`)."""
     return {f"verdict: {r['claim']}": f"{r['verdict']}; ours {r['ours (points)']} vs paper {r['paper (points)']} points"
-            for r in rows}
+            + _pq(r) for r in rows}
 
 
 # ---- #24 item 1: every claim declares its factor --------------------------------------------------------

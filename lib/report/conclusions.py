@@ -2,8 +2,8 @@
 
 Each function takes the per-seed results a notebook computed and returns its **Answer** paragraph
 as Markdown: the answer, the numbers with their spread over seeds, and for every comparison the
-paired difference per seed with a one-sided paired t-test at :data:`~lib.report.tables.ALPHA`
-(the rule of the claim verdicts, :data:`~lib.report.tables.VERDICT_RULE`). Nothing is asserted in
+paired difference per seed with a one-sided paired t-test at :data:`~lib.report.tables.ALPHA`; the
+claims of 05-08 follow :data:`~lib.report.statistics.FAMILY_VERDICT_RULE`. Nothing is asserted in
 advance: a sentence that depends on a result is chosen by the result, so the text stays true at
 every profile. :func:`show` renders it in a notebook (as Markdown in Jupyter, as text elsewhere).
 """
@@ -18,7 +18,7 @@ from ..config import Config
 from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
 from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
-from .statistics import ALPHA, mean_std, one_sided_p, result_values, verdict_tally
+from .statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, one_sided_p, result_values, verdict_tally
 
 SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
 
@@ -116,7 +116,7 @@ def data_and_views(dataset: str, n_train: int, n_test: int, channels: int, size:
     colour = ("colour distortion acts on three channels, so hue and saturation are part of what the views vary"
               if channels == 3 else "with one channel, colour distortion reduces to brightness and contrast and "
               "random grayscale does nothing")
-    left = "little" if simclr < 0.5 else "much"
+    left = "much" if simclr < 0.5 else "little"  # pixels solve little of the task: much is left to learn
     return (f"**Answer.** On {data_label(dataset)} ({n_train:,} training and {n_test:,} test images, {channels} "
             f"channel{'s' if channels > 1 else ''} of {size} px), matching views by raw pixels finds an image's partner "
             f"in a batch of {batch} for {identity:.0%} of views without augmentation, {crop:.0%} with random crops alone "
@@ -244,24 +244,33 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
 
 # ---- 05-08: the claims of the related work -------------------------------------------------------------
 
-def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = ()) -> str:
-    """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's."""
+def claims(rows: Sequence[Mapping[str, Any]], what: str, extra: Sequence[str] = (), family: str = "") -> str:
+    """Notebooks 05-08: the verdict count, then every claim with our effect beside the paper's, its 95 %
+    interval, p and q; ``family``: the sentence saying which claims the q-values were computed over
+    (:func:`lib.report.claims.page_family`)."""
     tally = verdict_tally([r["verdict"] for r in rows])
     lines = [f"**Answer.** Of the {len(rows)} claims tested on {what}: {tally}."]
     lines += ["", *[f"- {r['claim']} ({r['source']}): **{r['verdict']}**; ours {r['ours (points)']} points over "
-                    f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}, paper {r['paper (points)']}"
-                    + (f", p = {r['p (one-sided)']:.2g}" if isinstance(r.get("p (one-sided)"), float)
-                       and math.isfinite(r["p (one-sided)"]) else "") for r in rows]]
+                    f"{r['seeds']} seed{'s' if r['seeds'] != 1 else ''}"
+                    + (f" (95 % CI {r['95 % CI (points)']})" if r.get("95 % CI (points)", "–") != "–" else "")
+                    + f", paper {r['paper (points)']}" + _p_and_q(r) for r in rows]]
     if extra:
         lines += ["", *extra]
     seeds = {r["seeds"] for r in rows}
-    rule = ("A claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
-            f"t-test at {ALPHA:.0%}, is opposite when the test in the other direction is significant, and is "
-            "inconclusive otherwise")
+    rule = f"The rule: {FAMILY_VERDICT_RULE}."
+    if family:
+        rule += " " + family
     # the seed count is this page's: "as every verdict is with one seed" only where every claim has one seed
-    lines += ["", rule + (". With one seed there is no test, so every verdict here is inconclusive." if seeds == {1}
-                          else ".")]
+    lines += ["", rule + (" With one seed there is no test, so every verdict here is inconclusive." if seeds == {1}
+                          else "")]
     return "\n".join(lines)
+
+
+def _p_and_q(r: Mapping[str, Any]) -> str:
+    """``", p = 0.012, q = 0.04"`` (``p (one-sided)`` in rows written before the family rule)."""
+    p, q = r.get("p", r.get("p (one-sided)")), r.get("q")
+    text = f", p = {p:.2g}" if isinstance(p, float) and math.isfinite(p) else ""
+    return text + (f", q = {q:.2g}" if text and isinstance(q, float) and math.isfinite(q) else "")
 
 
 # ---- 09: the summary --------------------------------------------------------------------------------
@@ -300,7 +309,8 @@ def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: A
                 text += f"; the best from-scratch baseline ({s}) {pct(at[s])}"
             lines.append(text + ".")
     if related is not None and len(related):
-        lines.append(f"- **Related work (05-08):** of {len(related)} claims, {verdict_tally(list(related['verdict']))}.")
+        lines.append(f"- **Related work (05-08):** of {len(related)} claims, {verdict_tally(list(related['verdict']))}, "
+                     f"judged as one family. The rule: {FAMILY_VERDICT_RULE}.")
     if len(lines) == 2:
         lines.append("- no manifest at this profile: nothing to conclude yet.")
     return "\n".join(lines)

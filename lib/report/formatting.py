@@ -57,17 +57,30 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def corner(frame) -> str | None:
+    """The label of a table's top-left cell: what its rows and its columns are, from the names of the
+    index and of the columns (``"batch size \\ epochs"``, ``"head depth"``); None when neither is named.
+    pandas would show the index's name as a row of its own under the header (the stray index row)."""
+    rows = [n for n in frame.index.names if n is not None]
+    columns = frame.columns.names[-1]
+    parts = [" · ".join(readable(n) for n in rows)] if rows else []
+    parts += [readable(columns)] if columns is not None else []
+    return " \\ ".join(parts) or None
+
+
 def formatted(frame, percent_columns: Iterable[str] = (), index: bool = True):
     """A copy of ``frame`` as strings: ``percent_columns`` (fractions) as percentages, the headers
-    :func:`readable`, the index's name dropped (no stray row); ``index=False`` drops the index."""
+    :func:`readable`, the names of the index and the columns in the top-left cell (:func:`corner`), not
+    in a stray row of their own; ``index=False`` drops the index."""
     out = frame.copy()
     for column in percent_columns:
         out[column] = [percent(v) if isinstance(v, (int, float)) else v for v in out[column]]
+    label = corner(out) if index else None
     out = out.rename(columns=readable)
-    out.columns.name = None
+    out.columns.names = [None] * (out.columns.nlevels - 1) + [label]
     if index:
-        out.index = [readable(i) if isinstance(i, str) else i for i in out.index]
-        out.index.name = None
+        out = out.rename(index=lambda i: readable(i) if isinstance(i, str) else i)
+        out.index.names = [None] * out.index.nlevels
     else:
         out = out.reset_index(drop=True)
     return out
@@ -90,12 +103,25 @@ def show_table(frame, percent_columns: Iterable[str] = (), index: bool = True, e
 
 
 def table_markdown(frame, percent_columns: Iterable[str] = (), index: bool = True) -> str:
-    """:func:`formatted` as a Markdown table (the README's tables)."""
+    """:func:`formatted` as a GitHub Markdown table (the README's tables): the first column left-aligned
+    (labels), the others right-aligned (numbers), "|" in a cell escaped, "–" for a missing value."""
     out = formatted(frame, percent_columns, index)
-    headers = ([""] if index else []) + [str(c) for c in out.columns]
-    rows = [([str(i)] if index else []) + [str(v) for v in row] for i, row in zip(out.index, out.itertuples(index=False))]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+    def line(cells) -> str:
+        return "| " + " | ".join("–" if _missing(c) else str(c).replace("|", "\\|") for c in cells) + " |"
+
+    headers = ([corner_text(out)] if index else []) + [str(c) for c in out.columns]
+    rows = [([i] if index else []) + list(row) for i, row in zip(out.index, out.itertuples(index=False))]
+    return "\n".join([line(headers), line(["---"] + ["---:"] * (len(headers) - 1))] + [line(r) for r in rows])
+
+
+def corner_text(out) -> str:
+    """The top-left cell of a :func:`formatted` table ("" when unnamed)."""
+    return out.columns.names[-1] or ""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
 def headline_numbers(manifests: Mapping[str, Mapping[str, Any]]):

@@ -180,8 +180,20 @@ def claims_table(rows: Sequence[Mapping[str, Any]]):
     """Rows of :func:`claim_row` as a DataFrame (one row per claim)."""
     import pandas as pd
 
-    columns = ["claim", "source", "paper (points)", "ours (points)", "seeds", "ours / paper", "p (one-sided)", "verdict"]
-    return pd.DataFrame(list(rows), columns=columns)
+    frame = pd.DataFrame(list(rows), columns=list(CLAIM_COLUMNS))
+    for column in ("p", "q"):
+        frame[column] = [p_text(v) for v in frame[column]]
+    return frame
+
+
+def p_text(value: Any) -> str:
+    """A p- or q-value with two significant digits (``0.012``); "–" where there was no test."""
+    return f"{value:.2g}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+
+# the columns a page shows of a claim row (:func:`claim_row`; its "family" holds the test's inputs)
+CLAIM_COLUMNS = ("claim", "source", "paper (points)", "ours (points)", "seeds", "ours / paper", "95 % CI (points)",
+                 "test", "p", "q", "verdict")
 
 
 def grid_table(values: Mapping[tuple[Any, Any], Sequence[float]], rows: Sequence[Any], cols: Sequence[Any],
@@ -259,8 +271,10 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
         def _constructor(self):
             return FullText
 
-        def _repr_html_(self):
-            return self.to_html()
+        def _repr_html_(self):  # through the pages' one table formatter (lib.report.formatting)
+            from .formatting import table_html
+
+            return table_html(self)
 
         def __repr__(self):
             with pd.option_context("display.max_colwidth", None, "display.width", 250):
@@ -270,24 +284,40 @@ def setting_table(rows: Mapping[str, tuple[str, str]]):
 
 
 def related_work_table(manifests: Mapping[str, Mapping[str, Any]]):
-    """One row per claim of the related-work notebooks, from their manifests' headlines.
+    """One row per claim of the related-work notebooks, with the verdicts of one profile's whole family.
 
     The related-work notebooks are those whose module in :mod:`lib.report.notebooks` names the claims
-    they test (``Notebook.related``). Each notebook's manifest headline holds ``"verdict: <claim>"``
-    entries (strings); a notebook without a manifest at this profile gets one row saying so.
+    they test (``Notebook.related``). ``manifests``: every manifest of one profile. The claims they
+    store (``manifest["claims"]``) are one family: each gets its p, its Benjamini-Hochberg q over all
+    of them and its verdict (:func:`lib.report.claims.manifest_family`). A manifest written before the
+    claims were stored gives its ``"verdict: <claim>"`` headline entries as they are (no p, q); a
+    notebook without a manifest at this profile gets one row saying so.
     """
     import pandas as pd
 
-    from .notebooks import related  # (the notebooks' modules import claims, which imports this module)
+    from .claims import manifest_family  # (the notebooks' modules import claims, which imports this module)
+    from .notebooks import related
 
+    family: dict[str, list[dict[str, Any]]] = {}
+    for nb, row in manifest_family(manifests):
+        family.setdefault(nb, []).append(row)
     rows = []
     for nb, (claims, figures) in related().items():
         manifest = manifests.get(nb)
         if manifest is None:
             rows.append({"notebook": nb, "paper": figures, "claim": claims, "verdict": "not run at this profile"})
             continue
+        if nb in family:
+            for r in family[nb]:
+                rows.append({"notebook": nb, "paper": r["source"] or figures, "claim": r["claim"],
+                             "paper (points)": r["paper (points)"], "ours (points)": r["ours (points)"],
+                             "seeds": r["seeds"], "95 % CI (points)": r["95 % CI (points)"], "p": p_text(r["p"]),
+                             "q": p_text(r["q"]),
+                             "verdict": r["verdict"]})
+            continue
         verdicts = {k[len("verdict: "):]: v for k, v in manifest.get("headline", {}).items()
                     if k.startswith("verdict: ")}
         for claim, verdict in (verdicts or {claims: "no verdict recorded"}).items():
             rows.append({"notebook": nb, "paper": figures, "claim": claim, "verdict": verdict})
-    return pd.DataFrame(rows, columns=["notebook", "paper", "claim", "verdict"])
+    return pd.DataFrame(rows, columns=["notebook", "paper", "claim", "paper (points)", "ours (points)", "seeds",
+                                       "95 % CI (points)", "p", "q", "verdict"])

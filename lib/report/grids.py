@@ -502,3 +502,11 @@ def channels_note(dataset: str) -> str:
     return f"{dataset}: {channels} channel(s)" + ("" if channels == 3 else (
         ": colour distortion reduces to brightness and contrast, and random grayscale does nothing; the colour "
         "results show the mechanics only"))
+
+
+def show_channels_caveat(dataset: str) -> None:
+    """Print :func:`channels_note` where it is a caveat (images of other than three channels, for which
+    the colour augmentations do less); nothing for colour images, whose note would say nothing new."""
+    note = channels_note(dataset)
+    if not note.endswith(": 3 channel(s)"):
+        print(note)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,16 @@ def manifest_path(notebook: str, profile: str, runs_dir: str | Path = "") -> Pat
 
 
 def write_manifest(notebook: str, profile: str, runs: Mapping[str, str | list[str]],
-                   headline: Mapping[str, Any] | None = None, runs_dir: str | Path = "") -> Path:
+                   headline: Mapping[str, Any] | None = None, runs_dir: str | Path = "",
+                   claims: Sequence[Mapping[str, Any]] | None = None) -> Path:
     """Record which runs a notebook reports, and its headline numbers; returns the file written.
 
     ``runs`` maps a label (``"SimCLR"``, ``"fine-tune h, 1 %"``) to a run id or a list of run ids
     (one per seed); lists are stored in every case. ``headline`` holds the few numbers the
     notebook concludes with (plain floats or strings). A notebook that trains nothing (00) gives
-    no runs and its headline alone. The file is written atomically, with the date and the git
+    no runs and its headline alone. ``claims``: the claims a related-work notebook tested, as
+    :func:`lib.report.claims.stored` gives them (per-seed effects and the verdict rule's inputs), so
+    that the summary and the README judge the profile's whole family at once. The file is written atomically, with the date and the git
     commit of the code that wrote it.
     """
     if not isinstance(runs, Mapping) or not (runs or headline):
@@ -68,6 +71,7 @@ def write_manifest(notebook: str, profile: str, runs: Mapping[str, str | list[st
     atomic_write_json(path, {"notebook": notebook, "profile": profile, "runs": normalised,
                              "labels": list(normalised),  # the JSON is key-sorted: keep the notebook's order
                              "headline": dict(headline or {}), "date": now_iso(),
+                             **({"claims": [dict(c) for c in claims]} if claims else {}),
                              "commit": state["commit"], "dirty": state["dirty"]})
     return path
 

@@ -197,10 +197,19 @@ def plan_line(name: str, p: Mapping[str, Any]) -> str:
     return f"{name}: {p['runs']} runs, {p['recorded']} already recorded, {todo} to train{estimate}"
 
 
-def plan_lines(groups: Mapping[str, Group], device_type: str = "cpu") -> str:
-    """:func:`plan_line` of each named group of configs."""
-    return "\n".join(plan_line(name, plan([c for cs in group.values() for c in cs], device_type))
-                     for name, group in groups.items())
+def plan_lines(groups: Mapping[str, Group], device_type: str = "cpu", pending_only: bool = False) -> str:
+    """:func:`plan_line` of each named group of configs (``pending_only``: of the groups with runs to train)."""
+    plans = {name: plan([c for cs in group.values() for c in cs], device_type) for name, group in groups.items()}
+    return "\n".join(plan_line(name, p) for name, p in plans.items() if p["pending"] or not pending_only)
+
+
+def show_pending(groups: Mapping[str, Group], device_type: str = "cpu") -> None:
+    """Print, before a notebook trains, what it will train and for about how long (:func:`plan_lines` of
+    the groups with runs to train); print nothing when every run is recorded: the page's banner says
+    how many runs were loaded, and a line per group would only repeat it."""
+    lines = plan_lines(groups, device_type, pending_only=True)
+    if lines:
+        print(lines)
 
 
 # ---- every notebook's runs, from its parameter values ------------------------------------------------

@@ -1,8 +1,11 @@
 """Statistics over seeds and the verdicts of the related-work claims: pure functions of numbers.
 
 :func:`mean_std` is the one statistic over seeds; a claim's effect is paired by seed
-(:func:`seed_deltas`) and judged by a one-sided paired t-test (:func:`one_sided_p`,
-:func:`effect_verdict`); :func:`claim_row` is one row of a notebook's paper-vs-ours table.
+(:func:`seed_deltas`); :func:`claim_row` is one row of a notebook's paper-vs-ours table, with the p of
+its test (a one-sided paired t-test, :func:`one_sided_p`, or TOST for a claim of no change,
+:func:`tost_p`) and the 95 % interval (:func:`t_interval`). The verdict is
+:data:`FAMILY_VERDICT_RULE`'s, applied to a profile's whole family of claims at once
+(:func:`family_verdicts`, :func:`apply_family`).
 """
 
 from __future__ import annotations
@@ -122,6 +125,14 @@ def one_sided_p(mean: float, std: float, n: int, sign: int) -> float:
     return float(student_t.sf(sign * mean / (std / math.sqrt(n)), df=n - 1))
 
 
+def two_sided_p(mean: float, std: float, n: int) -> float:
+    """p-value of the two-sided paired t-test that the effect's mean is not 0: twice the smaller one-sided p
+    (:func:`one_sided_p`), at most 1; NaN for n < 2."""
+    if n < 2 or not math.isfinite(mean) or not math.isfinite(std):
+        return math.nan
+    return min(1.0, 2 * min(one_sided_p(mean, std, n, 1), one_sided_p(mean, std, n, -1)))
+
+
 def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> str:
     """"agrees", "opposite" or "inconclusive": the one-sided paired t-test of :data:`VERDICT_RULE`."""
     if expected_sign not in (-1, 1):
@@ -138,25 +149,98 @@ def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> s
 
 
 def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | None = None,
-              expected_sign: int | None = None, scale: float = 100.0) -> dict[str, Any]:
-    """One row of a notebook's paper-vs-ours table.
+              expected_sign: int | None = None, scale: float = 100.0, *, equivalence: bool = False,
+              margin: float | None = None, arm_means: Sequence[float] | None = None, chance: float | None = None,
+              trained: bool = True) -> dict[str, Any]:
+    """One row of a notebook's paper-vs-ours table: the claim tested alone (see :func:`apply_family`).
 
     ``ours``: our effect per seed (a difference of fractions, e.g. from :func:`seed_deltas`);
     ``paper``: the paper's effect in points (None when it states only a direction, then give
-    ``expected_sign``). Our effect is shown in points (``scale`` 100) as mean ± std over seeds;
-    ``ours / paper`` says "by how much" relative to the paper.
+    ``expected_sign``). Our effect is shown in points (``scale`` 100) as mean ± std over seeds with its
+    95 % t-interval; ``ours / paper`` says "by how much" relative to the paper.
+
+    A direction claim gets the two-sided paired t-test (``p``; its verdict takes the sign from our effect). A claim that
+    something "changes little" or "keeps" an accuracy is an equivalence claim (``equivalence=True``):
+    its ``p`` is the TOST p within ±``margin`` (a fraction; :data:`EQUIVALENCE_MARGIN`, 1 point, unless
+    the paper states one). ``arm_means`` and ``chance`` (fractions) feed the ceiling/floor rule;
+    ``trained=False`` marks an arm that did not train. The row's ``q`` and ``verdict`` are those of a
+    family of this claim alone until :func:`apply_family` sets them from the profile's whole family;
+    ``row["family"]`` holds what that needs (and what a manifest stores, :func:`stored_claim`).
     """
-    if paper is None and expected_sign is None:
+    if paper is None and expected_sign is None and not equivalence:
         raise ValueError("give the paper's effect (paper=...) or its direction (expected_sign=+1/-1)")
-    sign = expected_sign if expected_sign is not None else (1 if paper >= 0 else -1)
-    mean, std, n = mean_std(ours)
+    sign = expected_sign if expected_sign is not None else (1 if (paper or 0) >= 0 else -1)
+    margin = EQUIVALENCE_MARGIN if margin is None else margin
+    deltas = [float(d) for d in ours]
+    mean, std, n = mean_std(deltas)
     ratio = (mean * scale / paper) if paper not in (None, 0) and math.isfinite(mean) else math.nan
-    return {"claim": claim, "source": source,
-            "paper (points)": round(paper, 1) if paper is not None else ("+" if sign > 0 else "-"),
-            "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "")
-                              if n else "–"),
-            "seeds": n, "ours / paper": ratio, "p (one-sided)": one_sided_p(mean, std, n, sign),
-            "verdict": effect_verdict(sign, mean, std, n)}
+    family = {"deltas": deltas, "kind": EQUIVALENCE if equivalence else DIRECTION, "expected_sign": sign,
+              "margin": margin, "trained": bool(trained),
+              "arm_means": [float(m) for m in arm_means] if arm_means is not None else None,
+              "chance": float(chance) if chance is not None else None}
+    row = {"claim": claim, "source": source,
+           "paper (points)": round(paper, 1) if paper is not None else (
+               f"±{margin * scale:g} (margin)" if equivalence else "+" if sign > 0 else "-"),
+           "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "") if n else "–"),
+           "seeds": n, "ours / paper": ratio, "95 % CI (points)": interval_text(t_interval(deltas), scale),
+           "test": (f"TOST ±{margin * scale:g} point{'s' if margin * scale != 1 else ''}" if equivalence
+                    else "paired t, two-sided"),
+           "family": family}
+    return _with_result(row, family_verdicts([family])[0])
+
+
+def interval_text(ci: Sequence[float], scale: float = 100.0) -> str:
+    """``"+0.4 to +2.1"`` (points with ``scale``); "–" when there is no interval (fewer than 2 seeds)."""
+    lo, hi = ci
+    return f"{lo * scale:+.1f} to {hi * scale:+.1f}" if math.isfinite(lo) and math.isfinite(hi) else "–"
+
+
+def _with_result(row: dict[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with the p, q and verdict of a :func:`family_verdicts` result (the verdict with its reason)."""
+    verdict = result["verdict"]
+    if verdict == FamilyVerdict.CEILING_FLOOR.value:
+        means = row["family"]["arm_means"]
+        verdict += (f" (both arms within {CEILING_FLOOR_MARGIN * 100:g} point of 100 % or of chance "
+                    f"{100 * row['family']['chance']:.1f} %: " + " and ".join(f"{100 * m:.1f} %" for m in means)
+                    + "; the metric has no room to show the effect)")
+    elif verdict == FamilyVerdict.DID_NOT_TRAIN.value:
+        verdict += " (an arm stayed at its initial accuracy)"
+    return {**row, "p": result["p"], "q": result["q"], "verdict": verdict}
+
+
+def stored_claim(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a manifest stores of a claim row (``manifest["claims"]``): its text, source and paper's
+    effect beside the inputs of :func:`family_verdicts`, so that the summary and the README can apply
+    :data:`FAMILY_VERDICT_RULE` to the profile's whole family."""
+    return {"claim": row["claim"], "source": row["source"], "paper (points)": row["paper (points)"],
+            "test": row.get("test", ""), **row["family"]}
+
+
+def family_input(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored claim as :func:`family_verdicts` takes it (JSON's nulls back to NaN)."""
+    return {"deltas": [math.nan if d is None else float(d) for d in stored.get("deltas", [])],
+            "kind": stored.get("kind", DIRECTION), "expected_sign": stored.get("expected_sign", 1),
+            "margin": stored.get("margin") or EQUIVALENCE_MARGIN, "trained": stored.get("trained", True) is not False,
+            "arm_means": stored.get("arm_means"), "chance": stored.get("chance")}
+
+
+def stored_row(stored: Mapping[str, Any], scale: float = 100.0) -> dict[str, Any]:
+    """A claim row (as :func:`claim_row` gives) rebuilt from a manifest's stored claim."""
+    family = family_input(stored)
+    mean, std, n = mean_std(family["deltas"])
+    row = {"claim": stored["claim"], "source": stored.get("source", ""),
+           "paper (points)": stored.get("paper (points)"),
+           "ours (points)": (f"{mean * scale:+.1f}" + (f" ± {std * scale:.1f}" if n > 1 else "") if n else "–"),
+           "seeds": n, "95 % CI (points)": interval_text(t_interval(family["deltas"]), scale),
+           "test": stored.get("test", ""), "family": family}
+    return _with_result(row, family_verdicts([family])[0])
+
+
+def apply_family(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``q`` and ``verdict`` from :func:`family_verdicts` over all of them at once: pass
+    the profile's whole family of claims (every related-work notebook's), not one page's."""
+    results = family_verdicts([r["family"] for r in rows])
+    return [_with_result(dict(r), res) for r, res in zip(rows, results)]
 
 
 def paper_delta(values: Mapping[str, float], a: str, b: str) -> float | None:
@@ -176,25 +260,25 @@ def line_series(values: Mapping[Any, Sequence[float]], keys: Sequence[Any], x: S
 
 
 # ---- #24: verdicts that know how many tests were run --------------------------------------------------
-# New functions beside :func:`effect_verdict` (which today's pages still use): Benjamini-Hochberg
-# q-values across a profile's family of claims, the 95 % t-interval of a paired effect, a TOST
-# equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into verdicts.
+# Benjamini-Hochberg q-values across a profile's family of claims, the 95 % t-interval of a paired
+# effect, a TOST equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into
+# the verdicts of the pages, the summary and the README (:func:`effect_verdict` is the test of one claim alone).
 
 EQUIVALENCE_MARGIN = 0.01  # 1 point (effects are fractions): the TOST margin unless a paper states one
 CEILING_FLOOR_MARGIN = 0.01  # an arm within 1 point of 100 % or of chance sits at the ceiling/floor
 CONFIDENCE = 0.95  # level of the interval shown beside every effect
 
 FAMILY_VERDICT_RULE = (
-    "each claim's per-seed paired effect gets a one-sided paired t-test in each direction (n - 1 degrees "
-    "of freedom); an equivalence claim gets a two one-sided tests procedure (TOST) with a margin of "
-    f"±{EQUIVALENCE_MARGIN * 100:g} point unless the paper states one. All these p-values of a profile "
-    "are one family, adjusted by Benjamini-Hochberg into q-values: a claim agrees when its test in the "
-    f"paper's direction has q < {ALPHA:g}, is opposite when its test in the other direction has "
-    f"q < {ALPHA:g}, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
+    "each claim's per-seed paired effect gets one test: a direction claim a two-sided paired t-test (n - 1 "
+    "degrees of freedom), an equivalence claim a two one-sided tests procedure (TOST) with a margin of "
+    f"±{EQUIVALENCE_MARGIN * 100:g} point unless the paper states one. The p-values of a profile's claims "
+    "are one family, adjusted by Benjamini-Hochberg into q-values: a direction claim agrees when q < "
+    f"{ALPHA:g} and our effect has the paper's sign, is opposite when q < {ALPHA:g} and it has the other "
+    f"sign, and is inconclusive otherwise; an equivalence claim is equivalent at TOST "
     f"q < {ALPHA:g} and not shown equivalent otherwise. An arm that did not train gives \"no verdict: "
     "did not train\"; when both arms sit within 1 point of 100 % or of chance the claim gives \"no "
-    "verdict: ceiling/floor\"; neither enters the family. One seed gives no test. Each effect is shown "
-    f"with its {CONFIDENCE * 100:g} % t-interval")
+    "verdict: ceiling/floor\"; neither enters the family. Fewer than two seeds give no test. Each effect "
+    f"is shown with its {CONFIDENCE * 100:g} % t-interval")
 
 
 def bh_qvalues(pvalues: Sequence[float]) -> list[float]:
@@ -307,9 +391,9 @@ def family_verdicts(claims: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -
             row["p"] = tost_p(c["deltas"], c.get("margin", EQUIVALENCE_MARGIN))
             family.append((i, "q", row["p"]))
         else:
-            row["p"] = one_sided_p(mean, std, n, sign)
+            row["p"] = two_sided_p(mean, std, n)
+            row["sign"] = sign
             family.append((i, "q", row["p"]))
-            family.append((i, "q_other", one_sided_p(mean, std, n, -sign)))
         row["kind"] = kind
         rows.append(row)
     for (i, key, _), q in zip(family, bh_qvalues([p for _, _, p in family])):
@@ -319,9 +403,9 @@ def family_verdicts(claims: Sequence[Mapping[str, Any]], alpha: float = ALPHA) -
             continue
         if row["kind"] == EQUIVALENCE:
             row["verdict"] = (FamilyVerdict.EQUIVALENT if row["q"] < alpha else FamilyVerdict.NOT_EQUIVALENT).value
-        elif row["q"] < alpha:
+        elif row["q"] < alpha and row["mean"] * row["sign"] > 0:
             row["verdict"] = FamilyVerdict.AGREES.value
-        elif row["q_other"] < alpha:
+        elif row["q"] < alpha:
             row["verdict"] = FamilyVerdict.OPPOSITE.value
         else:
             row["verdict"] = FamilyVerdict.INCONCLUSIVE.value

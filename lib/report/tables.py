@@ -8,7 +8,7 @@ notebooks call ``tables.<name>``; this module names what they may call, and defi
 
 from __future__ import annotations
 
-from .frames import (BATTERY_METRICS, TABLE3_ROWS, aggregate, best_row,  # noqa: F401
+from .frames import (BATTERY_METRICS, CLAIM_COLUMNS, TABLE3_ROWS, aggregate, best_row,  # noqa: F401
                      claims_table, describe_setting, format_mean_std, grid_table, headline_table,
                      label_efficiency_table, provenance_table, related_work_table, results_table, setting_table,
                      side_by_side, split_layers, transformation_table)
@@ -16,6 +16,6 @@ from .formatting import (folded, formatted, headline_numbers, percent, readable,
                          table_html, table_markdown)
 from .manifests import (MANIFEST_DIR, as_list, check_name, manifest_path, manifest_records,  # noqa: F401
                         read_manifests, snapshot_keys, stored_embeddings, stored_test_images, write_manifest)
-from .statistics import (ALPHA, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
+from .statistics import (ALPHA, FAMILY_VERDICT_RULE, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
                          line_series, mean_std, one_sided_p, paper_delta, per_seed_best, result_value,
                          result_values, seed_deltas, Verdict, verdict_tally)
