@@ -44,3 +44,15 @@ def test_a_second_call_trains_nothing(monkeypatch, tmp_path, capsys):
 def test_an_unknown_profile_is_one_line_before_anything_trains(capsys):
     assert load_script().main(["--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_the_profile_in_training_keeps_its_run_ids():
+    """cifar-cpu-next trains for many hours over several sessions: a change that moved its run ids (a config
+    field, a default, a builder) would orphan the records already trained. Its ids are pinned in
+    runs/_plans/cifar-cpu-next.json; a deliberate change rewrites that file and says why in its commit."""
+    import json
+    pinned = json.loads(repo_path("runs/_plans/cifar-cpu-next.json").read_text())["runs"]
+    now = {}
+    for nb, group, config in load_script().profile_runs("cifar-cpu-next"):
+        now.setdefault(nb, {}).setdefault(group, []).append(config.run_id())
+    assert now == pinned
