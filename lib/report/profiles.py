@@ -28,6 +28,7 @@ COMMON: dict[str, dict[str, Any]] = {
     "smoke": {
         "dataset": "sample", "train_size": 600, "test_size": 200, "arch": "small_cnn", "width": 0.5,
         "batch_size": 128, "epochs": 1, "seeds": 1, "umap_points": 150, "monitor_size": 200, "knn_k": 20,
+        "data_draw": "per_seed",
     },
     "quick": {
         "dataset": "sample", "train_size": 5000, "test_size": 1000, "arch": "small_cnn", "width": 0.5,
