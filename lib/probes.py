@@ -83,8 +83,14 @@ def predict_transformation(features: Callable[[torch.Tensor], Mapping[str, torch
     return out
 
 
+def probe_seed(record: RunRecord) -> int:
+    """The draw of a transformation probe's images: the run's own data draw (:func:`lib.training.data_draw_seed`:
+    0 for every seed at ``data_draw="fixed"``, the run's seed at ``"per_seed"``)."""
+    return training.data_draw_seed(record.config)
+
+
 def transformation_prediction(record: RunRecord, transform: str = "rotate", n_train: int = 2000,
-                              n_test: int = 1000, device: str = "auto", seed: int = 0) -> dict[str, Any]:
+                              n_test: int = 1000, device: str = "auto", seed: int | None = None) -> dict[str, Any]:
     """SimCLR Table 3 on a finished pretraining run: can the transformation be predicted from h, from z?
 
     Loads the run's weights (:func:`lib.training.load_pretrained`), takes ``n_train`` training and
@@ -93,6 +99,7 @@ def transformation_prediction(record: RunRecord, transform: str = "rotate", n_tr
     a run without head). The result is stored in the run's folder
     (``evaluations/transform-<transform>-<n_train>-<n_test>-<seed>.json``) and loaded from there
     when asked again, so it needs the weights only once (on the machine that trained the run).
+    ``seed`` None: :func:`probe_seed`.
     """
     from .data import stratified_subset_indices
 
@@ -101,6 +108,7 @@ def transformation_prediction(record: RunRecord, transform: str = "rotate", n_tr
                          f"a 'pretrain' run (an encoder and a projection head)")
     if transform not in TRANSFORMS:
         raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}; got {transform!r}")
+    seed = probe_seed(record) if seed is None else seed
     path = record.directory / "evaluations" / f"transform-{transform}-{n_train}-{n_test}-{seed}.json"
     if path.exists():
         return json.loads(path.read_text())

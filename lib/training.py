@@ -490,6 +490,26 @@ def _classifier_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.T
     return float((logits.argmax(1) == labels).float().mean())
 
 
+def validation_scores(d: Data, config: Config, transform, amp, encoder: Callable | None = None,
+                      classifier: nn.Module | None = None) -> dict[str, float]:
+    """Scores on the validation images carved from the training ones (``val_size``; none without):
+    ``val_top1``, the ``classifier``'s accuracy, and ``val/knn_top1``, the kNN accuracy of the
+    ``encoder``'s features of the validation images against those of the remaining training images.
+    Choices a notebook makes (a learning rate, a weight decay, a fine-tuning layer) read these, never
+    the test set's scores."""
+    if d.val is None or not len(d.val):
+        return {}
+    out: dict[str, float] = {}
+    if classifier is not None:
+        out["val_top1"] = _classifier_accuracy(classifier, d.val.images, d.val.labels, transform, amp)
+    if encoder is not None:
+        bank = _features(encoder, d.train.images, transform, amp)
+        query = _features(encoder, d.val.images, transform, amp)
+        out["val/knn_top1"] = evaluation.knn_accuracy(bank, d.train.labels, query, d.val.labels,
+                                                      d.train.num_classes, k=config.knn_k, temperature=config.knn_t)
+    return out
+
+
 def _battery(fn, d: Data, config: Config, transform, amp, prefix: str) -> dict[str, Any]:
     train_f = _features(fn, d.train.images, transform, amp)
     test_f = _features(fn, d.test.images, transform, amp)

@@ -55,6 +55,22 @@ def test_supervised_conclusion_follows_the_numbers():
     assert "no metric loss beats cross-entropy on MAP@R by more than its seed-to-seed spread" in tie
 
 
+def test_supervised_conclusion_compares_the_losses_within_each_view_set():
+    """view_sets="both" (#24 item 2, 01): SupCon beats cross-entropy on crop+flip but not on SimCLR's views; the
+    Answer says each within its view set, never across them, then the views' effect on each loss."""
+    both = C.supervised(runs_with({
+        "cross-entropy (crop+flip)": [0.50, 0.51, 0.50], "SupCon (crop+flip)": [0.60, 0.62, 0.61],
+        "triplet (crop+flip)": [0.50, 0.52, 0.49],
+        "cross-entropy (SimCLR views)": [0.60, 0.61, 0.62], "SupCon (SimCLR views)": [0.50, 0.51, 0.50],
+        "triplet (SimCLR views)": [0.55, 0.54, 0.55]}), BASE, 3)
+    crop, simclr = both.split("**On crop+flip**")[1].split("**On SimCLR views**")
+    assert "SupCon (crop+flip) - cross-entropy (crop+flip)" in crop and "SimCLR views) -" not in crop
+    assert "pays for retrieval here: SupCon (crop+flip) beat" in crop
+    assert "SupCon (SimCLR views) - cross-entropy (SimCLR views)" in simclr and "do *not* pay" in simclr
+    assert "The views' effect on each loss (SimCLR's views minus crop+flip, paired by seed), MAP@R: cross-entropy +10.7" \
+        in simclr and "SupCon -10.7" in simclr
+
+
 SCORES = ("knn_top1", "linear_probe_top1", "recall@1", "map@r", "nmi")
 
 

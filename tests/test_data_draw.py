@@ -78,3 +78,21 @@ def test_fixed_and_no_validation_leave_the_run_id_unchanged_and_per_seed_moves_i
     assert base.replace(data_draw="fixed", val_size=0).run_id() == base.run_id()
     assert base.replace(data_draw="per_seed").run_id() != base.run_id()
     assert base.replace(val_size=100).run_id() != base.run_id()
+
+
+def test_a_run_with_a_validation_split_scores_it_and_never_trains_on_it(tmp_path):
+    """The validation scores that notebooks choose by (a rate, a weight decay, a layer) are in the record:
+    ``val_top1`` of a classifier, ``val/knn_top1`` of an encoder; without ``val_size`` there are none."""
+    base = Config(dataset="sample", train_size=400, test_size=100, monitor_size=0, batch_size=64, epochs=1,
+                  arch="small_cnn", width=0.25, device="cpu", progress=False, final_eval=False, save_embeddings=0,
+                  runs_dir=str(tmp_path), data_draw="per_seed", seed=1)
+    ce = training.run(base.replace(task="supervised", loss="ce", val_size=100)).results
+    assert 0.0 <= ce["val_top1"] <= 1.0 and 0.0 <= ce["val/knn_top1"] <= 1.0
+    pre_config = base.replace(task="pretrain", val_size=100)
+    pre = training.run(pre_config).results
+    assert 0.0 <= pre["val/knn_top1"] <= 1.0 and "val_top1" not in pre
+    ft = training.run(base.replace(task="finetune", val_size=100, pretrained=pre_config.run_id(), label_fraction=0.5,
+                                   optimizer="sgd", lr=0.05, lr_scaling="none")).results
+    assert 0.0 <= ft["val_top1"] <= 1.0
+    plain = training.run(base.replace(task="supervised", loss="ce")).results
+    assert not any(k.startswith("val") for k in plain)

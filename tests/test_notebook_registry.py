@@ -109,7 +109,7 @@ def test_the_modules_name_known_profiles_papers_and_answers():
     from lib.report import conclusions
 
     for stem, nb in NOTEBOOKS.items():
-        assert set(nb.profiles) <= set(profiles.ORDER), stem
+        assert set(nb.profiles) <= set(profiles.PROFILES), stem
         assert all(key in papers.REFERENCES for key in nb.papers), stem
         assert nb.answer is not None and getattr(conclusions, nb.answer.__name__) is nb.answer, stem
         assert bool(nb.related) == bool(nb.claims) == bool(nb.papers), stem  # a related-work notebook names all three

@@ -121,10 +121,14 @@ def test_each_from_scratch_baseline_trains_the_steps_its_label_says(profile):
     merged = {**{n: p.value for n, p in declared.items()}, **values}
     groups = plans.notebook_groups("03_simclr_v2", merged)
     finetune, scratch = groups["fine-tuning"], groups["from scratch"]
-    fractions = {f for _, f in scratch}
-    assert fractions and {name for name, _ in scratch} == {"same steps", "longer"}
-    for f in fractions:
-        ft, same, longer = finetune[(0, f)][0], scratch[("same steps", f)][0], scratch[("longer", f)][0]
+    fractions = {k[1] for k in scratch}
+    points = sorted({k[2:] for k in scratch})  # the tuned grid's (lr, weight decay) points; [()] untuned
+    assert fractions and {k[0] for k in scratch} == {"same steps", "longer"}
+    for f, point in ((f, p) for f in fractions for p in points):
+        ft, same, longer = (finetune[(0, f, *point)][0], scratch[("same steps", f, *point)][0],
+                            scratch[("longer", f, *point)][0])
+        if point:  # tuned: both arms at the same rate and weight decay
+            assert (ft.lr, ft.weight_decay) == (same.lr, same.weight_decay) == (longer.lr, longer.weight_decay) == point
         assert (same.label_fraction, same.batch_size) == (longer.label_fraction, longer.batch_size) \
             == (ft.label_fraction, ft.batch_size)
         assert same.epochs == ft.epochs, (profile, f)

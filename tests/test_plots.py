@@ -457,3 +457,17 @@ def test_a_figure_is_shown_at_its_own_size_not_its_pixel_size():
     png = Image.open(__import__("io").BytesIO(plots.png_bytes(fig)))
     width = metadata["image/png"]["width"]
     assert width == pytest.approx(png.width * 96 / plots.DPI, abs=3)
+
+
+def test_effect_by_budget_draws_each_claim_at_each_budget_with_its_interval():
+    from lib.report import captions
+    fig = plots.effect_by_budget({"layer 1 - h": {30: [0.01, 0.02, 0.015], 1250: [-0.01, 0.0, -0.02]},
+                                  "distil - fine-tune": {300: [0.05, 0.04, 0.06]}}, title="08")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and "steps" in ax.get_xlabel() and "points" in ax.get_ylabel()
+    lines = [l for l in ax.get_lines() if l.get_linestyle() == "-"]
+    assert [list(l.get_xdata()) for l in lines[:1]] == [[30, 1250]]
+    assert [round(y, 2) for y in lines[0].get_ydata()] == [1.5, -1.0]
+    assert "95 % t-interval" in captions.caption(fig) and "3 seeds" in captions.caption(fig)
+    with pytest.raises(ValueError, match="no budget"):
+        plots.effect_by_budget({})

@@ -100,6 +100,7 @@ def classifier_job(config, d: training.Data, device, amp, generator, model, teac
             res["teacher_test_top1"] = training._classifier_accuracy(teacher, d.test.images, d.test.labels, transform, amp)
         if config.final_eval:
             res.update(training._battery(encoder_fn, d, config, transform, amp, "h"))
+        res.update(training.validation_scores(d, config, transform, amp, classifier=model))
         return res, training._embedding_sample({"h": encoder_fn}, d, config, transform, amp)
 
     return training.Job(model, step, monitor, len(images), snapshot), final

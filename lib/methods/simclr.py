@@ -45,6 +45,7 @@ def build(config, d: training.Data, device, amp, generator):
             res.update(training._battery(model.encoder, d, config, transform, amp, "h"))
             if config.head_layers:
                 res.update(training._battery(lambda x: model(x)[1], d, config, transform, amp, "z"))
+        res.update(training.validation_scores(d, config, transform, amp, encoder=model.encoder))
         emb = training._embedding_sample({"h": model.encoder, "z": lambda x: model(x)[1]}, d, config, transform, amp)
         return res, emb
 

@@ -70,6 +70,8 @@ def build(config, d: training.Data, device, amp, generator):
                 res.update(training._battery(fn, d, config, transform, amp, name))
         if loss_name == "ce":
             res["test_top1"] = training._classifier_accuracy(model, d.test.images, d.test.labels, transform, amp)
+        res.update(training.validation_scores(d, config, transform, amp, encoder=model.encoder,
+                                              classifier=model if loss_name == "ce" else None))
         return res, training._embedding_sample(feature_fns, d, config, transform, amp)
 
     return training.Job(model, step, monitor, len(images), snapshot), final

@@ -140,6 +140,36 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
              f"({pct(values['knn_top1'][best['knn_top1']])}). On h, mean ± std over seeds:", ""]
     for name in runs:
         lines.append(f"- {name}: " + ", ".join(f"{SCORES[m]} {pct(values[m][name])}" for m in scores))
+    view_sets = _view_sets(runs)
+    if view_sets:  # view_sets="both": each loss against the reference on the same views, then the views' effect
+        for views in view_sets:
+            within = {n: r for n, r in runs.items() if n.endswith(f" ({views})")}
+            lines += ["", f"**On {views}** (every loss on these views):"]
+            lines += _against_reference(within, values, f"{reference} ({views})", seeds)
+        lines += ["", "The views' effect on each loss (SimCLR's views minus crop+flip, paired by seed), MAP@R: " + "; ".join(
+            f"{loss} {difference(values['map@r'][f'{loss} ({view_sets[-1]})'], values['map@r'][f'{loss} ({view_sets[0]})'])}"
+            for loss in _losses(runs, view_sets)) + "."]
+        return "\n".join(lines)
+    lines += _against_reference(runs, values, reference, seeds)
+    return "\n".join(lines)
+
+
+def _view_sets(runs: Mapping[str, Sequence[RunRecord]]) -> list[str]:
+    """01's view sets at view_sets="both" (``"<loss> (<view set>)"`` names), crop+flip first; [] otherwise."""
+    found = {n.rsplit(" (", 1)[1].rstrip(")") for n in runs if n.endswith(")") and " (" in n}
+    return sorted(found, key=lambda v: (v != "crop+flip", v)) if len(found) > 1 else []
+
+
+def _losses(runs: Mapping[str, Sequence[RunRecord]], view_sets: Sequence[str]) -> list[str]:
+    """The losses run on every view set, in ``runs``' order."""
+    losses = dict.fromkeys(n.rsplit(" (", 1)[0] for n in runs)
+    return [loss for loss in losses if all(f"{loss} ({v})" in runs for v in view_sets)]
+
+
+def _against_reference(runs: Mapping[str, Sequence[RunRecord]], values: Mapping[str, Mapping[str, Sequence[float]]],
+                       reference: str, seeds: int) -> list[str]:
+    """The lines comparing every method of ``runs`` with ``reference``, paired by seed, and their verdict."""
+    lines: list[str] = []
     others = [n for n in runs if n != reference]
     if reference in runs and others:
         lines += ["", f"Paired by seed against {reference}, which never compares two embeddings during training:", ""]
@@ -160,7 +190,7 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
             verdict = (f"So no metric loss beats {reference} on MAP@R by more than its seed-to-seed spread"
                        + (f"; {' and '.join(lower)} fall below it" if lower else ""))
         lines.append(verdict + f" (paired t-test, {ALPHA:.0%})." if seeds > 1 else ONE_SEED)
-    return "\n".join(lines)
+    return lines
 
 
 # ---- 02: SimCLR ---------------------------------------------------------------------------------------

@@ -228,6 +228,26 @@ def temperature_settings(normalized: Sequence[float], unnormalized: Sequence[flo
     return out
 
 
+LR_RULES = ("lars", "recipe")  # 07's lr_rule: Appendix B.1's LARS constants, or the recipe's optimiser
+LR_ANCHOR_BATCH = 256  # lr_rule="recipe": both rules give the recipe's rate at this batch
+
+
+def recipe_lr_scaling_settings(batch_sizes: Sequence[int], recipe_lr: float, recipe_scaling: str
+                               ) -> dict[tuple[str, int], dict[str, Any]]:
+    """SimCLR Appendix B.1's question with the grid's own optimiser: linear against square-root scaling of
+    the learning rate with the batch size, both anchored at the recipe's rate at batch
+    :data:`LR_ANCHOR_BATCH` (so that they differ only in how the rate moves with the batch), at each batch
+    size (two or more, so that the scaling, not one rate, is compared). Only ``lr`` and ``lr_scaling`` move
+    with the rule."""
+    if len(set(batch_sizes)) < 2 or min(batch_sizes) < 2:
+        raise ValueError(f"lr_rule='recipe' compares scaling rules at two batch sizes or more; got {list(batch_sizes)}")
+    from ..optim import scaled_learning_rate
+    anchor = scaled_learning_rate(recipe_lr, LR_ANCHOR_BATCH, recipe_scaling)
+    base = {"linear": anchor * 256 / LR_ANCHOR_BATCH, "sqrt": anchor / LR_ANCHOR_BATCH ** 0.5}
+    return {(scaling, int(b)): {"lr_scaling": scaling, "lr": base[scaling], "batch_size": int(b)}
+            for scaling in ("linear", "sqrt") for b in batch_sizes}
+
+
 def lr_scaling_settings(batch_sizes: Sequence[int]) -> dict[tuple[str, int], dict[str, Any]]:
     """SimCLR Appendix B.1: linear (0.3 x B/256) against square-root (0.075 x sqrt(B)) learning rates.
 
@@ -302,6 +322,25 @@ def color_grid(base: Config, recipe: str, strengths: str, with_blur: bool, train
                                         for m, mbase in methods.items() for label, kw in settings.items()}
 
 
+def longer(group: Group, labels: Sequence[Any], multiple: int) -> Group:
+    """The runs of ``group`` under ``labels`` again with ``multiple`` x their epochs (and so x the optimiser
+    steps; evaluated at the end): an effect measured at two budgets (#24 item 6). ``multiple`` < 2: none."""
+    if multiple < 2:
+        return {}
+    missing = [k for k in labels if k not in group]
+    if missing:
+        raise ValueError(f"no runs {missing} to train longer; choose among {list(group)}")
+    return {k: [c.replace(epochs=c.epochs * multiple, eval_every=c.epochs * multiple) for c in group[k]]
+            for k in labels}
+
+
+def extremes(labels: Sequence[str]) -> list[str]:
+    """The weakest and the strongest colour strength among 05's labels (``"1/4"``, ..., no ``(+blur)``)."""
+    plain = [label for label in labels if "(" not in label]
+    value = lambda label: float(Fraction(label))  # noqa: E731
+    return sorted({min(plain, key=value), max(plain, key=value)}, key=value)
+
+
 def head_grid(base: Config, recipe: str, dims: Sequence[int], train_size: int, epochs: int,
               seeds: int) -> tuple[Config, Group]:
     """Notebook 06, SimCLR Figure 8: no head, and linear and nonlinear heads of each output width."""
@@ -325,7 +364,13 @@ class BatchTemperatureGrids:
 
 def batch_temperature_grids(base: Config, recipe: str, batch_sizes: str, lengths: str, train_size: int,
                             temperatures: str, raw_temperatures: str, lr_batch_sizes: str,
-                            seeds: int) -> BatchTemperatureGrids:
+                            seeds: int, lr_rule: str = "lars", raw_lrs: str = "") -> BatchTemperatureGrids:
+    """``lr_rule``: "lars" (Appendix B.1's LARS constants at ``lr_batch_sizes``, whatever the recipe's
+    optimiser: the runs before issue #24) or "recipe" (:func:`recipe_lr_scaling_settings`). ``raw_lrs``:
+    empty, the runs without l2 normalisation train at the recipe's rate; else at each of these base rates,
+    keyed ``"no l2 norm, t=<t>, lr=<lr>"``, the rate chosen on the validation split (a rate that trains)."""
+    if lr_rule not in LR_RULES:
+        raise ValueError(f"lr_rule must be one of {', '.join(LR_RULES)}; got {lr_rule!r}")
     bs, epochs = parse_list(batch_sizes, int, "batch_sizes"), parse_list(lengths, int, "bt_epochs")
     short, long = min(epochs), max(epochs)
     bt_base = recipes.apply(base.replace(task="pretrain", train_size=train_size), recipe)
@@ -337,7 +382,13 @@ def batch_temperature_grids(base: Config, recipe: str, batch_sizes: str, lengths
 
     temps = temperature_settings(parse_list(temperatures, float, "temperatures"),
                                  parse_list(raw_temperatures, float, "raw_temperatures"))
-    lrs = lr_scaling_settings(parse_list(lr_batch_sizes, int, "lr_batch_sizes"))
+    if str(raw_lrs).strip():
+        rates = parse_list(raw_lrs, float, "raw_lrs")
+        temps = {**{k: kw for k, kw in temps.items() if not k.startswith("no ")},
+                 **{f"{k}, lr={r:g}": {**kw, "lr": r} for k, kw in temps.items() if k.startswith("no ") for r in rates}}
+    lr_batches = parse_list(lr_batch_sizes, int, "lr_batch_sizes")
+    lrs = (recipe_lr_scaling_settings(lr_batches, bt_base.lr, bt_base.lr_scaling) if lr_rule == "recipe"
+           else lr_scaling_settings(lr_batches))
     return BatchTemperatureGrids(bt_base, runs(batch_epoch_settings(bs, epochs, n_train_images(base.dataset, train_size))),
                                  runs(temps, epochs=short, eval_every=short), runs(lrs, epochs=short, eval_every=short),
                                  short, long)
@@ -355,14 +406,37 @@ class SimCLRv2Plan:
     n_labelled: dict[float, int]
     widths: list[float]
     wide: float
+    finetune_longer: Group = None    # the fine-tuning runs again at finetune_long_steps (#24 item 6); {} none
+    distill_longer: Group = None     # the distillation runs again, of the longer teachers, at those steps
+    steps: dict[str, dict[float, int]] = None  # budget ("short", "longer") -> label fraction -> fine-tuning steps
+
+
+DISTILL_RECIPES = ("own", "finetune")  # 08's distill_recipe
+
+
+def epochs_for_steps(steps: int, n_images: int, batch_size: int) -> int:
+    """Epochs of ``n_images`` at ``batch_size`` (full batches only) that give at least ``steps`` optimiser steps."""
+    per_epoch = max(1, n_images // batch_size)
+    return max(1, -(-steps // per_epoch))
 
 
 def simclr_v2_plan(base: Config, recipe: str, *, depths: str, finetune_from: str, label_fractions: str,
                    train_size: int, pretrain_epochs: int, finetune_epochs: int, finetune_batch_size: int,
                    finetune_lr: float, width_multipliers: str, distill_fractions: str, distill_epochs: int,
-                   distill_batch_size: int, distill_lr: float, distill_alpha: float, seeds: int) -> SimCLRv2Plan:
+                   distill_batch_size: int, distill_lr: float, distill_alpha: float, seeds: int,
+                   finetune_long_steps: int = 0, distill_recipe: str = "own") -> SimCLRv2Plan:
     """SimCLRv2's head depth x fine-tuning layer, wider encoders (3-layer head, from layer 1) and
-    distillation of the widest teacher into a student of its width and of the base width."""
+    distillation of the widest teacher into a student of its width and of the base width.
+
+    ``finetune_long_steps`` > 0: every fine-tuning run again for at least that many optimiser steps (per
+    label fraction), and the distillation of those longer teachers, so that the claims are measured at
+    two budgets. ``distill_recipe``: "own" (``distill_batch_size``, ``distill_lr``, ``distill_epochs``
+    and the base config's weight decay: the runs before issue #24) or "finetune": the students train with
+    the fine-tuning recipe (SGD at ``finetune_lr``, no weight decay, its batch) for the fine-tuning runs'
+    steps (the epochs over all training images that give them), so that distillation and fine-tuning differ
+    in their task, not in their recipe."""
+    if distill_recipe not in DISTILL_RECIPES:
+        raise ValueError(f"distill_recipe must be one of {', '.join(DISTILL_RECIPES)}; got {distill_recipe!r}")
     width = base.width
     head_depths = parse_list(depths, int, "depths")
     fractions = parse_list(label_fractions, float, "label_fractions")
@@ -391,12 +465,33 @@ def simclr_v2_plan(base: Config, recipe: str, *, depths: str, finetune_from: str
     students = {("same size", False): wide, ("base width", False): width}
     if distill_alpha > 0:
         students.update({("same size", True): wide, ("base width", True): width})
-    dist = {(name, labels, f): [simclr_v2.distill_config(v2_base, ft[(3, wide, 1, f)][s], width=w,
-                                                         alpha=distill_alpha if labels else 0.0, epochs=distill_epochs,
-                                                         lr=distill_lr, batch_size=distill_batch_size,
-                                                         eval_every=distill_epochs) for s in range(seeds)]
-            for (name, labels), w in students.items() for f in d_fractions}
-    return SimCLRv2Plan(pre_base, pre, ft, dist, n_labelled, widths, wide)
+    batch = {f: min(finetune_batch_size, n) for f, n in n_labelled.items()}
+    steps = {"short": {f: max(1, n_labelled[f] // batch[f]) * finetune_epochs for f in fractions}}
+    n_unlabelled = n_train_images(base.dataset, train_size) - base.val_size  # distillation's images
+
+    def distill(teachers: Group, budget: str) -> Group:
+        def student(teacher: Config, w: float, labels: bool, f: float) -> Config:
+            alpha = distill_alpha if labels else 0.0
+            if distill_recipe == "own":
+                return simclr_v2.distill_config(v2_base, teacher, width=w, alpha=alpha, epochs=distill_epochs,
+                                                lr=distill_lr, batch_size=distill_batch_size, eval_every=distill_epochs)
+            epochs = epochs_for_steps(steps[budget][f], n_unlabelled, batch[f])
+            return simclr_v2.distill_config(v2_base, teacher, width=w, alpha=alpha, epochs=epochs, lr=finetune_lr,
+                                            batch_size=batch[f], eval_every=epochs).replace(
+                weight_decay=teacher.weight_decay, lr_scaling=teacher.lr_scaling)
+        return {(name, labels, f): [student(teachers[(3, wide, 1, f)][s], w, labels, f) for s in range(seeds)]
+                for (name, labels), w in students.items() for f in d_fractions}
+
+    dist = distill(ft, "short")
+    ft_long: Group = {}
+    dist_long: Group = {}
+    if finetune_long_steps:
+        steps["longer"] = {f: max(finetune_long_steps, steps["short"][f]) for f in fractions}
+        ft_long = {key: [c.replace(epochs=(e := epochs_for_steps(steps["longer"][key[3]], n_labelled[key[3]],
+                                                                   batch[key[3]])), eval_every=e) for c in runs]
+                   for key, runs in ft.items()}
+        dist_long = distill(ft_long, "longer")
+    return SimCLRv2Plan(pre_base, pre, ft, dist, n_labelled, widths, wide, ft_long, dist_long, steps)
 
 
 def channels_note(dataset: str) -> str:

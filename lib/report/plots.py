@@ -701,3 +701,41 @@ def effect_lines(series: Mapping[str, tuple[Sequence[float], Sequence[float], Se
     return captions.set_caption(fig, f"{title + ': ' if title else ''}{ylabel}{' in %' if fractions else ''} against "
                                 f"{xlabel}. Each line is the mean over seeds; the shaded band is ± one standard "
                                 "deviation over the seeds (no band for a single seed).")
+
+
+def effect_by_budget(effects: Mapping[str, Mapping[int, Sequence[float]]], title: str = "") -> Figure:
+    """Issue #24 item 6: a claim's paired effect against the training budget, one line per claim.
+
+    ``effects`` maps a claim's label to ``{optimiser steps: per-seed paired effect (fractions)}``; each
+    point is the mean effect in points with its 95 % t-interval (the statistics of the claims table),
+    the steps on a log axis, and a dashed line at no effect."""
+    from .statistics import mean_std, t_interval
+
+    if not effects or not any(effects.values()):
+        raise ValueError("effects is empty: no budget to draw")
+    fig = Figure(figsize=(4.6, 3.0), dpi=DPI)
+    ax = fig.subplots()
+    seeds = set()
+    for i, (label, by_steps) in enumerate(effects.items()):
+        steps = sorted(by_steps)
+        means = [100 * mean_std(by_steps[s])[0] for s in steps]
+        cis = [t_interval(by_steps[s]) for s in steps]
+        seeds.update(mean_std(by_steps[s])[2] for s in steps)
+        lo = [m - 100 * c[0] if math.isfinite(c[0]) else 0.0 for m, c in zip(means, cis)]
+        hi = [100 * c[1] - m if math.isfinite(c[1]) else 0.0 for m, c in zip(means, cis)]
+        ax.errorbar(steps, means, yerr=[lo, hi], marker="o", markersize=3, capsize=3, color=f"C{i}", label=label)
+    ax.axhline(0.0, color="0.4", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("optimiser steps of the runs compared (log scale)", fontsize=FONT)
+    ax.set_ylabel("paired effect (points)", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=FONT)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    n = ", ".join(str(s) for s in sorted(seeds))
+    return captions.set_caption(fig, f"{title + ': ' if title else ''}each claim's effect (our arm minus the other, in "
+                                f"points) at each training budget. Points are means over {n} seeds paired by seed; the "
+                                "bars are the 95 % t-intervals of the paired effect (none for a single seed); dashed: "
+                                "no effect.")

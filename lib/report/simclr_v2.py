@@ -49,14 +49,15 @@ def equal_steps(n_labelled: dict[float, int]) -> dict[float, int]:
 
 def finetune_config(base: Config, pretrained: Config, *, layer: int, fraction: float, n_labelled: int,
                     batch_size: int, lr: float, epochs: int, eval_every: int, repeat: int = 1,
-                    crop_scale_min: float | None = None) -> Config:
+                    crop_scale_min: float | None = None, weight_decay: float = 0.0) -> Config:
     """Fine-tuning of ``pretrained`` (its encoder, head depth, width and seed) from head layer ``layer``
-    (0: the encoder's output h) on ``fraction`` of the labels: SGD at ``lr`` without batch scaling or weight
-    decay, crop and flip, the batch capped at the ``n_labelled`` images, ``epochs`` x ``repeat`` epochs.
+    (0: the encoder's output h) on ``fraction`` of the labels: SGD at ``lr`` without batch scaling, at
+    ``weight_decay`` (SimCLRv2's: none), crop and flip, the batch capped at the ``n_labelled`` images,
+    ``epochs`` x ``repeat`` epochs.
     ``crop_scale_min`` None keeps ``base``'s."""
     crops = {} if crop_scale_min is None else {"crop_scale_min": crop_scale_min}
     return base.replace(task="finetune", head_layers=pretrained.head_layers, width=pretrained.width,
-                        views=FINETUNE_VIEWS, **crops, optimizer="sgd", lr=lr, lr_scaling="none", weight_decay=0.0,
+                        views=FINETUNE_VIEWS, **crops, optimizer="sgd", lr=lr, lr_scaling="none", weight_decay=weight_decay,
                         final_eval=False, pretrained=pretrained.run_id(), finetune_layer=layer, label_fraction=fraction,
                         batch_size=min(batch_size, n_labelled), seed=pretrained.seed, epochs=epochs * repeat,
                         eval_every=eval_every)

@@ -34,6 +34,10 @@ Group = Mapping[Any, Sequence[Config]]
 # monitor and where runs go); a notebook adds its own (train_size, epochs, ...) by name.
 BASE_KEYS = ("dataset", "test_size", "arch", "width", "batch_size", "monitor_size", "knn_k", "device", "wandb",
              "runs_dir", "crop_sampler")
+# Keys a notebook's base config takes from its parameters where the notebook declares them, else Config's
+# default (the legacy value, which moves no committed run id): how seeds draw the data (#24 item 3) and the
+# validation images carved from the training ones, on which a notebook makes its choices.
+OPTIONAL_BASE_KEYS = ("data_draw", "val_size")
 
 # The recipe the cifar-cpu profile trains every SimCLR run with, and the recipe values that notebooks
 # 02 and 03 show as parameters (lr, lr_scaling, temperature), which a profile's recipe replaces there.
@@ -50,7 +54,8 @@ def base_config(values: Mapping[str, Any], *extra: str) -> Config:
     """A notebook's base config from its parameter ``values``: :data:`BASE_KEYS` and the ``extra`` keys.
 
     ``values`` is the notebook's namespace (``globals()`` in its setup cell) or the plan's merged values."""
-    return Config(**{k: values[k] for k in (*BASE_KEYS, *extra)})
+    optional = {k: values[k] for k in OPTIONAL_BASE_KEYS if k in values}
+    return Config(**{k: values[k] for k in (*BASE_KEYS, *extra)}, **optional)
 
 
 def _trains_nothing(values: Mapping[str, Any]) -> dict[str, Group]:
@@ -79,6 +84,9 @@ class Notebook:
     readme_figure: tuple[str, str] | None = None
     answer: Callable[..., str] | None = None                       # its Answer, in lib.report.conclusions
     summary: bool = False  # trains nothing and summarises the claims of all the others (09)
+    # what must be computed from a run's weights while they exist (the weights are not committed): called by
+    # scripts/train_profile.py after each run it trains, with the notebook's values and the run's record
+    after_training: Callable[[Mapping[str, Any], Any], None] | None = None
 
 
 NOTEBOOKS: dict[str, Notebook] = {}

@@ -9,11 +9,12 @@ def setup(v):
     per seed."""
     base = base_config(v, "train_size", "epochs", "optimizer", "lr")
     return base, iterations.supervised_methods(base, v["supcon_temperature"], v["triplet_mining"], v["triplet_margin"],
-                                               v["seeds"])
+                                               v["seeds"], v.get("view_sets", "own"))
 
 
 register(Notebook(
     "01_supervised", setup=setup, groups=lambda v: {"supervised losses": setup(v)[1]},
+    profiles={"smoke": {"view_sets": "both"}, "cifar-cpu-next": {"view_sets": "both"}},
     index_numbers=(("h/knn_top1", "h kNN", None),),
     readme_figure=("battery", "The evaluation battery on h for each supervised loss."),
     answer=conclusions.supervised,

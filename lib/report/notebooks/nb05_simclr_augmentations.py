@@ -15,9 +15,19 @@ def setup(v):
     return base, grid, color
 
 
+def color_longer(v, color):
+    """The weakest and strongest colour strengths of both methods again at ``color_long_multiple`` x their
+    epochs (none at 0, the runs before issue #24), keyed as the colour-strength group."""
+    _, labels, runs = color
+    keys = [(m, label) for m in ("SimCLR", "supervised") for label in grids.extremes(labels)]
+    return grids.longer(runs, keys, int(v.get("color_long_multiple", 0)))
+
+
 def groups(v):
-    _, (_, grid), (_, _, color) = setup(v)
-    return {"grid": grid, "colour strength": color}
+    _, (_, grid), color = setup(v)
+    out = {"grid": grid, "colour strength": color[2]}
+    longer = color_longer(v, color)
+    return {**out, "colour strength, longer": longer} if longer else out
 
 
 register(Notebook(
@@ -27,6 +37,10 @@ register(Notebook(
               "cifar-cpu": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
                             "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
                             "color_epochs": 20, "supervised_epochs": 30},
+              # the weakest and strongest colour strengths also at 5x the epochs (#24 item 6)
+              "cifar-cpu-next": {"grid_ops": "crop,color,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
+                                 "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
+                                 "color_epochs": 10, "supervised_epochs": 15, "color_long_multiple": 5},
               "full": {"grid_ops": "crop,cutout,color,sobel,noise,blur,rotate", "grid_pairs": "crop",
                        "grid_train_size": 10000, "grid_epochs": 20, "color_strengths": "0.125,0.25,0.5,1.0",
                        "color_blur": True, "color_train_size": 10000, "color_epochs": 20, "supervised_epochs": 30}},

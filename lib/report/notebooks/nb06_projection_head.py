@@ -13,12 +13,23 @@ def setup(v):
     return base, grids.head_grid(base, v["recipe"], dims, v["head_train_size"], v["head_epochs"], v["seeds"])
 
 
+def after_training(v, record):
+    """The transformation probes (SimCLR Table 3) of a head run, stored in its ``evaluations/``: they need the
+    weights, which only the machine that trained the run has."""
+    from ... import probes
+
+    for t in grids.parse_list(v["probe_transforms"], str, "probe_transforms"):
+        probes.transformation_prediction(record, t, v["probe_train"], v["probe_test"], v["device"])
+
+
 register(Notebook(
-    "06_projection_head", setup=setup, groups=lambda v: {"projection heads": setup(v)[1][1]},
+    "06_projection_head", setup=setup, after_training=after_training, groups=lambda v: {"projection heads": setup(v)[1][1]},
     profiles={"smoke": {"head_dims": "32", "head_train_size": 300, "head_epochs": 1, "probe_dim": 32,
                         "probe_transforms": "rotate", "probe_train": 200, "probe_test": 100},
               "cifar-cpu": {"head_dims": "32,128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
                             "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
+              "cifar-cpu-next": {"head_dims": "128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
+                                 "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
               "full": {"head_dims": "32,128,512,2048", "head_train_size": 10000, "head_epochs": 30, "probe_dim": 128,
                        "probe_train": 5000, "probe_test": 2000}},
     related=("nonlinear projection head; h vs z; what the head removes", "SimCLR Figure 8, Sec. 4.2, Table 3"),

@@ -9,7 +9,7 @@ def setup(v):
     base = base_config(v)
     return base, grids.batch_temperature_grids(base, v["recipe"], v["batch_sizes"], v["bt_epochs"], v["bt_train_size"],
                                                v["temperatures"], v["raw_temperatures"], v["lr_batch_sizes"],
-                                               v["seeds"])
+                                               v["seeds"], **{k: v[k] for k in ("lr_rule", "raw_lrs") if k in v})
 
 
 def groups(v):
@@ -23,6 +23,11 @@ register(Notebook(
                         "lr_batch_sizes": "64"},
               "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
                             "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128"},
+              # learning-rate scaling with the grid's optimiser at two batch sizes; the no-l2 arm at three
+              # rates chosen on 500 validation images (#24 item 2, 07)
+              "cifar-cpu-next": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
+                                 "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128,512",
+                                 "lr_rule": "recipe", "raw_lrs": "0.0012,0.012,0.12", "val_size": 500},
               "full": {"batch_sizes": "256,512,1024,2048", "bt_epochs": "20,80", "bt_train_size": 10000,
                        "temperatures": "0.05,0.1,0.5,1.0", "raw_temperatures": "10,100",
                        "lr_batch_sizes": "256,2048"}},

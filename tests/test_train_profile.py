@@ -1,0 +1,58 @@
+"""scripts/train_profile.py: a profile's runs trained without its notebooks, resumable (a second call trains
+nothing), each run once, pretraining before the runs that need it."""
+
+import importlib.util
+import sys
+
+from lib.config import repo_path
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("train_profile", repo_path("scripts/train_profile.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_profile"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_runs_are_the_plans_each_once_parents_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    script = load_script()
+    runs = script.profile_runs("cifar-cpu-next", ["08"])
+    ids = [c.run_id() for _, _, c in runs]
+    assert len(ids) == len(set(ids))
+    position = {rid: i for i, rid in enumerate(ids)}
+    for _, _, c in runs:  # every parent (pretraining run, teacher) is trained before its child
+        for parent in (c.pretrained, c.teacher):
+            if parent:
+                assert position[parent] < position[c.run_id()], (c.run_id(), parent)
+
+
+def test_a_second_call_trains_nothing(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    script = load_script()
+    assert script.main(["--profile", "smoke", "--only", "06"]) == 0
+    first = capsys.readouterr().out
+    assert "0 recorded" in first and "failed" in first and "0 failed" in first
+    assert script.main(["--profile", "smoke", "--only", "06"]) == 0
+    assert "0 to train" in capsys.readouterr().out
+    # 06's transformation probes were computed right after each run, while its weights existed
+    probes = sorted(p.name for p in tmp_path.glob("pretrain-*/evaluations/transform-*.json"))
+    assert probes and all(p.startswith("transform-rotate-") for p in probes), probes
+
+
+def test_an_unknown_profile_is_one_line_before_anything_trains(capsys):
+    assert load_script().main(["--profile", "nope"]) == 2
+    assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_the_profile_in_training_keeps_its_run_ids():
+    """cifar-cpu-next trains for many hours over several sessions: a change that moved its run ids (a config
+    field, a default, a builder) would orphan the records already trained. Its ids are pinned in
+    runs/_plans/cifar-cpu-next.json; a deliberate change rewrites that file and says why in its commit."""
+    import json
+    pinned = json.loads(repo_path("runs/_plans/cifar-cpu-next.json").read_text())["runs"]
+    now = {}
+    for nb, group, config in load_script().profile_runs("cifar-cpu-next"):
+        now.setdefault(nb, {}).setdefault(group, []).append(config.run_id())
+    assert now == pinned
