@@ -202,7 +202,8 @@ def test_claim_row_reports_points_ratio_and_verdict():
     row = tables.claim_row("c", "SimCLR Table 1", [0.02, 0.04, 0.03], paper=3.0)
     assert row["ours (points)"] == "+3.0 ± 1.0" and row["ours / paper"] == pytest.approx(1.0)
     assert row["verdict"] == "agrees" and row["seeds"] == 3
-    assert row["p (one-sided)"] == pytest.approx(0.5 - 5.196152 / (2 * math.sqrt(5.196152 ** 2 + 2)), rel=1e-5)
+    # two-sided: twice the one-sided p of t = 5.196 at 2 degrees of freedom
+    assert row["p"] == pytest.approx(2 * (0.5 - 5.196152 / (2 * math.sqrt(5.196152 ** 2 + 2))), rel=1e-5)
     two = tables.claim_row("c", "SimCLR Table 1", [0.02, 0.04], paper=3.0)  # t = 3 at 1 degree of freedom: p = 0.10
     assert two["verdict"] == "inconclusive"
     row = tables.claim_row("c", "s", [-0.01], expected_sign=1)

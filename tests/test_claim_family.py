@@ -93,7 +93,7 @@ def test_a_page_computes_q_over_the_other_manifests_and_says_so(tmp_path):
     rows, note = claims.page_family(mine, "05_simclr_augmentations", "cifar-cpu", str(tmp_path))
     assert rows[0]["verdict"] == "inconclusive" and rows[0]["q"] > 0.05
     assert "of 21 claims at profile `cifar-cpu`: this page's 1 and 20 stored in the manifests of 07_batch_temperature" \
-        in note and "42 tests" in note
+        in note and "21 tests" in note  # one test per claim
     assert "06_projection_head, 08_simclr_v2_claims store no claims at this profile yet" in note
     alone, note = claims.page_family(mine, "05_simclr_augmentations", "quick", str(tmp_path))
     assert alone[0]["verdict"] == "agrees" and "this page's 1 and 0 stored" in note
@@ -109,7 +109,7 @@ def test_the_summary_and_the_readme_judge_every_manifest_as_one_family(tmp_path)
               [claim_row(f"null {i}", "s", rng.normal(0, 0.01, 6).tolist(), expected_sign=1) for i in range(20)])
     table = tables.related_work_table(tables.read_manifests("cifar-cpu", str(tmp_path)))
     weak = table[table["claim"] == "weak"].iloc[0]
-    assert weak["verdict"] == "inconclusive" and weak["p"] == "0.017" and float(weak["q"]) > 0.05
+    assert weak["verdict"] == "inconclusive" and weak["p"] == "0.033" and float(weak["q"]) > 0.05
     assert weak["95 % CI (points)"] != "–"
     assert set(table[table["notebook"] == "06_projection_head"]["verdict"]) == {"not run at this profile"}
 

@@ -106,7 +106,7 @@ def test_the_runner_prints_the_plan_without_training(tmp_path, capsys):
     code = runner.main(["--profile", "smoke", "--only", "01,03,09", "--plan", "-p", "runs_dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "01_supervised: 3 runs, 0 recorded (0 min of wall time), 3 to train" in out
+    assert "01_supervised: 6 runs, 0 recorded (0 min of wall time), 6 to train" in out  # both view sets at smoke
     assert "03_simclr_v2:" in out and "fine-tuning:" in out and "09_summary: trains nothing" in out
     assert math.isfinite(float(out.split("about ")[-1].split(" min")[0]))
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing trained, no record written

@@ -325,8 +325,8 @@ def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_
     assert line.startswith("| [`07_batch_temperature`](reports/cifar-cpu/07_batch_temperature.html) |")
     first = [c.strip() for c in line.strip("|").split("|")][1:]
     assert first[:4] == ["SimCLR Figure 9", "larger batch is better (batch 512 - 128, 1% labels)", "+", "-3.0 ± 0.4"]
-    assert first[4] == "-4.0 to -2.0" and float(first[5]) > 0.99 and float(first[6]) > 0.5
-    assert first[7:] == ["opposite (the test against the paper's direction: q = 0.012)",
+    assert first[4] == "-4.0 to -2.0" and float(first[5]) < 0.05 and float(first[6]) < 0.05  # two-sided p, its q
+    assert first[7:] == ["opposite",
                          "inconclusive (1 seed: no test); ours +1.0 vs paper +"]
     assert "| agrees | inconclusive (1 seed: no test); ours +4.8 vs paper + |" in text
     assert "`cifar-cpu` (CIFAR-10, JPEG q75 copy, 3 seeds" in text and "`quick` (the grey-scale Fashion-MNIST sample, 1 seed" in text
@@ -370,10 +370,10 @@ README = repo_path("README.md")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def test_the_readme_is_at_most_360_lines():
+def test_the_readme_is_at_most_350_lines():
     """Issue #25, item 7: a README a newcomer reads to the end (details live in docs/ and benchmarks/)."""
     n = len(README.read_text(encoding="utf-8").splitlines())
-    assert n <= 360, f"README.md has {n} lines; at most 360"
+    assert n <= 350, f"README.md has {n} lines; at most 350 (#25: a newcomer reads it to the end)"
 
 
 @pytest.mark.parametrize("path", ["README.md", "benchmarks/README.md", "docs/reliability.md", "docs/library.md"])

@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .frames import TABLE3_ROWS
 from .grids import NORMALIZE_KNOB
-from .papers import reference
+from .papers import TABLE3_ROWS, reference
 from .statistics import (FAMILY_VERDICT_RULE, apply_family, claim_row, family_input, mean_std, paper_delta,
                          per_seed_best, seed_deltas, stored_claim, stored_row)
 

@@ -340,7 +340,10 @@ def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: A
             lines.append(text + ".")
     if related is not None and len(related):
         lines.append(f"- **Related work (05-08):** of {len(related)} claims, {verdict_tally(list(related['verdict']))}, "
-                     f"judged as one family. The rule: {FAMILY_VERDICT_RULE}.")
+                     "judged as one family: one test per claim, Benjamini-Hochberg over the family, a verdict only at "
+                     f"q < {ALPHA:g} (the rule below).")
     if len(lines) == 2:
         lines.append("- no manifest at this profile: nothing to conclude yet.")
+    if related is not None and len(related):
+        lines += ["", f"The rule: {FAMILY_VERDICT_RULE}."]
     return "\n".join(lines)

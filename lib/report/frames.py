@@ -16,7 +16,7 @@ from ..data import data_label
 from ..records import RunRecord
 from .grids import n_train_images
 from .manifests import as_list
-from .papers import REFERENCES
+from .papers import REFERENCES, TABLE3_ROWS
 from .statistics import mean_std, result_value, result_values
 
 BATTERY_METRICS: tuple[str, ...] = ("knn_top1", "linear_probe_top1", "recall@1", "recall@2", "recall@4",
@@ -228,7 +228,6 @@ def side_by_side(ours: Mapping[str, tuple[float, float, int]], paper: Mapping[st
     return pd.DataFrame(rows, columns=["setting", "paper", "ours", "seeds"]).set_index("setting")
 
 
-TABLE3_ROWS = {"rotate": "rotation", "gray": "color vs grayscale", "sobel": "orig. vs Sobel"}  # ours -> paper's
 
 
 def transformation_table(results: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]], scale: float = 100.0):

@@ -163,3 +163,7 @@ def reference_table(key: str):
                          columns=["paper", "value", "unit"])
     table.attrs.update(source=ref.citation, setting=ref.setting, claim=ref.claim)
     return table
+
+# The transformations of notebook 06's probe that SimCLR Table 3 has a row for: ours -> the paper's row
+# (its colour row is "color vs grayscale"; colour jitter has none)
+TABLE3_ROWS = {"rotate": "rotation", "gray": "color vs grayscale", "sobel": "orig. vs Sobel"}
