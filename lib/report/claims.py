@@ -26,8 +26,14 @@ PerSeed = Sequence[float]
 
 
 def augmentation_claims(acc: Mapping[tuple[str, ...], PerSeed], paper5: Mapping[tuple[str, ...], float],
-                        color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str) -> Rows:
-    """Notebook 05: SimCLR Figure 5 (compositions of operations) and Table 1 (colour strength)."""
+                        color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str,
+                        longer: Mapping[tuple[str, str], PerSeed] | None = None,
+                        budgets: Sequence[str] = ("", "")) -> Rows:
+    """Notebook 05: SimCLR Figure 5 (compositions of operations) and Table 1 (colour strength).
+
+    Table 1's claim is relative, so it is tested as the interaction (:func:`color_claims`), at each budget:
+    ``color_acc`` at the first, ``longer`` (the "colour strength, longer" runs; None: none) at the second;
+    ``budgets`` names them in the claims ("": one budget, no name)."""
     singles = [c for c in acc if len(c) == 1]
     pairs = [c for c in acc if len(c) == 2]
     rows = []
@@ -40,15 +46,9 @@ def augmentation_claims(acc: Mapping[tuple[str, ...], PerSeed], paper5: Mapping[
         rows.append(claim_row("crop then colour is the best pair (minus the best other pair)", "SimCLR Figure 5",
                               seed_deltas(acc[("crop", "color")], per_seed_best(acc, others)),
                               paper=paper5[("crop", "color")] - max(paper5[c] for c in others)))
-    t1 = reference("simclr.table1").values
-    for method, sign in (("SimCLR", 1), ("supervised", -1)):
-        rows.append(claim_row(f"{method}: strongest vs weakest colour distortion ({hi} - {lo})", "SimCLR Table 1",
-                              seed_deltas(color_acc[(method, hi)], color_acc[(method, lo)]),
-                              paper=paper_delta(t1, f"{method} {hi}", f"{method} {lo}"), expected_sign=sign))
-    if ("SimCLR", hi + " (+blur)") in color_acc:
-        rows.append(claim_row(f"SimCLR: blur on top of colour strength {hi}", "SimCLR Table 1",
-                              seed_deltas(color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)]),
-                              paper=paper_delta(t1, f"SimCLR {hi} (+blur)", f"SimCLR {hi}"), expected_sign=1))
+    rows += color_claims(color_acc, lo, hi, budgets[0])
+    if longer:
+        rows += color_claims(longer, lo, hi, budgets[1])
     return rows
 
 
@@ -471,3 +471,105 @@ CONFOUND_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {
 CONFOUND_PROFILES.update({("08_simclr_v2_claims", claim): ("smoke", "quick", "cifar-cpu", "full")
                           for claim in ("distilling into the base width vs fine-tuning it",
                                         "self-distillation vs its teacher")})
+
+
+# ---- 05: Table 1 as the interaction, at each budget (#24 items 2 and 6) ------------------------------------
+
+COLOR_INTERACTION = "contrastive learning needs stronger colour distortion than supervised learning"
+COLOR_METHODS = ("SimCLR", "supervised")
+
+
+def color_gains(color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str) -> dict[str, list[float]]:
+    """Per method its gain from colour strength ``lo`` to ``hi`` per seed (``"SimCLR: 1 - 1/4"``), then the
+    interaction (``"SimCLR's gain - the supervised gain"``): SimCLR's gain minus the supervised gain, paired by
+    seed. A method without both strengths is left out, and so is the interaction."""
+    gains = {f"{m}: {hi} - {lo}": seed_deltas(color_acc[(m, hi)], color_acc[(m, lo)]) for m in COLOR_METHODS
+             if (m, hi) in color_acc and (m, lo) in color_acc}
+    if len(gains) == 2:
+        simclr, supervised = gains.values()
+        gains["SimCLR's gain - the supervised gain"] = seed_deltas(simclr, supervised)
+    return gains
+
+
+def color_paper_gains(lo: str, hi: str) -> dict[str, float]:
+    """SimCLR Table 1's gains and interaction (points) under :func:`color_gains`' labels, where it has them."""
+    t1 = reference("simclr.table1").values
+    out = {f"{m}: {hi} - {lo}": paper_delta(t1, f"{m} {hi}", f"{m} {lo}") for m in COLOR_METHODS}
+    out = {k: v for k, v in out.items() if v is not None}
+    if len(out) == 2:
+        out["SimCLR's gain - the supervised gain"] = round(out[f"SimCLR: {hi} - {lo}"]
+                                                           - out[f"supervised: {hi} - {lo}"], 2)
+    return out
+
+
+def color_claims(color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str, budget: str = "") -> Rows:
+    """SimCLR Table 1 at one budget: the interaction (its claim is relative: SimCLR gains more from stronger
+    colour distortion than supervised learning does), and blur on top of the strongest strength where it ran.
+    The two methods' own gains are the interaction's halves, shown in the page's table (:func:`color_gain_table`),
+    not tested as claims. ``budget``: appended to each claim in parentheses (""; one budget)."""
+    rows = []
+    where = f" ({budget})" if budget else ""
+    gains = color_gains(color_acc, lo, hi)
+    interaction = gains.get("SimCLR's gain - the supervised gain")
+    if interaction is not None:
+        rows.append(claim_row(f"{COLOR_INTERACTION}: the interaction, SimCLR's gain minus the supervised gain "
+                              f"from colour strength {lo} to {hi}{where}", "SimCLR Table 1", interaction,
+                              paper=color_paper_gains(lo, hi).get("SimCLR's gain - the supervised gain"),
+                              expected_sign=1))
+    if ("SimCLR", hi + " (+blur)") in color_acc and ("SimCLR", hi) in color_acc:
+        t1 = reference("simclr.table1").values
+        rows.append(claim_row(f"SimCLR: blur on top of colour strength {hi}{where}", "SimCLR Table 1",
+                              seed_deltas(color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)]),
+                              paper=paper_delta(t1, f"SimCLR {hi} (+blur)", f"SimCLR {hi}"), expected_sign=1))
+    return rows
+
+
+def color_budget(simclr: Config, supervised: Config) -> str:
+    """A colour-strength budget in words: ``"150 SimCLR and 225 supervised steps"`` (their optimiser steps)."""
+    from .grids import optimiser_steps
+
+    return f"{optimiser_steps(simclr):,} SimCLR and {optimiser_steps(supervised):,} supervised steps"
+
+
+def color_gain_table(by_budget: Sequence[tuple[str, Mapping[tuple[str, str], PerSeed]]], lo: str, hi: str):
+    """The page's table of Table 1's effects at each budget: each method's gain from ``lo`` to ``hi`` and the
+    interaction (the claim), in points, mean ± std over seeds with the 95 % t-interval, beside the paper's."""
+    import pandas as pd
+
+    from .statistics import interval_text, t_interval
+
+    paper = color_paper_gains(lo, hi)
+    rows = []
+    for budget, color_acc in by_budget:
+        for label, deltas in color_gains(color_acc, lo, hi).items():
+            mean, std, n = mean_std(deltas)
+            rows.append({"budget": budget or "–", "effect": label, "paper (points)": paper.get(label, float("nan")),
+                         "ours (points)": "–" if not n else f"{100 * mean:+.1f}" + (f" ± {100 * std:.1f}" if n > 1 else ""),
+                         "95 % CI (points)": interval_text(t_interval(deltas)), "seeds": n})
+    frame = pd.DataFrame(rows, columns=["budget", "effect", "paper (points)", "ours (points)", "95 % CI (points)",
+                                        "seeds"])
+    # one unnamed budget (the runs before issue #24): the effects alone
+    return frame.set_index(["budget", "effect"]) if len(by_budget) > 1 else frame.drop(columns="budget").set_index("effect")
+
+
+def color_budget_effects(by_steps: Mapping[int, Mapping[tuple[str, str], PerSeed]], lo: str, hi: str
+                         ) -> dict[str, dict[int, list[float]]]:
+    """For :func:`lib.report.plots.effect_by_budget`: the interaction (and blur on top of ``hi`` where it ran)
+    per seed at each budget, keyed by the SimCLR runs' optimiser steps."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for steps, color_acc in sorted(by_steps.items()):
+        interaction = color_gains(color_acc, lo, hi).get("SimCLR's gain - the supervised gain")
+        if interaction is not None:
+            out.setdefault("interaction: SimCLR's gain - supervised gain", {})[steps] = interaction
+        if ("SimCLR", hi + " (+blur)") in color_acc:
+            out.setdefault(f"SimCLR: blur on top of {hi}", {})[steps] = seed_deltas(
+                color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)])
+    return out
+
+
+# 05: blur on top of the strongest colour strength (the full profile's color_blur), at each budget
+FACTORS = FACTORS + tuple(
+    Factor("05_simclr_augmentations", f"SimCLR: blur on top of the strongest colour{suffix}", (group, _where(
+        lambda k: k[0] == "SimCLR" and k[1].endswith(" (+blur)"))), (group, lambda keys: next(
+            (k for k in keys if k[0] == "SimCLR" and (k[0], k[1] + " (+blur)") in keys), None)), ("views",))
+    for group, suffix in (("colour strength", ""), ("colour strength, longer", ", longer")))
