@@ -166,18 +166,34 @@ def test_03_names_what_differs_besides_the_starting_weights():
     assert "only the starting weights differ" not in text and "weight decay 0" in text and "5e-4" in text
 
 
-def test_07_says_its_temperature_and_scaling_rows_are_not_runs_of_the_grid():
+def test_07_says_which_temperature_and_scaling_rows_are_runs_of_the_grid():
     """#24 item 7: at cifar-cpu the temperature rows train at a batch the grid does not have, and the
-    learning-rate-scaling rows with an optimiser the grid does not use."""
+    learning-rate-scaling rows with an optimiser the grid does not use; at cifar-cpu-next (lr_rule="recipe") the
+    linear rows are the grid's own runs. The page computes which (claims.grid_overlap), instead of saying it."""
+    from lib.report import claims
+
     g = _groups("cifar-cpu", "07_batch_temperature")
     grid = {c.identity()["batch_size"] for cs in g["batch x epochs"].values() for c in cs}
     grid_opt = {c.optimizer for cs in g["batch x epochs"].values() for c in cs}
     temps = {c.batch_size for cs in g["temperature"].values() for c in cs}
     scaling = {c.optimizer for cs in g["learning-rate scaling"].values() for c in cs}
     assert temps == {256} and not temps & grid and scaling == {"lars"} and not scaling & grid_opt
+    others = lambda g: {k: g[k] for k in ("temperature", "learning-rate scaling")}  # noqa: E731
+    assert claims.grid_overlap(g["batch x epochs"], others(g)) == []
+    nxt = _groups("cifar-cpu-next", "07_batch_temperature")
+    assert claims.grid_overlap(nxt["batch x epochs"], others(nxt)) == [
+        ("learning-rate scaling", ("linear", 128), (128, 10)), ("learning-rate scaling", ("linear", 512), (512, 10))]
     text = _notebook_text("07_batch_temperature")
-    assert "linear-scaling rows are runs of the grid" not in text
-    assert "the temperature rows train at batch 256 and the scaling rows with LARS" in text
+    assert "linear-scaling rows are runs of the grid" not in text and "none of them is a run of the grid" not in text
+    assert "a line under the grid says which rows are runs of the grid as well" in text
+    assert "claims.grid_overlap(grid_configs" in _notebook_code("07_batch_temperature")
+
+
+def _notebook_code(stem: str) -> str:
+    from lib.config import repo_path
+
+    cells = json.loads((repo_path("notebooks") / f"{stem}.ipynb").read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
 def test_08_says_the_best_layer_selection_favours_the_deeper_head():

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .grids import NORMALIZE_KNOB
+from .grids import LR_ANCHOR_BATCH, NORMALIZE_KNOB
 from .papers import TABLE3_ROWS, reference
 from .statistics import (FAMILY_VERDICT_RULE, apply_family, claim_row, family_input, mean_std, paper_delta,
                          per_seed_best, seed_deltas, stored_claim, stored_row)
@@ -25,8 +25,14 @@ PerSeed = Sequence[float]
 
 
 def augmentation_claims(acc: Mapping[tuple[str, ...], PerSeed], paper5: Mapping[tuple[str, ...], float],
-                        color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str) -> Rows:
-    """Notebook 05: SimCLR Figure 5 (compositions of operations) and Table 1 (colour strength)."""
+                        color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str,
+                        longer: Mapping[tuple[str, str], PerSeed] | None = None,
+                        budgets: Sequence[str] = ("", "")) -> Rows:
+    """Notebook 05: SimCLR Figure 5 (compositions of operations) and Table 1 (colour strength).
+
+    Table 1's claim is relative, so it is tested as the interaction (:func:`color_claims`), at each budget:
+    ``color_acc`` at the first, ``longer`` (the "colour strength, longer" runs; None: none) at the second;
+    ``budgets`` names them in the claims ("": one budget, no name)."""
     singles = [c for c in acc if len(c) == 1]
     pairs = [c for c in acc if len(c) == 2]
     rows = []
@@ -39,15 +45,9 @@ def augmentation_claims(acc: Mapping[tuple[str, ...], PerSeed], paper5: Mapping[
         rows.append(claim_row("crop then colour is the best pair (minus the best other pair)", "SimCLR Figure 5",
                               seed_deltas(acc[("crop", "color")], per_seed_best(acc, others)),
                               paper=paper5[("crop", "color")] - max(paper5[c] for c in others)))
-    t1 = reference("simclr.table1").values
-    for method, sign in (("SimCLR", 1), ("supervised", -1)):
-        rows.append(claim_row(f"{method}: strongest vs weakest colour distortion ({hi} - {lo})", "SimCLR Table 1",
-                              seed_deltas(color_acc[(method, hi)], color_acc[(method, lo)]),
-                              paper=paper_delta(t1, f"{method} {hi}", f"{method} {lo}"), expected_sign=sign))
-    if ("SimCLR", hi + " (+blur)") in color_acc:
-        rows.append(claim_row(f"SimCLR: blur on top of colour strength {hi}", "SimCLR Table 1",
-                              seed_deltas(color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)]),
-                              paper=paper_delta(t1, f"SimCLR {hi} (+blur)", f"SimCLR {hi}"), expected_sign=1))
+    rows += color_claims(color_acc, lo, hi, budgets[0])
+    if longer:
+        rows += color_claims(longer, lo, hi, budgets[1])
     return rows
 
 
@@ -85,31 +85,58 @@ NOT_IN_PAPER = {"color": "not in the paper (SimCLR Table 3 has no colour-jitter 
 
 
 def batch_temperature_claims(bt: Mapping[tuple[int, int], PerSeed], tv: Mapping[str, PerSeed],
-                             lv: Mapping[tuple[str, int], PerSeed]) -> Rows:
+                             lv: Mapping[tuple[str, int], PerSeed], steps: Mapping[tuple[int, int], int] | None = None,
+                             lr_rule: str = "lars", no_l2: "ChosenArm | None" = None) -> Rows:
     """Notebook 07: SimCLR Figure 9 (batch x epochs), Table 5 (temperature, l2 norm), Appendix B.1
     (learning-rate scaling). ``bt`` by (batch, epochs), ``tv`` by temperature label, ``lv`` by
-    (scaling, batch)."""
+    (scaling, batch).
+
+    ``steps``: the optimiser steps of each (batch, epochs) cell (:func:`lib.report.grids.optimiser_steps`),
+    named in the batch-size claims; the larger batch is compared at equal epochs (the paper's protocol) and at
+    about equal steps (the largest batch at the longest length against the smallest at the shortest).
+    ``lr_rule``: "recipe" compares the two scaling rules at every batch of ``lv`` (one row each), "lars" at the
+    smallest (the runs before issue #24). ``no_l2``: the arm without l2 normalisation (:func:`no_l2_arm`: its
+    rate chosen on validation, and whether its chosen runs trained); None: ``tv``'s "no l2 norm, t=10"."""
     batches, lengths = sorted({b for b, _ in bt}), sorted({e for _, e in bt})
     lo, hi, short, long = batches[0], batches[-1], lengths[0], lengths[-1]
     gap_short, gap_long = seed_deltas(bt[(hi, short)], bt[(lo, short)]), seed_deltas(bt[(hi, long)], bt[(lo, long)])
+    n = (lambda key: f"{steps[key]:,} steps") if steps else None
     rows = [
-        claim_row(f"short training ({short} epochs): larger batch is better (batch {hi} - {lo})", "SimCLR Figure 9",
+        claim_row(f"short training ({short} epochs): larger batch is better at equal epochs (batch {hi} - {lo}"
+                  + (f"; {n((hi, short))} vs {n((lo, short))}" if n else "") + ")", "SimCLR Figure 9",
                   gap_short, expected_sign=1),
         claim_row(f"the batch-size gap shrinks with training (|gap| at {short} - |gap| at {long} epochs)",
                   "SimCLR Figure 9", [abs(a) - abs(b) for a, b in zip(gap_short, gap_long)], expected_sign=1),
         claim_row(f"longer training helps (batch {lo}: {long} - {short} epochs)", "SimCLR Figure 9, B.9",
                   seed_deltas(bt[(lo, long)], bt[(lo, short)]), expected_sign=1),
     ]
+    if hi > lo and long > short:
+        rows.append(claim_row(f"larger batch is better at about equal steps (batch {hi} for {long} epochs"
+                              + (f", {n((hi, long))}" if n else "") + f", minus batch {lo} for {short} epochs"
+                              + (f", {n((lo, short))}" if n else "") + ")", "SimCLR Figure 9",
+                              seed_deltas(bt[(hi, long)], bt[(lo, short)]), expected_sign=1))
     t5 = reference("simclr.table5").values
     for a, b in (("l2 norm, t=0.5", "l2 norm, t=1"), ("l2 norm, t=0.1", "l2 norm, t=1"),
                  ("l2 norm, t=0.5", "no l2 norm, t=10")):
+        if no_l2 is not None and b == no_l2.label:
+            rows.append(claim_row(f"{a} beats {b}" + (" (its rate chosen on validation)" if no_l2.tuned else ""),
+                                  "SimCLR Table 5", seed_deltas(tv[a], no_l2.values) if a in tv else [],
+                                  paper=paper_delta(t5, a, b), expected_sign=1, trained=no_l2.trained))
+            continue
         pending = b.startswith("no") and b not in tv
         rows.append(claim_row(f"{a} beats {b}" + (f" (pending: needs Config.{NORMALIZE_KNOB})" if pending else ""),
                               "SimCLR Table 5", seed_deltas(tv[a], tv[b]) if a in tv and b in tv else [],
                               paper=paper_delta(t5, a, b), expected_sign=1))
-    small = min(b for _, b in lv)
-    rows.append(claim_row(f"square-root beats linear learning-rate scaling at batch {small}", "SimCLR Appendix B.1",
-                          seed_deltas(lv[("sqrt", small)], lv[("linear", small)]), expected_sign=1))
+    lr_batches = sorted({b for _, b in lv})
+    if lr_rule == "recipe":
+        for b in lr_batches:
+            rows.append(claim_row(f"square-root beats linear learning-rate scaling at batch {b} (both rules anchored "
+                                  f"at batch {LR_ANCHOR_BATCH}, the grid's optimiser)", "SimCLR Appendix B.1",
+                                  seed_deltas(lv[("sqrt", b)], lv[("linear", b)]), expected_sign=1))
+    else:
+        small = lr_batches[0]
+        rows.append(claim_row(f"square-root beats linear learning-rate scaling at batch {small}", "SimCLR Appendix B.1",
+                              seed_deltas(lv[("sqrt", small)], lv[("linear", small)]), expected_sign=1))
     return rows
 
 
@@ -470,3 +497,188 @@ CONFOUND_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {
 CONFOUND_PROFILES.update({("08_simclr_v2_claims", claim): ("smoke", "quick", "cifar-cpu", "full")
                           for claim in ("distilling into the base width vs fine-tuning it",
                                         "self-distillation vs its teacher")})
+
+
+# ---- 05: Table 1 as the interaction, at each budget (#24 items 2 and 6) ------------------------------------
+
+COLOR_INTERACTION = "contrastive learning needs stronger colour distortion than supervised learning"
+COLOR_METHODS = ("SimCLR", "supervised")
+
+
+def color_gains(color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str) -> dict[str, list[float]]:
+    """Per method its gain from colour strength ``lo`` to ``hi`` per seed (``"SimCLR: 1 - 1/4"``), then the
+    interaction (``"SimCLR's gain - the supervised gain"``): SimCLR's gain minus the supervised gain, paired by
+    seed. A method without both strengths is left out, and so is the interaction."""
+    gains = {f"{m}: {hi} - {lo}": seed_deltas(color_acc[(m, hi)], color_acc[(m, lo)]) for m in COLOR_METHODS
+             if (m, hi) in color_acc and (m, lo) in color_acc}
+    if len(gains) == 2:
+        simclr, supervised = gains.values()
+        gains["SimCLR's gain - the supervised gain"] = seed_deltas(simclr, supervised)
+    return gains
+
+
+def color_paper_gains(lo: str, hi: str) -> dict[str, float]:
+    """SimCLR Table 1's gains and interaction (points) under :func:`color_gains`' labels, where it has them."""
+    t1 = reference("simclr.table1").values
+    out = {f"{m}: {hi} - {lo}": paper_delta(t1, f"{m} {hi}", f"{m} {lo}") for m in COLOR_METHODS}
+    out = {k: v for k, v in out.items() if v is not None}
+    if len(out) == 2:
+        out["SimCLR's gain - the supervised gain"] = round(out[f"SimCLR: {hi} - {lo}"]
+                                                           - out[f"supervised: {hi} - {lo}"], 2)
+    return out
+
+
+def color_claims(color_acc: Mapping[tuple[str, str], PerSeed], lo: str, hi: str, budget: str = "") -> Rows:
+    """SimCLR Table 1 at one budget: the interaction (its claim is relative: SimCLR gains more from stronger
+    colour distortion than supervised learning does), and blur on top of the strongest strength where it ran.
+    The two methods' own gains are the interaction's halves, shown in the page's table (:func:`color_gain_table`),
+    not tested as claims. ``budget``: appended to each claim in parentheses (""; one budget)."""
+    rows = []
+    where = f" ({budget})" if budget else ""
+    gains = color_gains(color_acc, lo, hi)
+    interaction = gains.get("SimCLR's gain - the supervised gain")
+    if interaction is not None:
+        rows.append(claim_row(f"{COLOR_INTERACTION}: the interaction, SimCLR's gain minus the supervised gain "
+                              f"from colour strength {lo} to {hi}{where}", "SimCLR Table 1", interaction,
+                              paper=color_paper_gains(lo, hi).get("SimCLR's gain - the supervised gain"),
+                              expected_sign=1))
+    if ("SimCLR", hi + " (+blur)") in color_acc and ("SimCLR", hi) in color_acc:
+        t1 = reference("simclr.table1").values
+        rows.append(claim_row(f"SimCLR: blur on top of colour strength {hi}{where}", "SimCLR Table 1",
+                              seed_deltas(color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)]),
+                              paper=paper_delta(t1, f"SimCLR {hi} (+blur)", f"SimCLR {hi}"), expected_sign=1))
+    return rows
+
+
+def color_budget(simclr: Config, supervised: Config) -> str:
+    """A colour-strength budget in words: ``"150 SimCLR and 225 supervised steps"`` (their optimiser steps)."""
+    from .grids import optimiser_steps
+
+    return f"{optimiser_steps(simclr):,} SimCLR and {optimiser_steps(supervised):,} supervised steps"
+
+
+def color_gain_table(by_budget: Sequence[tuple[str, Mapping[tuple[str, str], PerSeed]]], lo: str, hi: str):
+    """The page's table of Table 1's effects at each budget: each method's gain from ``lo`` to ``hi`` and the
+    interaction (the claim), in points, mean ± std over seeds with the 95 % t-interval, beside the paper's."""
+    import pandas as pd
+
+    from .statistics import interval_text, t_interval
+
+    paper = color_paper_gains(lo, hi)
+    rows = []
+    for budget, color_acc in by_budget:
+        for label, deltas in color_gains(color_acc, lo, hi).items():
+            mean, std, n = mean_std(deltas)
+            rows.append({"budget": budget or "–", "effect": label, "paper (points)": paper.get(label, float("nan")),
+                         "ours (points)": "–" if not n else f"{100 * mean:+.1f}" + (f" ± {100 * std:.1f}" if n > 1 else ""),
+                         "95 % CI (points)": interval_text(t_interval(deltas)), "seeds": n})
+    frame = pd.DataFrame(rows, columns=["budget", "effect", "paper (points)", "ours (points)", "95 % CI (points)",
+                                        "seeds"])
+    # one unnamed budget (the runs before issue #24): the effects alone
+    return frame.set_index(["budget", "effect"]) if len(by_budget) > 1 else frame.drop(columns="budget").set_index("effect")
+
+
+def color_budget_effects(by_steps: Mapping[int, Mapping[tuple[str, str], PerSeed]], lo: str, hi: str
+                         ) -> dict[str, dict[int, list[float]]]:
+    """For :func:`lib.report.plots.effect_by_budget`: the interaction (and blur on top of ``hi`` where it ran)
+    per seed at each budget, keyed by the SimCLR runs' optimiser steps."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for steps, color_acc in sorted(by_steps.items()):
+        interaction = color_gains(color_acc, lo, hi).get("SimCLR's gain - the supervised gain")
+        if interaction is not None:
+            out.setdefault("interaction: SimCLR's gain - supervised gain", {})[steps] = interaction
+        if ("SimCLR", hi + " (+blur)") in color_acc:
+            out.setdefault(f"SimCLR: blur on top of {hi}", {})[steps] = seed_deltas(
+                color_acc[("SimCLR", hi + " (+blur)")], color_acc[("SimCLR", hi)])
+    return out
+
+
+# ---- 07: the arm without l2 normalisation, runs shared with the grid, the scaling rule's setting ------------
+
+@dataclass
+class ChosenArm:
+    """An arm whose setting was chosen per seed on the validation split (07's rate without l2 normalisation)."""
+
+    label: str                  # the arm as the claims name it: "no l2 norm, t=10"
+    values: list[float]         # per seed: the reported (test) score of the chosen run
+    choices: list[Any]          # per seed: the chosen rate (None: one rate ran, nothing was chosen)
+    records: list[Any]          # per seed: the chosen run's record
+    untrained: list[int]        # the seeds whose chosen run did not train (lib.report.selection.trained)
+    by: str = ""                # the validation score the choice was made on
+
+    @property
+    def trained(self) -> bool:
+        return not self.untrained
+
+    @property
+    def tuned(self) -> bool:
+        return any(c is not None for c in self.choices)
+
+
+def trained_or_unknown(record: Any) -> bool:
+    """:func:`lib.report.selection.trained`, where the record shows it: a run whose monitor ran fewer than twice
+    (no initial accuracy to compare with) counts as trained."""
+    from .selection import trained
+
+    knn = [e for e in record.epochs if isinstance(e.get("knn_top1"), (int, float))]
+    return len(knn) < 2 or trained(record)
+
+
+def no_l2_arm(runs: Mapping[str, Sequence[Any]], temperature: str = "10", by: str = "val/knn_top1",
+              report: str = "h/linear_probe_top1") -> ChosenArm | None:
+    """07's arm without l2 normalisation at ``temperature``: with ``raw_lrs`` its runs are keyed
+    ``"no l2 norm, t=<t>, lr=<r>"`` and each seed takes the rate whose run scores best on the validation score
+    ``by`` (:func:`lib.report.selection.chosen_values`; the test score ``report`` of the chosen run is what the
+    claim compares); without, the one run per seed at the recipe's rate (``"no l2 norm, t=<t>"``). Whether each
+    chosen run trained is :func:`trained_or_unknown`'s. None when neither ran."""
+    from .selection import chosen_values
+    from .statistics import result_values
+
+    label = f"no l2 norm, t={temperature}"
+    candidates = {float(k.split(", lr=")[1]): rs for k, rs in runs.items() if k.startswith(label + ", lr=")}
+    if candidates:
+        values, choices = chosen_values(candidates, by, report)
+        records = [candidates[c][s] for s, c in enumerate(choices)]
+    elif label in runs:
+        records, by = list(runs[label]), ""
+        values, choices = result_values(records, report), [None] * len(records)
+    else:
+        return None
+    return ChosenArm(label, values, choices, records, [s for s, r in enumerate(records) if not trained_or_unknown(r)],
+                     by)
+
+
+def grid_overlap(grid: Mapping[Any, Sequence[Config]], others: Mapping[str, Mapping[Any, Sequence[Config]]]
+                 ) -> list[tuple[str, Any, Any]]:
+    """``(group, key, grid key)`` of every setting of ``others`` (group -> key -> configs) whose runs are the
+    grid's (the same configs, so the same run ids): a row of its own that is also a cell of the grid."""
+    cells = {tuple(c.run_id() for c in cs): key for key, cs in grid.items()}
+    return [(group, key, cells[ids]) for group, settings in others.items() for key, cs in settings.items()
+            if (ids := tuple(c.run_id() for c in cs)) in cells]
+
+
+def lr_scaling_setting(lr_rule: str, lr_configs: Mapping[tuple[str, int], Sequence[Config]]) -> str:
+    """The learning-rate-scaling runs in words, from their configs: the rule's optimiser, each rule's peak rate
+    at each batch size and the epochs."""
+    from .grids import LR_SCALING_BASE
+
+    first = {key: cs[0] for key, cs in lr_configs.items()}
+    batches = sorted({b for _, b in first})
+    rates = "; ".join(f"batch {b}: linear {first[('linear', b)].scaled_lr:.3g}, square root "
+                      f"{first[('sqrt', b)].scaled_lr:.3g}" for b in batches)
+    c = next(iter(first.values()))
+    if lr_rule == "recipe":
+        anchor = first[("linear", batches[0])].lr  # the linear rule's base rate: its rate at batch 256
+        return (f"both rules with the grid's optimiser ({c.optimizer}), anchored at batch {LR_ANCHOR_BATCH} (rate "
+                f"{anchor:.3g} there): linear {anchor:.3g} x B/{LR_ANCHOR_BATCH} vs square root {anchor:.3g} x "
+                f"sqrt(B/{LR_ANCHOR_BATCH}); {rates}; {c.epochs} epochs")
+    return (f"LARS with Appendix B.1's constants: linear {LR_SCALING_BASE['linear']:g} x B/256 vs square root "
+            f"{LR_SCALING_BASE['sqrt']:g} x sqrt(B); {rates}; {c.epochs} epochs")
+
+
+# 05: blur on top of the strongest colour strength (the full profile's color_blur), at each budget
+FACTORS = FACTORS + tuple(
+    Factor("05_simclr_augmentations", f"SimCLR: blur on top of the strongest colour{suffix}", (group, _where(
+        lambda k: k[0] == "SimCLR" and k[1].endswith(" (+blur)"))), (group, lambda keys: next(
+            (k for k in keys if k[0] == "SimCLR" and (k[0], k[1] + " (+blur)") in keys), None)), ("views",))
+    for group, suffix in (("colour strength", ""), ("colour strength, longer", ", longer")))

@@ -347,3 +347,29 @@ def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: A
     if related is not None and len(related):
         lines += ["", f"The rule: {FAMILY_VERDICT_RULE}."]
     return "\n".join(lines)
+
+
+# ---- 07: the arm without l2 normalisation ---------------------------------------------------------------
+
+def no_l2_choice(arm: Any, val_size: int = 0) -> str:
+    """07's Answer on the arm without l2 normalisation (:func:`lib.report.claims.no_l2_arm`): which rates the
+    validation split chose, and whether the chosen runs trained; a run that did not train leaves its claim
+    without a verdict, and the sentence says so."""
+    from .selection import TRAINED_GAIN, choice_counts
+
+    if arm.tuned:
+        text = (f"Without l2 normalisation ({arm.label.removeprefix('no l2 norm, ')}) each seed's learning rate was "
+                f"chosen on the kNN accuracy of the {val_size:,} validation images carved from its training images "
+                f"(`{arm.by}`), never on the test set: validation chose "
+                f"{choice_counts([f'lr={c:g}' for c in arm.choices])}.")
+    else:
+        text = (f"Without l2 normalisation ({arm.label.removeprefix('no l2 norm, ')}) the runs train at the recipe's "
+                "rate, one per seed (nothing chosen).")
+    seeds = [arm.records[s].config.seed for s in arm.untrained]  # the configs' seeds
+    if not seeds:
+        return text + (f" Every {'chosen ' if arm.tuned else ''}run trained (its monitor's kNN accuracy rose at least "
+                       f"{TRAINED_GAIN * 100:g} point over its initialisation).")
+    return text + (f" The {'chosen ' if arm.tuned else ''}run{'s' if len(seeds) > 1 else ''} of seed"
+                   f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} of {len(arm.values)} did not train "
+                   f"({'their' if len(seeds) > 1 else 'its'} monitor's kNN accuracy rose less than {TRAINED_GAIN * 100:g} point over its initialisation), so the "
+                   f"claim against {arm.label} gives no verdict: an untrained encoder says nothing about l2 normalisation.")

@@ -510,3 +510,10 @@ def show_channels_caveat(dataset: str) -> None:
     note = channels_note(dataset)
     if not note.endswith(": 3 channel(s)"):
         print(note)
+
+
+def optimiser_steps(config: Config) -> int:
+    """The optimiser steps a run takes: ``epochs`` x full batches of its training images (``train_size``, or
+    the whole split, less the ``val_size`` validation images carved from them), as :class:`lib.training.Schedule`
+    counts them (``drop_last``)."""
+    return (n_train_images(config.dataset, config.train_size) - config.val_size) // config.batch_size * config.epochs

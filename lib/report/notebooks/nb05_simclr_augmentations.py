@@ -17,10 +17,12 @@ def setup(v):
 
 def color_longer(v, color):
     """The weakest and strongest colour strengths of both methods again at ``color_long_multiple`` x their
-    epochs (none at 0, the runs before issue #24), keyed as the colour-strength group."""
+    epochs (none at 0, the runs before issue #24), keyed as the colour-strength group; with ``color_blur``
+    also SimCLR's strongest strength with blur (its claim at the second budget too)."""
     _, labels, runs = color
     keys = [(m, label) for m in ("SimCLR", "supervised") for label in grids.extremes(labels)]
-    return grids.longer(runs, keys, int(v.get("color_long_multiple", 0)))
+    blur = ("SimCLR", grids.extremes(labels)[-1] + " (+blur)")
+    return grids.longer(runs, keys + ([blur] if blur in runs else []), int(v.get("color_long_multiple", 0)))
 
 
 def groups(v):
@@ -32,8 +34,11 @@ def groups(v):
 
 register(Notebook(
     "05_simclr_augmentations", setup=setup, groups=groups,
+    # smoke: the fair design at its smallest (2 seeds drawing their own subsets, two strengths, both at 2x the
+    # epochs) so that the tests render the interaction at two budgets and its figure
     profiles={"smoke": {"grid_ops": "crop,rotate", "grid_pairs": "crop", "grid_train_size": 300, "grid_epochs": 1,
-                        "color_strengths": "1.0", "color_train_size": 300, "color_epochs": 1, "supervised_epochs": 1},
+                        "color_strengths": "0.5,1.0", "color_train_size": 300, "color_epochs": 1, "supervised_epochs": 1,
+                        "color_long_multiple": 2, "seeds": 2, "data_draw": "per_seed"},
               "cifar-cpu": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
                             "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
                             "color_epochs": 20, "supervised_epochs": 30},
