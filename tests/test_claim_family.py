@@ -140,11 +140,11 @@ def test_table3_attribution_names_the_row_that_reports_each_transformation():
     assert rows["sobel"]["source"] == "SimCLR Table 3 ('orig. vs Sobel')"
 
 
-def _notebook_text(stem: str) -> str:
+def _notebook_text(stem: str, kind: str = "markdown") -> str:
     from lib.config import repo_path
 
     cells = json.loads((repo_path("notebooks") / f"{stem}.ipynb").read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == kind)
 
 
 def _groups(profile: str, stem: str):
@@ -163,7 +163,11 @@ def test_03_names_what_differs_besides_the_starting_weights():
     scratch = {c.weight_decay for cs in g["from scratch"].values() for c in cs}
     text = _notebook_text("03_simclr_v2")
     assert tuned == {0.0} and scratch == {5e-4}
-    assert "only the starting weights differ" not in text and "weight decay 0" in text and "5e-4" in text
+    assert "only the starting weights differ" not in text
+    assert "simclr_v2_baseline_note(bool(it.grid))" in _notebook_text("03_simclr_v2", "code")
+    from lib.report import conclusions  # the page's sentence at an untuned profile (cifar-cpu: no grid)
+    note = conclusions.simclr_v2_baseline_note(False)
+    assert "weight decay 0" in note and "5e-4" in note and "differ only" not in note
 
 
 def test_07_says_which_temperature_and_scaling_rows_are_runs_of_the_grid():
@@ -198,7 +202,9 @@ def _notebook_code(stem: str) -> str:
 
 def test_08_says_the_best_layer_selection_favours_the_deeper_head():
     text = _notebook_text("08_simclr_v2_claims")
-    assert "flatters every depth alike" not in text and "favours the deeper head" in text
+    assert "flatters every depth alike" not in text
+    assert "claims.layer_choice_note(val_size)" in _notebook_text("08_simclr_v2_claims", "code")
+    assert "favours the deeper head" in claims.layer_choice_note(0)  # without a validation split: on the test set
 
 
 def test_the_rule_quoted_on_every_page_holds_at_every_profile():

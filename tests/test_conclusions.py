@@ -163,3 +163,27 @@ def test_verdict_lines_speak_of_one_seed_only_on_a_one_seed_page():
     row = {"claim": "a", "verdict": "agrees", "ours (points)": "+1.0 ± 0.2", "paper (points)": 2.0, "seeds": 3}
     assert "one seed" not in claims.verdict_lines([row])
     assert "with one seed there is no test" in claims.verdict_lines([dict(row, seeds=1)])
+
+
+def test_simclr_v2_at_a_tuned_profile_compares_students_with_their_own_teachers():
+    acc = {("fine-tuned from head layer 1", 0.1): [0.50, 0.52], ("fine-tuned from encoder h", 0.1): [0.4, 0.4],
+           ("from scratch, same steps", 0.1): [0.3, 0.3], ("from scratch, longer", 0.1): [0.3, 0.3],
+           ("distilled, same size", 0.1): [0.45, 0.46]}
+    base = BASE.replace(val_size=500)
+    untuned = C.simclr_v2(acc, {0.1: 1000}, base, 2, [0.6, 0.6])
+    assert "minus its teacher: -5.5 ± 0.7 points" in untuned and "validation" not in untuned
+    tuned = C.simclr_v2(acc, {0.1: 1000}, base, 2, [0.6, 0.6], teachers={0.1: [0.40, 0.41]})
+    assert "minus its teacher: +5.0 ± 0.0 points" in tuned  # the teachers' runs, not the chosen fine-tuning runs
+    assert "validation images chose from the same grid (500 images carved from the training images)" in tuned
+
+
+def test_simclr_v2_recipe_and_baseline_say_what_separates_the_arms():
+    assert "without weight decay" in C.simclr_v2_recipe((), 0.05, 0)
+    text = C.simclr_v2_recipe(((0.05, 0.0), (0.05, 5e-4), (0.2, 0.0), (0.2, 5e-4)), 0.05, 500)
+    assert "rates 0.05, 0.2 x weight decays 0, 0.0005 (4 points)" in text and "500 validation images" in text
+    assert "teachers (section 3) are not chosen" in text and "rate 0.05 and the grid's smallest weight decay, 0," in text
+    assert "mixes pretraining with the weight decay" in C.simclr_v2_baseline_note(False)
+    assert "differ only in their starting weights" in C.simclr_v2_baseline_note(True)
+    assert "differ only" not in C.simclr_v2_baseline_note(False)  # untuned, the weight decay differs too
+    chosen = C.simclr_v2_choices({"from h, 1% labels": [(0.05, 0.0), (0.2, 5e-4), (0.05, 0.0)]})
+    assert "- **from h, 1% labels:** rate 0.05, weight decay 0 (2 seeds), rate 0.2, weight decay 0.0005 (1 seed)" in chosen

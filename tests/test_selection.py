@@ -41,3 +41,11 @@ def test_a_run_whose_knn_did_not_move_did_not_train():
     moved = rec(0, 0, epochs=[{"epoch": 0, "knn_top1": 0.258}, {"epoch": 10, "knn_top1": 0.31}])
     assert not selection.trained(flat) and selection.trained(moved)
     assert selection.choice_counts(["a", "a", "b"]) == "a (2 seeds), b (1 seed)"
+
+
+def test_chosen_runs_read_a_tuned_group_as_an_untuned_one_seed_by_seed():
+    a0, a1, b0, b1 = rec(0.6, 0.1), rec(0.2, 0.9, 1), rec(0.5, 0.9), rec(0.3, 0.1, 1)
+    group = {("h", 0.1, 0.05, 0.0): [a0, a1], ("h", 0.1, 0.2, 5e-4): [b0, b1]}
+    runs, choices = selection.chosen_runs(group, 2, "val_top1")
+    assert runs == {("h", 0.1): [a0, b1]}  # seed 0 chose the first point, seed 1 the second
+    assert choices == {("h", 0.1): [(0.05, 0.0), (0.2, 5e-4)]}

@@ -142,11 +142,19 @@ def batch_temperature_claims(bt: Mapping[tuple[int, int], PerSeed], tv: Mapping[
 
 def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
                      dacc: Mapping[tuple[str, bool, float], PerSeed],
-                     width_acc: Mapping[tuple[float, float], PerSeed], depths: Sequence[int], width: float) -> Rows:
+                     width_acc: Mapping[tuple[float, float], PerSeed], depths: Sequence[int], width: float, *,
+                     best_layer: Mapping[int, PerSeed] | None = None,
+                     steps: Mapping[float, int] | None = None) -> Rows:
     """Notebook 08: SimCLRv2 Figure 4 (head depth, fine-tuning layer), Table 1 (wider encoders) and
     Tables 2-3 (distillation). ``acc`` by (head depth, width, fine-tuning layer, label fraction),
     ``dacc`` by (student, with labels, fraction), ``width_acc`` by (width, fraction); ``depths`` are
-    the head depths compared and ``width`` the base width."""
+    the head depths compared and ``width`` the base width.
+
+    ``best_layer``: per head depth, the per-seed test accuracy of the fine-tuning layer chosen on the
+    validation split (:func:`simclr_v2_chosen_layers`); None: the best layer on the test set
+    (:func:`~lib.report.statistics.per_seed_best`, the runs before issue #24). ``steps``: the fine-tuning
+    steps per label fraction of this budget, when the profile measures item 6's claims at two budgets: their
+    rows name the steps and carry ``row["budget"]`` = (label, steps) for :func:`budget_effects`."""
     pv = {**reference("simclrv2.table1").values, **reference("simclrv2.table2").values,
           **reference("simclrv2.table3").values}
     depths = sorted(depths)
@@ -155,17 +163,15 @@ def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
     widths = sorted({w for w, _ in width_acc})
     wide, narrow = max(widths), min(widths)
     lo_f, hi_f = fractions[0], fractions[-1]
-    rows = []
-    if 3 in depths and {0, 1} <= set(layers):
-        for f in fractions:
-            rows.append(claim_row(f"fine-tuning from head layer 1 beats from h (3-layer head, {f:.0%} labels)",
-                                  "SimCLRv2 Figure 4", seed_deltas(acc[(3, width, 1, f)], acc[(3, width, 0, f)]),
-                                  expected_sign=1))
+    rows = _v2_layer_rows(acc, width, steps) if 3 in depths and {0, 1} <= set(layers) else []
     if len(depths) > 1:
-        best = {d: per_seed_best({k: acc[(d, width, k, lo_f)] for k in layers if (d, width, k, lo_f) in acc},
-                                 [k for k in layers if (d, width, k, lo_f) in acc]) for d in depths}
-        rows.append(claim_row(f"a deeper head helps from its best layer ({max(depths)} vs {min(depths)} layers, "
-                              f"{lo_f:.0%} labels)", "SimCLRv2 Figure 4",
+        if best_layer is None:
+            best = {d: per_seed_best({k: acc[(d, width, k, lo_f)] for k in layers if (d, width, k, lo_f) in acc},
+                                     [k for k in layers if (d, width, k, lo_f) in acc]) for d in depths}
+        else:
+            best = best_layer
+        rows.append(claim_row(f"a deeper head helps from its best layer{' on validation' if best_layer else ''} "
+                              f"({max(depths)} vs {min(depths)} layers, {lo_f:.0%} labels)", "SimCLRv2 Figure 4",
                               seed_deltas(best[max(depths)], best[min(depths)]), expected_sign=1))
     if len(widths) > 1:
         d_lo, d_hi = (seed_deltas(width_acc[(wide, f)], width_acc[(narrow, f)]) for f in (lo_f, hi_f))
@@ -176,17 +182,54 @@ def simclr_v2_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
             gap = (paper_lo or 0) - (paper_delta(pv, f"R50 2x, {hi_f:.0%}", f"R50 1x, {hi_f:.0%}") or 0)
             rows.append(claim_row(f"... and more with fewer labels (gain at {lo_f:.0%} - gain at {hi_f:.0%})",
                                   "SimCLRv2 Table 1", seed_deltas(d_lo, d_hi), paper=gap or None, expected_sign=1))
+    return rows + _v2_distill_rows(acc, dacc, width, wide, steps, with_labels=True)
+
+
+def _budget(text: str, f: float, steps: Mapping[float, int] | None) -> str:
+    """``text`` naming the budget's steps at fraction ``f`` (unchanged with one budget)."""
+    return text if steps is None else text[:-1] + f", {steps_text(steps[f])})"
+
+
+def steps_text(n: int) -> str:
+    """``1250`` -> ``"1,250 steps"`` (``"1 step"``)."""
+    return f"{n:,} step{'' if n == 1 else 's'}"
+
+
+def _budgeted(row: dict[str, Any], label: str, f: float, steps: Mapping[float, int] | None) -> dict[str, Any]:
+    return row if steps is None else {**row, "budget": (label, steps[f])}
+
+
+def _v2_layer_rows(acc: Mapping[tuple[int, float, int, float], PerSeed], width: float,
+                   steps: Mapping[float, int] | None) -> Rows:
+    """08's 'fine-tuning from head layer 1 beats from h' at every label fraction (3-layer head, base width)."""
+    return [_budgeted(claim_row(_budget(f"fine-tuning from head layer 1 beats from h (3-layer head, {f:.0%} labels)", f,
+                                        steps), "SimCLRv2 Figure 4",
+                                seed_deltas(acc[(3, width, 1, f)], acc[(3, width, 0, f)]), expected_sign=1),
+                      f"head layer 1 - h, {f:.0%} labels", f, steps)
+            for f in sorted({f for _, _, _, f in acc})]
+
+
+def _v2_distill_rows(acc: Mapping[tuple[int, float, int, float], PerSeed], dacc: Mapping[tuple[str, bool, float], PerSeed],
+                     width: float, wide: float, steps: Mapping[float, int] | None, with_labels: bool) -> Rows:
+    """08's distillation claims at every distilled fraction: the self-distilled student keeps its teacher's
+    accuracy, the base-width student beats the base width fine-tuned directly (distillation vs fine-tuning),
+    and (``with_labels``) adding the labels changes little."""
+    pv = {**reference("simclrv2.table1").values, **reference("simclrv2.table2").values,
+          **reference("simclrv2.table3").values}
+    rows = []
     for f in sorted({f for _, _, f in dacc}):
         teacher = acc[(3, wide, 1, f)]
-        rows.append(claim_row(f"self-distillation without labels keeps the teacher's accuracy (student - teacher, {f:.0%})",
-                              "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("same size", False, f)], teacher),
-                              paper=paper_delta(pv, f"self-distilled R152 3x+SK, {f:.0%}", f"R152 3x+SK, {f:.0%}"),
-                              equivalence=True))
-        rows.append(claim_row(f"distilling into the base width beats fine-tuning it directly ({f:.0%})",
-                              "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("base width", False, f)], acc[(3, width, 1, f)]),
-                              paper=paper_delta(pv, f"distilled into R50 1x, {f:.0%}", f"R50 1x, {f:.0%}"),
-                              expected_sign=1))
-        if ("same size", True, f) in dacc:
+        rows.append(_budgeted(claim_row(
+            _budget(f"self-distillation without labels keeps the teacher's accuracy (student - teacher, {f:.0%})", f,
+                    steps), "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("same size", False, f)], teacher),
+            paper=paper_delta(pv, f"self-distilled R152 3x+SK, {f:.0%}", f"R152 3x+SK, {f:.0%}"), equivalence=True),
+            f"self-distilled student - its teacher, {f:.0%}", f, steps))
+        rows.append(_budgeted(claim_row(
+            _budget(f"distilling into the base width beats fine-tuning it directly ({f:.0%})", f, steps),
+            "SimCLRv2 Tables 1, 3", seed_deltas(dacc[("base width", False, f)], acc[(3, width, 1, f)]),
+            paper=paper_delta(pv, f"distilled into R50 1x, {f:.0%}", f"R50 1x, {f:.0%}"), expected_sign=1),
+            f"distilled - fine-tuned base width, {f:.0%}", f, steps))
+        if with_labels and ("same size", True, f) in dacc:
             rows.append(claim_row(f"adding labels to distillation changes little (with - without, same size, {f:.0%})",
                                   "SimCLRv2 Table 2", seed_deltas(dacc[("same size", True, f)], dacc[("same size", False, f)]),
                                   paper=paper_delta(pv, f"labels + distillation, {f:.0%}",
@@ -492,9 +535,9 @@ KNOWN_CONFOUNDS.update({("06_projection_head", f"nonlinear vs {other} head"): (
     for other in ("linear", "none")})
 CONFOUND_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {
     ("06_projection_head", f"nonlinear vs {other} head"): ("full",) for other in ("linear", "none")}
-# distill_recipe="finetune" (cifar-cpu-next) removes 08's recipe confound; the other profiles keep "own" until
-# they are retrained
-CONFOUND_PROFILES.update({("08_simclr_v2_claims", claim): ("smoke", "quick", "cifar-cpu", "full")
+# distill_recipe="finetune" (cifar-cpu-next, and smoke, which runs the fair design) removes 08's recipe
+# confound; the other profiles keep "own" until they are retrained
+CONFOUND_PROFILES.update({("08_simclr_v2_claims", claim): ("quick", "cifar-cpu", "full")
                           for claim in ("distilling into the base width vs fine-tuning it",
                                         "self-distillation vs its teacher")})
 
@@ -682,3 +725,53 @@ FACTORS = FACTORS + tuple(
         lambda k: k[0] == "SimCLR" and k[1].endswith(" (+blur)"))), (group, lambda keys: next(
             (k for k in keys if k[0] == "SimCLR" and (k[0], k[1] + " (+blur)") in keys), None)), ("views",))
     for group, suffix in (("colour strength", ""), ("colour strength, longer", ", longer")))
+
+
+# ---- 08 at the fair design (issue #24 items 2 and 6): layers chosen on validation, claims at two budgets ----
+
+def simclr_v2_chosen_layers(ft: Mapping[tuple[int, float, int, float], Sequence[Any]], width: float, fraction: float,
+                            by: str = "val_top1", report: str = "test_top1"
+                            ) -> tuple[dict[int, list[float]], dict[int, list[int]]]:
+    """Per head depth (base ``width``, label ``fraction``): the per-seed ``report`` (test top-1) of the
+    fine-tuning layer whose run scores best on ``by`` (the validation split), and the layers chosen.
+    ``ft``: notebook 08's fine-tuning records by (head depth, width, layer, fraction)."""
+    from .selection import tuned
+
+    values, choices = tuned({(d, k): rs for (d, w, k, f), rs in ft.items() if w == width and f == fraction},
+                            1, by, report)
+    return ({d: v for (d,), v in values.items()}, {d: [k for (k,) in c] for (d,), c in choices.items()})
+
+
+def layer_choice_note(val_size: int) -> str:
+    """How 08's deeper-head row picks each head's best fine-tuning layer: on the test set (``val_size`` 0, the
+    runs before issue #24: a selection bias toward the deeper head) or on the validation split."""
+    if not val_size:
+        return ("The deeper-head row takes, per seed, the best fine-tuning layer chosen on the test set: the maximum "
+                "over the deeper head's layers (3 for a 3-layer head) against the maximum over the shallower head's (2) "
+                "has more draws to be high by chance, so the selection favours the deeper head and the row's effect is "
+                "biased in the claim's direction; the paper chose the layer on its test set too.")
+    return (f"The deeper-head row takes, per seed and head, the fine-tuning layer whose run scores best on the "
+            f"{val_size:,} validation images (carved from the training images, never trained on) and compares those "
+            "runs' test accuracy: the test set plays no part in the choice, so the deeper head's extra layer gives it "
+            "no extra draws on the test set (the paper chose the layer on its test set).")
+
+
+def simclr_v2_longer_claims(acc: Mapping[tuple[int, float, int, float], PerSeed],
+                            dacc: Mapping[tuple[str, bool, float], PerSeed], width: float,
+                            steps: Mapping[float, int]) -> Rows:
+    """Issue #24 item 6 at the longer budget: the claims it names (fine-tuning from head layer 1 vs h;
+    distillation vs fine-tuning) on the runs trained for ``steps`` (per label fraction), each its own row.
+    ``acc``/``dacc``: the longer fine-tuning and distillation runs, keyed as in :func:`simclr_v2_claims`."""
+    wide = max(w for _, w, _, _ in acc)
+    return [*_v2_layer_rows(acc, width, steps), *_v2_distill_rows(acc, dacc, width, wide, steps, with_labels=False)]
+
+
+def budget_effects(rows: Rows) -> dict[str, dict[int, list[float]]]:
+    """The per-seed effects of the rows measured at several budgets (``row["budget"]`` = (label, steps)), as
+    :func:`lib.report.plots.effect_by_budget` draws them: label -> {steps: per-seed effect}."""
+    out: dict[str, dict[int, list[float]]] = {}
+    for r in rows:
+        if "budget" in r:
+            label, steps = r["budget"]
+            out.setdefault(label, {})[steps] = list(r["family"]["deltas"])
+    return out

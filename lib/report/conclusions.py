@@ -241,12 +241,21 @@ def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[Run
 # ---- 03: SimCLRv2 -----------------------------------------------------------------------------------
 
 def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapping[float, int], base: Config,
-              seeds: int, all_labels_probe: Sequence[float]) -> str:
+              seeds: int, all_labels_probe: Sequence[float], *,
+              teachers: Mapping[float, Sequence[float]] | None = None) -> str:
     """Notebook 03: what contrastive pretraining buys with few labels. ``acc``: (method, fraction) ->
-    test accuracy per seed, methods named as the notebook names them."""
+    test accuracy per seed, methods named as the notebook names them.
+
+    ``teachers``: the distillation teachers' test accuracy per fraction, when they are not the
+    "fine-tuned from head layer 1" runs of ``acc`` (a tuned profile: those are the runs validation chose,
+    the teachers the runs at the fixed rate and smallest weight decay); None: they are those runs."""
     ft, ft_h = "fine-tuned from head layer 1", "fine-tuned from encoder h"
+    tuned = ("Fine-tuning and training from scratch each take, per seed, the rate and weight decay that their "
+             f"validation images chose from the same grid ({plural(base.val_size, 'image')} carved from the training "
+             "images); the students are compared with their own teachers (fixed rate, the grid's smallest weight "
+             "decay). " if teachers is not None else "")
     lines = [f"**Answer.** Pretrained on {setting(base, seeds)}, the encoder's h reaches {pct(all_labels_probe)} with a "
-             "linear probe on every label. Given only a fraction of the labels:", ""]
+             f"linear probe on every label. {tuned}Given only a fraction of the labels:", ""]
     summary = []
     for f in sorted(n_labelled):
         at = {m: v for (m, g), v in acc.items() if g == f}
@@ -256,7 +265,8 @@ def simclr_v2(acc: Mapping[tuple[str, float], Sequence[float]], n_labelled: Mapp
                      f"{difference(at[ft], at['from scratch, same steps'])}; minus from scratch for longer: "
                      f"{difference(at[ft], at['from scratch, longer'])}; head layer 1 minus h: "
                      f"{difference(at[ft], at[ft_h])}."
-                     + "".join(f" Distilled, {m[len('distilled, '):]}, minus its teacher: {difference(at[m], at[ft])}."
+                     + "".join(f" Distilled, {m[len('distilled, '):]}, minus its teacher: "
+                               f"{difference(at[m], at[ft] if teachers is None else teachers[f])}."
                                for m in at if m.startswith("distilled, ")))
         summary.append((f, _significant(at[ft], at["from scratch, longer"]), _significant(at[ft], at[ft_h])))
     lifts = [f"{f:.0%}" for f, w, _ in summary if w == "higher"]
@@ -373,3 +383,46 @@ def no_l2_choice(arm: Any, val_size: int = 0) -> str:
                    f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} of {len(arm.values)} did not train "
                    f"({'their' if len(seeds) > 1 else 'its'} monitor's kNN accuracy rose less than {TRAINED_GAIN * 100:g} point over its initialisation), so the "
                    f"claim against {arm.label} gives no verdict: an untrained encoder says nothing about l2 normalisation.")
+
+
+# ---- 03 at a tuned profile (issue #24 item 2): the grid, where it is chosen, what was chosen -----------------
+
+def simclr_v2_recipe(grid: Sequence[tuple[float, float]], finetune_lr: float, val_size: int) -> str:
+    """Notebook 03's fine-tuning recipe: SimCLRv2's (``grid`` empty: one rate, no weight decay) or the grid of
+    (rate, weight decay) points that fine-tuning and the from-scratch baselines both run, chosen per seed on
+    ``val_size`` validation images, and the distillation teachers' fixed point."""
+    if not grid:
+        return f"Fine-tuning trains with SGD at rate {finetune_lr:g} without weight decay, SimCLRv2's fine-tuning recipe."
+    rates = sorted({r for r, _ in grid})
+    decays = sorted({d for _, d in grid})
+    return (f"Fine-tuning and the from-scratch baselines (section 4) get the same tuning budget: each runs every point "
+            f"of one grid, rates {', '.join(f'{r:g}' for r in rates)} x weight decays "
+            f"{', '.join(f'{d:g}' for d in decays)} ({plural(len(grid), 'point')}). For each seed and each arm (the "
+            f"fine-tuning layer or the from-scratch budget, at one label fraction) the point whose run scores the best "
+            f"top-1 on {plural(val_size, 'validation image')} is chosen. Those images are carved, class-balanced, from "
+            "the seed's training images and never trained on; the test images play no part in the choice. Every "
+            "table, figure and comparison below shows the test accuracy of the chosen runs only. The distillation "
+            "teachers (section 3) are not chosen: they are the fine-tuning runs from head layer 1 at rate "
+            f"{finetune_lr:g} and the grid's smallest weight decay, {min(decays):g}, fixed before training.")
+
+
+def simclr_v2_choices(choices: Mapping[str, Sequence[tuple[float, float]]]) -> str:
+    """What validation chose per arm (arm label -> the (rate, weight decay) chosen for each seed), a list."""
+    from .selection import choice_counts
+
+    return "Chosen on validation:\n\n" + "\n".join(
+        f"- **{arm}:** " + choice_counts([f"rate {r:g}, weight decay {d:g}" for r, d in chosen])
+        for arm, chosen in choices.items())
+
+
+def simclr_v2_baseline_note(tuned: bool) -> str:
+    """What else than the starting weights separates fine-tuning from the baselines from scratch."""
+    if not tuned:
+        return ("The starting weights are not the only difference: fine-tuning uses weight decay 0 (SimCLRv2's "
+                "fine-tuning recipe) and these baselines 5e-4, and fine-tuning from head layer 1 keeps the pretrained "
+                "head's first layer, which a network trained from scratch does not have; so a difference between them "
+                "mixes pretraining with the weight decay.")
+    return ("Both run the same grid of rates and weight decays with the same choice on validation (section 2), so "
+            "fine-tuning and these baselines differ only in their starting weights and in the rate and weight decay "
+            "that their validation chose; fine-tuning from head layer 1 also keeps the pretrained head's first layer, "
+            "which a network trained from scratch does not have.")

@@ -84,3 +84,16 @@ def choice_counts(choices: Sequence[Any]) -> str:
     for c in choices:
         counts[c] = counts.get(c, 0) + 1
     return ", ".join(f"{c} ({n} seed{'s' if n != 1 else ''})" for c, n in counts.items())
+
+
+def chosen_runs(group: Mapping[Any, Sequence[RunRecord]], n_arm: int, by: str
+                ) -> tuple[dict[Any, list[RunRecord]], dict[Any, list[Any]]]:
+    """Per arm (the first ``n_arm`` items of each key), the record of the candidate chosen on ``by`` for each
+    seed, and the choices: a tuned group read as an untuned one (arm -> one record per seed), so that every
+    table, figure, comparison and manifest takes the chosen runs where it took the untuned ones. E.g. 03's
+    ``(layer, fraction, lr, weight decay)`` -> ``(layer, fraction)``: ``[record of seed 0's choice, ...]``."""
+    runs, choices = {}, {}
+    for arm, candidates in split_by(group, lambda k: k[:n_arm], lambda k: k[n_arm:]).items():
+        choices[arm] = choose(candidates, by)
+        runs[arm] = [candidates[c][s] for s, c in enumerate(choices[arm])]
+    return runs, choices
