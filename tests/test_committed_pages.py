@@ -54,15 +54,14 @@ def test_reports_are_at_least_three_times_lighter_than_the_9_1_mb_they_were():
 
 @pytest.mark.parametrize("path", PAGES, ids=[f"{p.parent.name}/{p.stem}" for p in PAGES])
 def test_tables_have_human_headers_and_go_through_the_one_formatter(path):
-    """No snake_case header in any table, and every DataFrame but the claims table (its columns are
-    #24's) shown by the formatter (class ``reader-table``: no stray index-name row, no truncated cell);
+    """No snake_case header in any table, and every DataFrame (the claims tables too) shown by the formatter (class ``reader-table``: no stray index-name row, no truncated cell);
     tables written in the notebooks' Markdown are prose, not DataFrames."""
     page = path.read_text(encoding="utf-8")
     for table in tables_of(page):
         headers = [text_of(h) for h in re.findall(r"<th\b[^>]*>(.*?)</th>", table, re.S)]
         assert not [h for h in headers if SNAKE_CASE.search(h)], headers
         opening = table.split(">", 1)[0]
-        if "dataframe" in opening and "verdict" not in headers:
+        if "dataframe" in opening:
             assert "reader-table" in opening, headers
             assert not re.search(r"\w\.\.\.", text_of(table)), headers  # pandas' cut cell: "composing two op..."
 

@@ -16,6 +16,17 @@ from .formatting import (folded, formatted, headline_numbers, percent, readable,
                          table_html, table_markdown)
 from .manifests import (MANIFEST_DIR, as_list, check_name, manifest_path, manifest_records,  # noqa: F401
                         read_manifests, snapshot_keys, stored_embeddings, stored_test_images, write_manifest)
+
+
 from .statistics import (ALPHA, FAMILY_VERDICT_RULE, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
                          line_series, mean_std, one_sided_p, paper_delta, per_seed_best, result_value,
                          result_values, seed_deltas, Verdict, verdict_tally)
+
+
+def show_claims(rows):
+    """A page's claims table through the one formatter (no index, the ratio to two decimals): the table of
+    :func:`claims_table`, shown."""
+    frame = claims_table(rows)
+    frame["ours / paper"] = [f"{v:.2f}" if isinstance(v, float) and v == v else "–" for v in frame["ours / paper"]]
+    return show_table(frame, index=False)
+
