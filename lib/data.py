@@ -54,20 +54,22 @@ class DatasetFacts:
     label: str                 # how pages and the README name it
     splits: tuple[str, ...]    # the splits load_dataset reads
     train_images: int          # images of its training split (what train_size=0 uses)
+    test_images: int           # images of its test split (what test_size=0 uses)
 
 
 # The one table of the built-in data sets; every other list of them is derived from it.
 BUILTIN = {
-    "sample": DatasetFacts("the grey-scale Fashion-MNIST sample", ("train", "test"), 5000),
-    "cifar10": DatasetFacts("CIFAR-10", ("train", "test"), 50000),
-    "cifar100": DatasetFacts("CIFAR-100", ("train", "test"), 50000),
-    "stl10": DatasetFacts("STL-10", ("train", "test", "unlabeled"), 5000),
-    "fashion-mnist": DatasetFacts("Fashion-MNIST", ("train", "test"), 60000),
+    "sample": DatasetFacts("the grey-scale Fashion-MNIST sample", ("train", "test"), 5000, 1000),
+    "cifar10": DatasetFacts("CIFAR-10", ("train", "test"), 50000, 10000),
+    "cifar100": DatasetFacts("CIFAR-100", ("train", "test"), 50000, 10000),
+    "stl10": DatasetFacts("STL-10", ("train", "test", "unlabeled"), 5000, 8000),
+    "fashion-mnist": DatasetFacts("Fashion-MNIST", ("train", "test"), 60000, 10000),
 }
 BUILTIN_DATASETS = tuple(BUILTIN)
 DATASETS = (*BUILTIN_DATASETS, "imagefolder:<path>")
 SPLITS = {name: facts.splits for name, facts in BUILTIN.items()}
 TRAIN_IMAGES = {name: facts.train_images for name, facts in BUILTIN.items()}
+TEST_IMAGES = {name: facts.test_images for name, facts in BUILTIN.items()}
 KNOWN_FOLDERS = {"cifar10-jpeg": "CIFAR-10, JPEG q75 copy"}  # image folders the pages name by what they hold
 
 

@@ -190,3 +190,14 @@ def test_the_image_count_follows_the_folder(tmp_path, monkeypatch):
     assert data.image_folder_count(str(folder), "train") == 7
     with pytest.raises(FileNotFoundError, match="image folder split not found"):
         data.image_folder_count(str(folder), "val")
+
+
+def test_the_test_images_a_run_is_scored_on_come_from_the_one_table_of_data_sets():
+    """--plan's cost of the final evaluation grows with the test set: test_size, else the whole split, whose size
+    lib.data's table of built-in data sets states (checked against the embedded sample itself)."""
+    from lib.config import Config
+    from lib.data import load_dataset
+
+    assert plans.n_test_images(Config(dataset="sample", test_size=0)) == len(load_dataset("sample", "test")) == 1000
+    assert plans.n_test_images(Config(dataset="cifar10", test_size=0)) == 10000
+    assert plans.n_test_images(Config(dataset="sample", test_size=200)) == 200

@@ -91,15 +91,16 @@ BATTERY_S_PER_TEST_IMAGE = 1.2e-3
 
 def n_test_images(config: Config) -> int:
     """Test images a run is scored on: ``test_size``, or the whole test split (0) where it is known."""
+    from ..data import TEST_IMAGES, image_folder_count
+
     if config.test_size:
         return config.test_size
-    try:
-        from ..data import image_folder_count
-        if config.dataset.startswith("imagefolder:"):
+    if config.dataset.startswith("imagefolder:"):
+        try:
             return image_folder_count(config.dataset.removeprefix("imagefolder:"), "test")
-    except (OSError, ValueError):
-        return 0
-    return {"cifar10": 10000, "cifar100": 10000, "stl10": 8000}.get(config.dataset, 0)
+        except (OSError, ValueError):
+            return 0
+    return TEST_IMAGES.get(config.dataset, 0)
 
 
 def batteries(config: Config) -> int:
