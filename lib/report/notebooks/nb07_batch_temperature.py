@@ -34,7 +34,7 @@ register(Notebook(
                                  "lr_rule": "recipe", "raw_lrs": "0.0012,0.012,0.12", "val_size": 500},
               "full": {"batch_sizes": "256,512,1024,2048", "bt_epochs": "20,80", "bt_train_size": 10000,
                        "temperatures": "0.05,0.1,0.5,1.0", "raw_temperatures": "10,100",
-                       "lr_batch_sizes": "256,2048"}},
+                       "lr_batch_sizes": "256,2048", "lr_rule": "recipe", "raw_lrs": "0.01,0.1,1.0", "val_size": 1000}},
     related=("batch size x epochs; temperature and l2 normalisation; learning-rate scaling",
              "SimCLR Figure 9, Table 5, Appendix B.1, B.9"),
     claims=claims.batch_temperature_claims, papers=("simclr.figure9", "simclr.table5", "simclr.appendix_b1"),
