@@ -27,7 +27,8 @@ register(Notebook(
     # smoke runs the fair design (tuned on validation, a data draw per seed) so that the tests render it
     profiles={"smoke": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_multiple": 2, "data_draw": "per_seed",
                         "val_size": 100, "tune_lrs": "0.05", "tune_weight_decays": "0,5e-4"},
-              "quick": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_multiple": 3},
+              "quick": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_multiple": 3, "val_size": 500,
+                        "tune_lrs": "0.05", "tune_weight_decays": "0,5e-4"},
               "cifar-cpu": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3,
                             **shown_recipe_values(CPU_RECIPE)},
               # fine-tuning and the baselines from scratch: the same grid of rates and weight decays, chosen

@@ -22,7 +22,8 @@ register(Notebook(
     # smoke: the fair design at its smallest (2 seeds drawing their own subsets, 100 validation images, two
     # batches x two lengths at equal steps, the scaling rules with the grid's optimiser at two batches, the no-l2
     # rate chosen among two)
-    profiles={"smoke": {"batch_sizes": "32,64", "bt_epochs": "1,2", "bt_train_size": 300, "temperatures": "0.5,1.0",
+    profiles={"quick": {"lr_batch_sizes": "64,256", "lr_rule": "recipe", "raw_lrs": "0.03,0.3", "val_size": 500},
+              "smoke": {"batch_sizes": "32,64", "bt_epochs": "1,2", "bt_train_size": 300, "temperatures": "0.5,1.0",
                         "raw_temperatures": "10", "lr_batch_sizes": "32,64", "lr_rule": "recipe",
                         "raw_lrs": "0.01,0.1", "val_size": 100, "seeds": 2, "data_draw": "per_seed"},
               "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,

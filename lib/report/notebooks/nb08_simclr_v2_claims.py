@@ -74,7 +74,8 @@ register(Notebook(
     "08_simclr_v2_claims", setup=setup, groups=groups,
     # smoke runs the fair design (layers chosen on validation, two budgets, distillation with fine-tuning's
     # recipe, a data draw per seed) so that the tests render it
-    profiles={"smoke": {"depths": "2,3", "finetune_from": "0,1", "label_fractions": "0.1", "v2_train_size": 300,
+    profiles={"quick": {"val_size": 500, "distill_recipe": "finetune"},
+              "smoke": {"depths": "2,3", "finetune_from": "0,1", "label_fractions": "0.1", "v2_train_size": 300,
                         "pretrain_epochs": 1, "finetune_epochs": 1, "width_multipliers": "2",
                         "distill_fractions": "0.1", "distill_epochs": 1, "data_draw": "per_seed", "val_size": 100,
                         "finetune_long_steps": 20, "distill_recipe": "finetune"},
