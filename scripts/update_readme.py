@@ -487,8 +487,9 @@ def render_related(src: Sources) -> str:
             table = judged[c.profile]
             table = table[table["notebook"] == nb]
             for key, (_, row) in zip(claim_keys(nb, table["claim"]), table.iterrows()):
-                if key not in rows:
-                    rows[key] = [link(report_page(src, c.profile, nb), src.readme_dir, nb), row["paper"], row["claim"],
+                if key not in rows:  # linked to the page the README's tables show (a claim worded only at another
+                    page = first if first in ran else c.profile  # profile still links its notebook's page there)
+                    rows[key] = [link(report_page(src, page, nb), src.readme_dir, nb), row["paper"], row["claim"],
                                  _cell(row["paper (points)"]), *absent]
                 if c.profile == first:
                     rows[key][4:4 + len(detail)] = [_cell(row[k]) for k in detail]

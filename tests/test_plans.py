@@ -165,7 +165,8 @@ def test_the_full_plan_counts_an_image_folder(tmp_path, capsys, monkeypatch):
     (tmp_path / "data").mkdir()  # THESIS_DATA_DIR must name an existing folder (#23)
     monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path / "data"))
     code = runner.main(["--profile", "full", "--plan", "-p", "dataset", f"imagefolder:{folder}",
-                        "-p", "runs_dir", str(tmp_path / "runs"), "-p", "v2_train_size", "600"])  # 08 subsets 10,000
+                        "-p", "runs_dir", str(tmp_path / "runs"), "-p", "v2_train_size", "600",  # 08 subsets 10,000
+                        "-p", "val_size", "100"])  # 03, 07 and 08 hold out 1,000
     out = capsys.readouterr().out
     assert code == 0
     for stem in TRAINING:

@@ -45,7 +45,7 @@ def test_a_file_that_names_another_task_is_refused(tmp_path, capsys):
 
 # ---- 3: an edited config.json is refused before anything reads it --------------------------------
 
-COMMITTED = "pretrain-2a581a29e5e9"  # a committed 3-epoch run on the bundled sample data (6 s on a CPU; quick's, #27)
+COMMITTED = "pretrain-839222af3ead"  # a committed 3-epoch run on the bundled sample data (6 s on a CPU; quick's 07, #24)
 
 
 def committed_copy(tmp_path, run_id=COMMITTED):
@@ -102,6 +102,11 @@ def test_no_command_modifies_a_committed_record(tmp_path, capsys):
 
 def test_evaluate_without_weights_prints_a_retrain_command_that_works(tmp_path, capsys, monkeypatch):
     runs, run_dir = committed_copy(tmp_path)
+    # as a record made before data_draw existed stores it (the committed cifar-cpu ones): without the field,
+    # which reads as its legacy value, so the folder's id still holds
+    stored = json.loads((run_dir / "config.json").read_text())
+    assert stored.pop("data_draw") == "fixed"
+    (run_dir / "config.json").write_text(json.dumps(stored, indent=2))
     before = tracked_bytes(run_dir)
     assert cli.main(["evaluate", COMMITTED, "--runs-dir", str(runs), "--device", "cpu", "--no-probe"]) == 2
     err = capsys.readouterr().err
