@@ -56,3 +56,28 @@ def test_the_profile_in_training_keeps_its_run_ids():
     for nb, group, config in load_script().profile_runs("cifar-cpu-next"):
         now.setdefault(nb, {}).setdefault(group, []).append(config.run_id())
     assert now == pinned
+
+
+def test_shards_are_disjoint_cover_every_run_and_keep_children_with_their_parents(monkeypatch, tmp_path):
+    monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
+    script = load_script()
+    runs = list(script._runs("cifar-cpu-next", ["03", "08"]))
+    shares = [script.shard(runs, k, 3) for k in (1, 2, 3)]
+    ids = [[r[2].run_id() for r in share] for share in shares]
+    assert sorted(sum(ids, [])) == sorted(r[2].run_id() for r in runs)  # each run in exactly one share
+    assert all(len(share) > len(runs) / 6 for share in ids)  # balanced, roughly
+    for share in shares:
+        here = {r[2].run_id(): i for i, r in enumerate(share)}
+        for i, (_, _, c, _) in enumerate(share):
+            for parent in (c.pretrained, c.teacher):
+                if parent:  # the parent trains in the same process, before the child
+                    assert here[parent] < i, (c.run_id(), parent)
+    assert script.shard(runs, 1, 1) == runs
+
+
+def test_a_bad_shard_is_one_line_before_anything_trains(capsys):
+    script = load_script()
+    assert script.main(["--profile", "smoke", "--shard", "3/2"]) == 2
+    assert "1 <= K <= N" in capsys.readouterr().err
+    assert script.main(["--profile", "smoke", "--shard", "half"]) == 2
+    assert "two whole numbers" in capsys.readouterr().err
