@@ -89,9 +89,15 @@ class Config:
         "help": "width of the head's hidden layers; 0 = the encoder's feature width"})
     proj_dim: int = field(default=128, metadata={"help": "output width of the projection head (z)"})
     head_last_bn: str = field(default="affine", metadata={
-        "help": "BatchNorm after the head's output layer (heads of >= 2 layers): affine (scale and shift), "
-                "scale (no shift: the official SimCLR head, model_util.py linear_layer with center=False), "
-                "none (a Linear with bias: lightly's SimCLRProjectionHead, dkobak/simclr-cifar10)",
+        "help": "BatchNorm after the head's output layer (heads of >= 2 layers, and a linear head with "
+                "linear_head_bn): affine (scale and shift: lightly's SimCLRProjectionHead), scale (no shift: "
+                "the official SimCLR head, model_util.py linear_layer with center=False), none (a Linear with "
+                "bias: solo-learn, dkobak/simclr-cifar10)",
+        "added": True})
+    linear_head_bn: bool = field(default=False, metadata={
+        "help": "a linear head (head_layers=1) ends in head_last_bn's BatchNorm, as the official SimCLR code's "
+                "linear head does (linear_layer(use_bias=False, use_bn=True)), so that it differs from the "
+                "nonlinear head only in its hidden layer; false: a Linear with bias (the runs before issue #24)",
         "added": True})
 
     # ---- views (augmentations) --------------------------------------------------------------
@@ -438,12 +444,15 @@ def _check_types(cfg: Config) -> None:
 
 def _canonicalise(cfg: Config) -> None:
     """Give knobs that cannot act their defaults, so that one run has one id: the LARS knobs under
-    another optimizer, and the head's last BatchNorm in heads of fewer than two layers (which have none)."""
+    another optimizer, ``linear_head_bn`` in heads that are not linear, and the head's last BatchNorm in
+    heads without one (no head; a linear head without ``linear_head_bn``)."""
     defaults = {f.name: f.default for f in fields(cfg)}
     if cfg.optimizer != "lars":
         object.__setattr__(cfg, "lars_trust", defaults["lars_trust"])
         object.__setattr__(cfg, "lars_clip", defaults["lars_clip"])
-    if cfg.head_layers < 2:
+    if cfg.head_layers != 1:
+        object.__setattr__(cfg, "linear_head_bn", defaults["linear_head_bn"])
+    if cfg.head_layers < 2 and not (cfg.head_layers == 1 and cfg.linear_head_bn):
         object.__setattr__(cfg, "head_last_bn", defaults["head_last_bn"])
 
 

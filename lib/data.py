@@ -55,15 +55,21 @@ class DatasetFacts:
     splits: tuple[str, ...]    # the splits load_dataset reads
     train_images: int          # images of its training split (what train_size=0 uses)
     test_images: int           # images of its test split (what test_size=0 uses)
+    classes: int               # classes, every one with the same number of training images
+
+    @property
+    def train_class_sizes(self) -> tuple[int, ...]:
+        """Training images per class: the split is class-balanced (each of these data sets' is)."""
+        return (self.train_images // self.classes,) * self.classes
 
 
 # The one table of the built-in data sets; every other list of them is derived from it.
 BUILTIN = {
-    "sample": DatasetFacts("the grey-scale Fashion-MNIST sample", ("train", "test"), 5000, 1000),
-    "cifar10": DatasetFacts("CIFAR-10", ("train", "test"), 50000, 10000),
-    "cifar100": DatasetFacts("CIFAR-100", ("train", "test"), 50000, 10000),
-    "stl10": DatasetFacts("STL-10", ("train", "test", "unlabeled"), 5000, 8000),
-    "fashion-mnist": DatasetFacts("Fashion-MNIST", ("train", "test"), 60000, 10000),
+    "sample": DatasetFacts("the grey-scale Fashion-MNIST sample", ("train", "test"), 5000, 1000, 10),
+    "cifar10": DatasetFacts("CIFAR-10", ("train", "test"), 50000, 10000, 10),
+    "cifar100": DatasetFacts("CIFAR-100", ("train", "test"), 50000, 10000, 100),
+    "stl10": DatasetFacts("STL-10", ("train", "test", "unlabeled"), 5000, 8000, 10),
+    "fashion-mnist": DatasetFacts("Fashion-MNIST", ("train", "test"), 60000, 10000, 10),
 }
 BUILTIN_DATASETS = tuple(BUILTIN)
 DATASETS = (*BUILTIN_DATASETS, "imagefolder:<path>")
@@ -624,18 +630,39 @@ def stratified_subset_indices(labels: Tensor, n_total: int, seed: int = 0) -> Te
     labels_cpu, ranks, counts = _class_ranks(labels, seed)
     if not 1 <= n_total <= len(labels_cpu):
         raise ValueError(f"n_total must be in [1, {len(labels_cpu)}] (the number of samples), got {n_total}")
-    lo, hi = 0, int(counts.max())
+    take = torch.tensor(subset_class_sizes(counts.tolist(), n_total), dtype=counts.dtype)
+    return torch.nonzero(ranks < take[labels_cpu]).flatten().to(labels.device)
+
+
+def subset_class_sizes(sizes: list[int] | tuple[int, ...], n_total: int) -> list[int]:
+    """Per class, how many of its ``sizes`` samples :func:`stratified_subset_indices` keeps of ``n_total``:
+    ``min(n_c, L)`` for the largest level L that fits, the few left over one each to the lowest-numbered
+    classes that still have some. Counts only: whichever samples the seed picks, these are the sizes."""
+    lo, hi = 0, max(sizes, default=0)
     while lo < hi:  # largest level L with sum(min(n_c, L)) <= n_total
         mid = (lo + hi + 1) // 2
-        if int(counts.clamp(max=mid).sum()) <= n_total:
+        if sum(min(n, mid) for n in sizes) <= n_total:
             lo = mid
         else:
             hi = mid - 1
-    take = counts.clamp(max=lo)
-    left = n_total - int(take.sum())
-    for c in torch.nonzero(counts > lo).flatten().tolist()[:left]:
+    take = [min(n, lo) for n in sizes]
+    left = n_total - sum(take)
+    for c in [c for c, n in enumerate(sizes) if n > lo][:left]:
         take[c] += 1
-    return torch.nonzero(ranks < take[labels_cpu]).flatten().to(labels.device)
+    return take
+
+
+def labelled_size(sizes: list[int] | tuple[int, ...], fraction: float, train_size: int = 0, val_size: int = 0) -> int:
+    """How many labelled images training draws from a training split with ``sizes`` images per class: the
+    ``train_size`` subset (0: all), less the ``val_size`` validation images, then ``fraction`` of each class
+    (as ``lib.training.prepare_data`` draws them, whatever the seed). For planning runs on a machine without
+    the data: a built-in data set's sizes are :attr:`DatasetFacts.train_class_sizes`."""
+    sizes = list(sizes)
+    if train_size:
+        sizes = subset_class_sizes(sizes, train_size)
+    if val_size:
+        sizes = [n - v for n, v in zip(sizes, subset_class_sizes(sizes, val_size))]
+    return sum(max(1, _round_half_up(fraction * n)) if n else 0 for n in sizes)
 
 
 def carve_validation(labels: Tensor, val_size: int, seed: int = 0) -> tuple[Tensor, Tensor]:

@@ -263,7 +263,10 @@ class ProjectionHead(nn.Module):
     ``num_layers`` counts linear layers:
 
     - 0: the identity (no head; the loss is applied to ``h``);
-    - 1: one ``Linear`` with bias (a linear projection);
+    - 1: a linear projection: one ``Linear`` with bias, or with ``linear_bn`` the bias-free ``Linear`` and
+      the ``last_bn`` BatchNorm the deeper heads end in (the official SimCLR code's linear head,
+      ``linear_layer(..., use_bias=False, use_bn=True)``; with ``last_bn="none"`` it stays a ``Linear`` with
+      bias), so that linear and nonlinear heads differ only in the hidden layer;
     - k >= 2: (k - 1) x [``Linear`` (no bias) -> ``BatchNorm1d`` -> ``ReLU``], then the output
       ``Linear`` followed, by ``last_bn``, by:
       ``"affine"``: ``BatchNorm1d`` with scale and shift (the default, this project's first head; also
@@ -294,6 +297,7 @@ class ProjectionHead(nn.Module):
         num_layers: int,
         *,
         last_bn: str = "affine",
+        linear_bn: bool = False,
     ) -> None:
         super().__init__()
         if last_bn not in HEAD_LAST_BN:
@@ -314,9 +318,9 @@ class ProjectionHead(nn.Module):
             d_in, d_out = self._dims[i], self._dims[i + 1]
             if i < num_layers - 1:
                 layer = [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out), nn.ReLU()]
-            elif num_layers >= 2 and last_bn == "affine":
+            elif (num_layers >= 2 or linear_bn) and last_bn == "affine":
                 layer = [nn.Linear(d_in, d_out, bias=False), nn.BatchNorm1d(d_out)]
-            elif num_layers >= 2 and last_bn == "scale":
+            elif (num_layers >= 2 or linear_bn) and last_bn == "scale":
                 layer = [nn.Linear(d_in, d_out, bias=False), ScaleBatchNorm1d(d_out)]
             else:
                 layer = [nn.Linear(d_in, d_out)]

@@ -198,7 +198,7 @@ def build_contrastive_model(config: Config, channels: int, size: int, mean, std)
     encoder = build_encoder(config, channels, size, mean, std)
     hidden = config.head_hidden_dim or encoder.out_dim
     head = models.ProjectionHead(encoder.out_dim, hidden, config.proj_dim, config.head_layers,
-                                 last_bn=config.head_last_bn)
+                                 last_bn=config.head_last_bn, linear_bn=config.linear_head_bn)
     return models.ContrastiveModel(encoder, head)
 
 

@@ -19,7 +19,8 @@ machine: on this project's 2-core CPU, two one-thread processes train about 11 %
 than one two-thread process (``OMP_NUM_THREADS=1``; measured on a 05 pretraining run, 8.6 s alone
 against 15.3 s for two side by side). A run goes with its parent and every run that starts from it
 (the weights a child loads stay in the process's folder), and the shares are balanced by the plan's
-estimated minutes. Commits from the processes take turns (a lock in the git folder).
+estimated minutes. Start (and restart) the N processes together, from one commit: the shares are
+computed at the start. Commits from the processes take turns (a lock in the git folder).
 
     OMP_NUM_THREADS=1 nice -n 19 python scripts/train_profile.py --profile P --commit --shard 1/2 &
     OMP_NUM_THREADS=1 nice -n 19 python scripts/train_profile.py --profile P --commit --shard 2/2 &
@@ -64,7 +65,9 @@ def shard(runs: list, k: int, n: int) -> list:
     """The ``k``-th (1-based) of ``n`` disjoint shares of ``runs`` (``(notebook, group, config, ...)``
     tuples), order kept. A run's share is its root's (the run it descends from through its parents:
     pretraining, teacher), so a child trains where its parent's weights are; roots go, the costliest
-    first, to the share with the fewest estimated minutes left to train so far."""
+    first, to the share with the fewest estimated minutes so far. Every run counts, trained or not, so the
+    shares do not move as records complete; they move with the code (the runs, the rates measured), so
+    the N processes start, and restart, together from one commit."""
     if not 1 <= k <= n:
         raise ValueError(f"--shard K/N needs 1 <= K <= N; got {k}/{n}")
     by_id = {r[2].run_id(): r[2] for r in runs}
@@ -79,9 +82,6 @@ def shard(runs: list, k: int, n: int) -> list:
     found = plans.measurements(runs[0][2].runs_dir) if runs else ()
     cost: dict[str, float] = {}
     for r in runs:
-        if existing_record(r[2]) is not None:
-            cost.setdefault(root(r[2]), 0.0)
-            continue
         rate = plans.rate_for(r[2], "cpu", found)
         seconds = plans.planned_views(r[2]) / rate.views_per_s + rate.overhead_s
         cost[root(r[2])] = cost.get(root(r[2]), 0.0) + (seconds if seconds == seconds else 60.0)  # nan: unknown

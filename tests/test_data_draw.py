@@ -96,3 +96,36 @@ def test_a_run_with_a_validation_split_scores_it_and_never_trains_on_it(tmp_path
     assert 0.0 <= ft["val_top1"] <= 1.0
     plain = training.run(base.replace(task="supervised", loss="ce")).results
     assert not any(k.startswith("val") for k in plain)
+
+
+@pytest.mark.parametrize("train_size,val_size,fraction", [
+    (0, 0, 1.0), (0, 0, 0.01), (500, 0, 0.1), (500, 50, 0.1), (333, 47, 0.01), (4000, 500, 0.01),
+    (4000, 500, 0.1), (1234, 0, 0.5), (5000, 4990, 0.5)])
+def test_the_labelled_count_from_class_sizes_alone_is_what_training_draws(train_size, val_size, fraction):
+    """Planning a profile on a machine without its data (full's CIFAR-10) counts labelled images from the data
+    set's facts: the same count prepare_data draws, for any seed (checked on the sample, 500 a class)."""
+    sizes = data.BUILTIN["sample"].train_class_sizes
+    for seed in (0, 3):
+        config = Config(task="supervised", dataset="sample", train_size=train_size, test_size=100, val_size=val_size,
+                        label_fraction=fraction, monitor_size=0, seed=seed, data_draw="per_seed", device="cpu",
+                        progress=False)
+        assert data.labelled_size(sizes, fraction, train_size, val_size) == \
+            len(training.prepare_data(config, CPU).labelled)
+
+
+def test_subset_class_sizes_spread_the_leftover_to_the_lowest_classes():
+    assert data.subset_class_sizes([5, 5, 5], 7) == [3, 2, 2]
+    assert data.subset_class_sizes([1, 10, 10], 9) == [1, 4, 4]
+    assert data.subset_class_sizes([1, 10, 10], 10) == [1, 5, 4]
+    assert sum(data.subset_class_sizes([7, 3, 9], 19)) == 19
+
+
+def test_the_full_profile_plans_simclr_v2_without_cifar10_here(monkeypatch, tmp_path):
+    """Without CIFAR-10's files, 03's and 08's fine-tuning runs are still built (from the facts), so the full
+    profile's plan and its factor test cover them."""
+    from lib.report import simclr_v2
+    monkeypatch.setenv("THESIS_DATA_DIR", str(tmp_path))
+    config = Config(task="pretrain", dataset="cifar10", train_size=0, val_size=500)
+    assert simclr_v2.labelled_counts(config, [0.01, 0.1, 1.0]) == {0.01: 500, 0.1: 4950, 1.0: 49500}  # 4,950 a class: 49.5 rounds up
+    with pytest.raises(FileNotFoundError):
+        simclr_v2.labelled_counts(config.replace(dataset=f"imagefolder:{tmp_path}/none"), [0.1])

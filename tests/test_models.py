@@ -262,3 +262,29 @@ def test_lightlys_simclr_head_is_our_affine_head():
     theirs = kinds(heads.SimCLRProjectionHead(8, 8, 4))
     assert theirs == kinds(ProjectionHead(8, 8, 4, 2, last_bn="affine"))
     assert theirs != kinds(ProjectionHead(8, 8, 4, 2, last_bn="none"))
+
+
+def test_a_linear_head_with_linear_bn_ends_in_the_nonlinear_heads_batchnorm():
+    """#24 (06): the official SimCLR code's linear head is linear_layer(use_bias=False, use_bn=True), so
+    with ``linear_bn`` our linear head differs from the nonlinear one only in the hidden layer."""
+    def last(head):
+        return [type(m) for m in head.blocks[-1]], head.blocks[-1][0].bias is not None
+
+    assert last(ProjectionHead(16, 12, 8, 1)) == ([nn.Linear], True)  # the runs before: a Linear with bias
+    for last_bn, norm in (("affine", nn.BatchNorm1d), ("scale", ScaleBatchNorm1d)):
+        linear = ProjectionHead(16, 12, 8, 1, last_bn=last_bn, linear_bn=True)
+        assert last(linear) == last(ProjectionHead(16, 12, 8, 2, last_bn=last_bn)) == ([nn.Linear, norm], False)
+    assert last(ProjectionHead(16, 12, 8, 1, last_bn="none", linear_bn=True)) == ([nn.Linear], True)
+    assert len(ProjectionHead(16, 12, 8, 0, linear_bn=True).blocks) == 0
+
+
+def test_linear_head_bn_moves_only_the_ids_of_linear_heads_that_use_it():
+    from lib.config import Config
+    linear = Config(task="pretrain", head_layers=1, head_last_bn="scale")
+    assert linear.head_last_bn == "affine"  # no BatchNorm to configure: the field reads as its default
+    with_bn = linear.replace(linear_head_bn=True, head_last_bn="scale")
+    assert with_bn.head_last_bn == "scale" and with_bn.run_id() != linear.run_id()
+    assert "linear_head_bn" not in linear.identity()  # added: the runs before keep their ids
+    for layers in (0, 2, 3):  # heads that are not linear: the field cannot act and reads false
+        base = Config(task="pretrain", head_layers=layers)
+        assert base.replace(linear_head_bn=True).run_id() == base.run_id()

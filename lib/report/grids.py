@@ -168,18 +168,21 @@ def color_settings(strengths: Sequence[float], with_blur: bool = True,
     return out
 
 
-def head_settings(proj_dims: Sequence[int]) -> dict[str, dict[str, Any]]:
+def head_settings(proj_dims: Sequence[int], linear_bn: bool = True) -> dict[str, dict[str, Any]]:
     """SimCLR Figure 8: no head, a linear head and a nonlinear (2-layer MLP) head, per output width.
 
     "none" has no output width of its own (z = h), so it is one setting, at the default
     ``proj_dim`` (the field enters the run's hash, so varying it would repeat the same run).
+    With ``linear_bn`` the linear head ends in the nonlinear head's output BatchNorm (``linear_head_bn``),
+    as the official code's linear head does: the two then differ only in the hidden layer (issue #24).
     """
     dims = [int(d) for d in proj_dims]
     if not dims or any(d < 1 for d in dims) or len(set(dims)) != len(dims):
         raise ValueError(f"proj_dims must be distinct positive integers; got {list(proj_dims)}")
     out: dict[str, dict[str, Any]] = {"none": {"head_layers": 0}}
     for kind, layers in (("linear", 1), ("nonlinear", 2)):
-        out.update({f"{kind}, {d}": {"head_layers": layers, "proj_dim": d} for d in dims})
+        extra = {"linear_head_bn": True} if layers == 1 and linear_bn else {}
+        out.update({f"{kind}, {d}": {"head_layers": layers, "proj_dim": d, **extra} for d in dims})
     return out
 
 
@@ -342,12 +345,13 @@ def extremes(labels: Sequence[str]) -> list[str]:
 
 
 def head_grid(base: Config, recipe: str, dims: Sequence[int], train_size: int, epochs: int,
-              seeds: int) -> tuple[Config, Group]:
-    """Notebook 06, SimCLR Figure 8: no head, and linear and nonlinear heads of each output width."""
+              seeds: int, linear_bn: bool = True) -> tuple[Config, Group]:
+    """Notebook 06, SimCLR Figure 8: no head, and linear and nonlinear heads of each output width
+    (``linear_bn``: see :func:`head_settings`)."""
     head_base = recipes.apply(base.replace(task="pretrain", train_size=train_size, epochs=epochs, eval_every=epochs),
                               recipe)
     return head_base, {label: [head_base.replace(**kw, seed=s) for s in range(seeds)]
-                       for label, kw in head_settings(dims).items()}
+                       for label, kw in head_settings(dims, linear_bn).items()}
 
 
 @dataclass

@@ -34,12 +34,23 @@ def pretrain_config(base: Config, recipe: str, head_layers: int, **fields) -> Co
 
 
 def labelled_counts(config: Config, fractions: Iterable[float]) -> dict[float, int]:
-    """Labelled training images of ``config``'s data at each label fraction, as training draws them."""
+    """Labelled training images of ``config``'s data at each label fraction, as training draws them.
+
+    Without the data on this machine, a built-in data set's counts come from its facts (class-balanced
+    training split; ``lib.data.labelled_size``), so its runs can be planned and their ids built anywhere
+    (the full profile, trained on a GPU machine)."""
     import torch
 
+    from .. import data
     from ..training import prepare_data
 
-    return {f: len(prepare_data(config.replace(label_fraction=f), torch.device("cpu")).labelled) for f in fractions}
+    try:
+        return {f: len(prepare_data(config.replace(label_fraction=f), torch.device("cpu")).labelled) for f in fractions}
+    except FileNotFoundError:
+        if config.dataset not in data.BUILTIN:
+            raise
+        sizes = data.BUILTIN[config.dataset].train_class_sizes
+        return {f: data.labelled_size(sizes, f, config.train_size, config.val_size) for f in fractions}
 
 
 def equal_steps(n_labelled: dict[float, int]) -> dict[float, int]:
