@@ -65,7 +65,8 @@ def test_supervised_conclusion_compares_the_losses_within_each_view_set():
         "triplet (SimCLR views)": [0.55, 0.54, 0.55]}), BASE, 3)
     crop, simclr = both.split("**On crop+flip**")[1].split("**On SimCLR views**")
     assert "SupCon (crop+flip) - cross-entropy (crop+flip)" in crop and "SimCLR views) -" not in crop
-    assert "pays for retrieval here: SupCon (crop+flip) beat" in crop
+    assert "pays for retrieval here on crop+flip: SupCon (crop+flip) beat" in crop
+    assert "So at this scale on SimCLR views the losses" in simclr  # each verdict names its views (the brief quotes both)
     assert "SupCon (SimCLR views) - cross-entropy (SimCLR views)" in simclr and "do *not* pay" in simclr
     assert "The views' effect on each loss (SimCLR's views minus crop+flip, paired by seed), MAP@R: cross-entropy +10.7" \
         in simclr and "SupCon -10.7" in simclr

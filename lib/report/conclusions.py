@@ -145,7 +145,7 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
         for views in view_sets:
             within = {n: r for n, r in runs.items() if n.endswith(f" ({views})")}
             lines += ["", f"**On {views}** (every loss on these views):"]
-            lines += _against_reference(within, values, f"{reference} ({views})", seeds)
+            lines += _against_reference(within, values, f"{reference} ({views})", seeds, scope=views)
         lines += ["", "The views' effect on each loss (SimCLR's views minus crop+flip, paired by seed), MAP@R: " + "; ".join(
             f"{loss} {difference(values['map@r'][f'{loss} ({view_sets[-1]})'], values['map@r'][f'{loss} ({view_sets[0]})'])}"
             for loss in _losses(runs, view_sets)) + "."]
@@ -167,8 +167,10 @@ def _losses(runs: Mapping[str, Sequence[RunRecord]], view_sets: Sequence[str]) -
 
 
 def _against_reference(runs: Mapping[str, Sequence[RunRecord]], values: Mapping[str, Mapping[str, Sequence[float]]],
-                       reference: str, seeds: int) -> list[str]:
-    """The lines comparing every method of ``runs`` with ``reference``, paired by seed, and their verdict."""
+                       reference: str, seeds: int, scope: str = "") -> list[str]:
+    """The lines comparing every method of ``runs`` with ``reference``, paired by seed, and their verdict
+    (naming ``scope``, the view set, where there is one: the brief Answer quotes each verdict alone)."""
+    on = f" on {scope}" if scope else ""
     lines: list[str] = []
     others = [n for n in runs if n != reference]
     if reference in runs and others:
@@ -181,13 +183,13 @@ def _against_reference(runs: Mapping[str, Sequence[RunRecord]], values: Mapping[
         lower = [n for n, w in words.items() if w == "lower"]
         lines.append("")
         if higher:
-            verdict = (f"So shaping distances directly pays for retrieval here: {' and '.join(higher)} beat "
+            verdict = (f"So shaping distances directly pays for retrieval here{on}: {' and '.join(higher)} beat "
                        f"{reference} on MAP@R")
         elif len(lower) == len(others):
-            verdict = (f"So at this scale the losses that shape distances directly do *not* pay: {reference}'s features "
-                       f"are the better metric on MAP@R than every metric loss")
+            verdict = (f"So at this scale{on} the losses that shape distances directly do *not* pay: {reference}'s "
+                       f"features are the better metric on MAP@R than every metric loss")
         else:
-            verdict = (f"So no metric loss beats {reference} on MAP@R by more than its seed-to-seed spread"
+            verdict = (f"So{on} no metric loss beats {reference} on MAP@R by more than its seed-to-seed spread"
                        + (f"; {' and '.join(lower)} fall below it" if lower else ""))
         lines.append(verdict + f" (paired t-test, {ALPHA:.0%})." if seeds > 1 else ONE_SEED)
     return lines
