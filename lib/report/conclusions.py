@@ -54,7 +54,7 @@ def plural(n: int, word: str) -> str:
 
 
 ONE_SEED = ("With one seed no difference can be tested: the signs above are those of single runs, which the next seed "
-            "may flip (the `cifar-cpu` and `full` profiles run 3 seeds).")
+            "may flip (the `cifar-cpu` and `full` profiles run several seeds, paired by seed).")
 
 
 # ---- numbers as text -----------------------------------------------------------------------------
