@@ -22,12 +22,12 @@ register(Notebook(
     # smoke: the fair design at its smallest (2 seeds drawing their own subsets, 100 validation images, two
     # batches x two lengths at equal steps, the scaling rules with the grid's optimiser at two batches, the no-l2
     # rate chosen among two)
-    profiles={"quick": {"lr_batch_sizes": "64,256", "lr_rule": "recipe", "raw_lrs": "0.03,0.3", "val_size": 500},
-              "smoke": {"batch_sizes": "32,64", "bt_epochs": "1,2", "bt_train_size": 300, "temperatures": "0.5,1.0",
+    profiles={"smoke": {"batch_sizes": "32,64", "bt_epochs": "1,2", "bt_train_size": 300, "temperatures": "0.5,1.0",
                         "raw_temperatures": "10", "lr_batch_sizes": "32,64", "lr_rule": "recipe",
                         "raw_lrs": "0.01,0.1", "val_size": 100, "seeds": 2, "data_draw": "per_seed"},
               "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
-                            "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128"},
+                            "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128",
+                            "lr_rule": "lars", "raw_lrs": "", "val_size": 0},  # the committed records (before #24)
               # learning-rate scaling with the grid's optimiser at two batch sizes; the no-l2 arm at three
               # rates chosen on 500 validation images (#24 item 2, 07)
               "cifar-cpu-next": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,

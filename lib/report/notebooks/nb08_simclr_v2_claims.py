@@ -74,14 +74,14 @@ register(Notebook(
     "08_simclr_v2_claims", setup=setup, groups=groups,
     # smoke runs the fair design (layers chosen on validation, two budgets, distillation with fine-tuning's
     # recipe, a data draw per seed) so that the tests render it
-    profiles={"quick": {"val_size": 500, "distill_recipe": "finetune"},
-              "smoke": {"depths": "2,3", "finetune_from": "0,1", "label_fractions": "0.1", "v2_train_size": 300,
+    profiles={"smoke": {"depths": "2,3", "finetune_from": "0,1", "label_fractions": "0.1", "v2_train_size": 300,
                         "pretrain_epochs": 1, "finetune_epochs": 1, "width_multipliers": "2",
                         "distill_fractions": "0.1", "distill_epochs": 1, "data_draw": "per_seed", "val_size": 100,
                         "finetune_long_steps": 20, "distill_recipe": "finetune"},
               "cifar-cpu": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
                             "v2_train_size": 5000, "pretrain_epochs": 20, "finetune_epochs": 10,
-                            "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 5},
+                            "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 5,
+                            "val_size": 0, "distill_recipe": "own"},  # the committed records (before #24)
               # fine-tuning also for 1,250 steps (03's), layers chosen on 500 validation images, distillation
               # with the fine-tuning recipe for its steps (#24 items 2 and 6, 08)
               "cifar-cpu-next": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
