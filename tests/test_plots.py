@@ -471,3 +471,21 @@ def test_effect_by_budget_draws_each_claim_at_each_budget_with_its_interval():
     assert "95 % t-interval" in captions.caption(fig) and "3 seeds" in captions.caption(fig)
     with pytest.raises(ValueError, match="no budget"):
         plots.effect_by_budget({})
+
+
+def test_percent_ticks_keep_every_label_distinct_with_the_fewest_decimals():
+    """An axis spanning a few points once read 68 %, 69 %, 69 %, 70 %, 70 %: ticks that say the same number."""
+    from lib.report.plots import PercentTicks
+    ticks = PercentTicks()
+    assert ticks.format_ticks([0.0, 0.2, 0.4, 1.0]) == ["0 %", "20 %", "40 %", "100 %"]
+    assert ticks.format_ticks([0.680, 0.685, 0.690, 0.695]) == ["68.0 %", "68.5 %", "69.0 %", "69.5 %"]
+    assert ticks.format_ticks([0.7100, 0.7105]) == ["71.00 %", "71.05 %"]
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0.683, 0.711])
+    plots.percent_axis(ax, "linear probe")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(labels) == len(set(labels)) > 2, labels
+    assert ax.get_ylabel() == "linear probe (%)"
+    plt.close(fig)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator
 from PIL import Image
 
 from .. import evaluation, views
@@ -256,10 +256,28 @@ def training_curves(records: Mapping[str, Any], metrics: Sequence[str] = ("loss"
 
 
 
+class PercentTicks(Formatter):
+    """Fractions as percent tick labels with the fewest decimals (0 to 3) that keep every label distinct: an
+    axis spanning 2 points reads 68.5 %, 69.0 %, ..., not 68 %, 69 %, 69 %, ...; 0-100 % reads 0 %, 20 %, ..."""
+
+    decimals = 0  # of the last ticks formatted; a single value (the cursor's) is shown with as many
+
+    def format_ticks(self, values):
+        values = list(values)
+        for self.decimals in range(4):
+            labels = [f"{100 * v:.{self.decimals}f} %" for v in values]
+            if len(set(labels)) == len(labels):
+                break
+        return labels
+
+    def __call__(self, x, pos=None):
+        return f"{100 * x:.{self.decimals}f} %"
+
+
 def percent_axis(ax, label: str = "") -> None:
     """Show an axis of fractions (accuracies, scores in [0, 1]) in % like every table and sentence of
     the report (the data stay fractions: only the ticks and the label change)."""
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0, symbol=" %"))
+    ax.yaxis.set_major_formatter(PercentTicks())
     if label:
         ax.set_ylabel(label if label.endswith("(%)") else f"{label} (%)", fontsize=FONT)
 
