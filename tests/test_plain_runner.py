@@ -101,9 +101,11 @@ def test_gpu_report_packs_finished_runs_and_a_cpu_reruns_the_notebook_from_them(
 
 def test_gpu_report_stops_at_its_deadline_and_packs_only_complete_runs(tmp_path):
     gpu_report = load_script("gpu_report")
+    # 40 epochs a run (smoke's 06 has 3 runs of 1): on a quiet CPU all 3 smoke runs once finished within the
+    # 3-second deadline, so the stop never came
     summary = gpu_report.main(["--only", "06", "--profile", "smoke", "--data", "sample", "--runs-dir",
                                str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--pack-every", "1",
-                               "--deadline-minutes", "0.05"])
+                               "--deadline-minutes", "0.05", "-p", "head_epochs", "40"])
     assert summary["status"] == "stopped at the deadline"
     states = {p.name: json.loads((p / "record.json").read_text())["status"]
               for p in (tmp_path / "runs").glob("pretrain-*")
