@@ -89,6 +89,22 @@ def test_simclr_conclusion_compares_with_01_and_h_with_z():
     assert "no supervised reference" in C.simclr(z_better, {}, BASE, 3)
 
 
+
+def test_simclr_h_against_z_mixed_and_tied_read_as_sentences():
+    """A mixed result once read "So h is better on linear probe, Recall@1 and z on kNN, MAP@R, NMI; the other
+    differences are within the seeds' spread" with no other difference left."""
+    def mixed(h_up: set[str]) -> list[RunRecord]:
+        return [rec(**{f"h/{s}": v + (0.05 if s in h_up else -0.05) for s in SCORES}, **{f"z/{s}": v for s in SCORES})
+                for v in (0.45, 0.46, 0.48)]
+
+    text = C.simclr(mixed({"linear_probe_top1", "recall@1"}), {}, BASE, 3)
+    assert "So h is better on linear probe and Recall@1, z on kNN, MAP@R and NMI (5% paired t-test): a mixed result" \
+        in text, text
+    tied = [rec(**{f"h/{s}": v for s in SCORES}, **{f"z/{s}": w for s in SCORES})
+            for v, w in ((0.45, 0.46), (0.46, 0.45), (0.47, 0.47))]
+    assert "So h and z differ on no score by more than the seeds' spread" in C.simclr(tied, {}, BASE, 3)
+
+
 def test_simclr_v2_conclusion_says_where_pretraining_pays():
     def acc(ft, scratch):
         out = {}

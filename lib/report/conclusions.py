@@ -53,6 +53,12 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def listed(words: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = list(words)
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 ONE_SEED = ("With one seed no difference can be tested: the signs above are those of single runs, which the next seed "
             "may flip (the `cifar-cpu` and `full` profiles run several seeds, paired by seed).")
 
@@ -234,9 +240,15 @@ def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[Run
                      "SimCLR's Sec. 4.2 at this scale.")
     elif seeds < 2:
         lines.append(ONE_SEED)
+    elif not better and not worse:
+        lines.append(f"So h and z differ on no score by more than the seeds' spread ({ALPHA:.0%} paired t-test), where "
+                     "SimCLR (Sec. 4.2) found h better than z.")
     else:
-        lines.append("So h is better on " + (", ".join(better) or "no score") + " and z on " + (", ".join(worse) or "no score")
-                     + f"; the other differences are within the seeds' spread ({ALPHA:.0%} paired t-test).")
+        rest = len(scores) - len(better) - len(worse)
+        others = ("" if not rest else "; the other difference is within the seeds' spread" if rest == 1
+                  else f"; the other {rest} differences are within the seeds' spread")
+        lines.append(f"So h is better on {listed(better)}, z on {listed(worse)}{others} ({ALPHA:.0%} paired t-test): "
+                     "a mixed result, where SimCLR (Sec. 4.2) found h better than z.")
     return "\n".join(lines)
 
 
