@@ -189,14 +189,14 @@ def _against_reference(runs: Mapping[str, Sequence[RunRecord]], values: Mapping[
         lower = [n for n, w in words.items() if w == "lower"]
         lines.append("")
         if higher:
-            verdict = (f"So shaping distances directly pays for retrieval here{on}: {' and '.join(higher)} beat "
-                       f"{reference} on MAP@R")
+            beat = "beats" if len(higher) == 1 else "beat"
+            verdict = f"So shaping distances directly pays for retrieval here{on}: {listed(higher)} {beat} {reference} on MAP@R"
         elif len(lower) == len(others):
             verdict = (f"So at this scale{on} the losses that shape distances directly do *not* pay: {reference}'s "
                        f"features are the better metric on MAP@R than every metric loss")
         else:
             verdict = (f"So{on} no metric loss beats {reference} on MAP@R by more than its seed-to-seed spread"
-                       + (f"; {' and '.join(lower)} fall below it" if lower else ""))
+                       + (f"; {listed(lower)} fall{'s' if len(lower) == 1 else ''} below it" if lower else ""))
         lines.append(verdict + f" (paired t-test, {ALPHA:.0%})." if seeds > 1 else ONE_SEED)
     return lines
 
@@ -233,10 +233,10 @@ def simclr(runs: Sequence[RunRecord], supervised_runs: Mapping[str, Sequence[Run
     lines += ["", "h against z (the projection head's output), paired by seed: "
               + "; ".join(f"{SCORES[m]} {difference(h[m], z[m])}" for m in scores) + ".", ""]
     if better and not worse:
-        lines.append(f"So h is the better representation on {', '.join(better)} and no score favours z, as SimCLR "
+        lines.append(f"So h is the better representation on {listed(better)} and no score favours z, as SimCLR "
                      "(Sec. 4.2) found.")
     elif worse and not better:
-        lines.append(f"So here z is the better space on {', '.join(worse)} and no score favours h: the opposite of "
+        lines.append(f"So here z is the better space on {listed(worse)} and no score favours h: the opposite of "
                      "SimCLR's Sec. 4.2 at this scale.")
     elif seeds < 2:
         lines.append(ONE_SEED)
