@@ -321,7 +321,7 @@ def test_answer_box_gives_the_finding_and_its_test_under_the_banner():
     three = C.supervised(runs_with({"cross-entropy": [0.5, 0.52, 0.51], "SupCon": [0.6, 0.62, 0.61]}), BASE, 3)
     brief = pages.answer_brief(three)
     assert brief.startswith("On CIFAR-10") and "(61.0 ± 1.0 %)" in brief  # the finding, with its numbers
-    assert brief.endswith("SupCon beat cross-entropy on MAP@R (paired t-test, 5%).")  # and its test
+    assert brief.endswith("SupCon beats cross-entropy on MAP@R (paired t-test, 5%).")  # and its test
     assert "mean ± std over seeds:" not in brief and "\n- " not in brief  # no lead-in, no per-method list
     one = pages.answer_brief(C.simclr([hz(0.5, 0.4)], {}, BASE, 1))
     assert one.endswith(C.ONE_SEED)  # one seed: the box says there is no test
