@@ -604,6 +604,11 @@ def _round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+def _fraction_of_class(n: int, fraction: float) -> int:
+    """Samples :func:`stratified_fraction` keeps of a class of ``n``: ``round(fraction * n)``, at least 1."""
+    return max(1, _round_half_up(fraction * n)) if n else 0
+
+
 def stratified_fraction(labels: Tensor, fraction: float, seed: int = 0) -> Tensor:
     """Sorted indices of a class-balanced ``fraction`` of the samples: ``round(fraction * n_c)`` (at
     least 1) random samples of every class c, chosen by ``seed``.
@@ -615,7 +620,7 @@ def stratified_fraction(labels: Tensor, fraction: float, seed: int = 0) -> Tenso
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     labels_cpu, ranks, counts = _class_ranks(labels, seed)
-    take = torch.tensor([max(1, _round_half_up(fraction * n)) if n else 0 for n in counts.tolist()])
+    take = torch.tensor([_fraction_of_class(n, fraction) for n in counts.tolist()])
     keep = ranks < take[labels_cpu]
     return torch.nonzero(keep).flatten().to(labels.device)
 
@@ -662,7 +667,7 @@ def labelled_size(sizes: list[int] | tuple[int, ...], fraction: float, train_siz
         sizes = subset_class_sizes(sizes, train_size)
     if val_size:
         sizes = [n - v for n, v in zip(sizes, subset_class_sizes(sizes, val_size))]
-    return sum(max(1, _round_half_up(fraction * n)) if n else 0 for n in sizes)
+    return sum(_fraction_of_class(n, fraction) for n in sizes)
 
 
 def carve_validation(labels: Tensor, val_size: int, seed: int = 0) -> tuple[Tensor, Tensor]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import math
 import subprocess
 import sys
 import time
@@ -80,16 +81,16 @@ def shard(runs: list, k: int, n: int) -> list:
         return config.run_id()
 
     found = plans.measurements(runs[0][2].runs_dir) if runs else ()
+    roots = {r[2].run_id(): root(r[2]) for r in runs}
     cost: dict[str, float] = {}
     for r in runs:
-        rate = plans.rate_for(r[2], "cpu", found)
-        seconds = plans.planned_views(r[2]) / rate.views_per_s + rate.overhead_s
-        cost[root(r[2])] = cost.get(root(r[2]), 0.0) + (seconds if seconds == seconds else 60.0)  # nan: unknown
+        seconds = plans.estimated_seconds(r[2], "cpu", found)
+        cost[roots[r[2].run_id()]] = cost.get(roots[r[2].run_id()], 0.0) + (60.0 if math.isnan(seconds) else seconds)
     load, owner = [0.0] * n, {}
     for rid in sorted(cost, key=lambda r: (-cost[r], r)):
         owner[rid] = min(range(n), key=lambda i: (load[i], i))
         load[owner[rid]] += cost[rid]
-    return [r for r in runs if owner[root(r[2])] == k - 1]
+    return [r for r in runs if owner[roots[r[2].run_id()]] == k - 1]
 
 
 def _git_lock():
