@@ -1,6 +1,6 @@
 """Train every run of a profile without executing its notebooks: long training in the background.
 
-    nice -n 19 python scripts/train_profile.py --profile cifar-cpu-next --commit
+    nice -n 19 python scripts/train_profile.py --profile cifar-cpu --commit
 
 The runs are the notebooks' own (each notebook module's builder, the runs ``--plan`` counts), in
 notebook order and, within a notebook, in the order of its groups (pretraining before the runs

@@ -143,7 +143,7 @@ def test_resolve_applies_profile_then_overrides(tmp_path):
     quick = resolve_parameters("03_simclr_v2", declared, "quick", {"mine": "5", "finetune_epochs": "2", "other": "x"})
     assert quick["epochs"] == PROFILES["quick"]["03_simclr_v2"]["epochs"]  # the notebook's own entry wins
     assert quick["finetune_epochs"] == 2 and quick["mine"] == 5 and "other" not in quick
-    with pytest.raises(ParameterError, match="unknown profile 'fast'; choose one of smoke, quick, cifar-cpu, cifar-cpu-next, full"):
+    with pytest.raises(ParameterError, match="unknown profile 'fast'; choose one of smoke, quick, cifar-cpu, full"):
         resolve_parameters("03_simclr_v2", declared, "fast")
 
 
@@ -175,7 +175,7 @@ def tiny(tmp_path):
     (["-p", "flag", "maybe"], "parameter 'flag' of 01_first expects bool (true/false, yes/no, on/off, 1/0), got 'maybe'"),
     (["-p", "epocs", "3"], "unknown parameter 'epocs': no selected notebook declares it; did you mean 'epochs'?"),
     (["--only", "02", "-p", "flag", "1"], "unknown parameter 'flag'"),
-    (["--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, cifar-cpu, cifar-cpu-next, full"),
+    (["--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, cifar-cpu, full"),
     (["--only", "09"], "no notebook '09'; choose from 01_first, 02_second"),
     (["--kernel", "no-such-kernel-zz"], "kernel 'no-such-kernel-zz' is not installed"),
     (["-p", "epochs", "-3"], "parameter 'epochs' of 01_first: epochs must be >= 1; got -3"),

@@ -18,7 +18,7 @@ def load_script():
 def test_the_runs_are_the_plans_each_once_parents_first(monkeypatch, tmp_path):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
     script = load_script()
-    runs = script.profile_runs("cifar-cpu-next", ["08"])
+    runs = script.profile_runs("cifar-cpu", ["08"])
     ids = [c.run_id() for _, _, c in runs]
     assert len(ids) == len(set(ids))
     position = {rid: i for i, rid in enumerate(ids)}
@@ -46,14 +46,14 @@ def test_an_unknown_profile_is_one_line_before_anything_trains(capsys):
     assert "unknown profile 'nope'" in capsys.readouterr().err
 
 
-def test_the_profile_in_training_keeps_its_run_ids():
-    """cifar-cpu-next trains for many hours over several sessions: a change that moved its run ids (a config
-    field, a default, a builder) would orphan the records already trained. Its ids are pinned in
-    runs/_plans/cifar-cpu-next.json; a deliberate change rewrites that file and says why in its commit."""
+def test_the_cpu_profile_keeps_its_run_ids():
+    """cifar-cpu trained for many hours over several sessions: a change that moved its run ids (a config
+    field, a default, a builder) would orphan its committed records. Its ids are pinned in
+    runs/_plans/cifar-cpu.json; a deliberate change rewrites that file and says why in its commit."""
     import json
-    pinned = json.loads(repo_path("runs/_plans/cifar-cpu-next.json").read_text())["runs"]
+    pinned = json.loads(repo_path("runs/_plans/cifar-cpu.json").read_text())["runs"]
     now = {}
-    for nb, group, config in load_script().profile_runs("cifar-cpu-next"):
+    for nb, group, config in load_script().profile_runs("cifar-cpu"):
         now.setdefault(nb, {}).setdefault(group, []).append(config.run_id())
     assert now == pinned
 
@@ -61,7 +61,7 @@ def test_the_profile_in_training_keeps_its_run_ids():
 def test_shards_are_disjoint_cover_every_run_and_keep_children_with_their_parents(monkeypatch, tmp_path):
     monkeypatch.setenv("THESIS_RUNS_DIR", str(tmp_path))
     script = load_script()
-    runs = list(script._runs("cifar-cpu-next", ["03", "08"]))
+    runs = list(script._runs("cifar-cpu", ["03", "08"]))
     shares = [script.shard(runs, k, 3) for k in (1, 2, 3)]
     ids = [[r[2].run_id() for r in share] for share in shares]
     assert sorted(sum(ids, [])) == sorted(r[2].run_id() for r in runs)  # each run in exactly one share

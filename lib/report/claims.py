@@ -529,28 +529,6 @@ FACTORS: tuple[Factor, ...] = (
         {**_TASK_SWAP, **_EQUAL_STEPS}),
 )
 
-# The known confounds (issue #24 item 1), each removed by the issue item named: the factor test expects
-# these comparisons to fail on exactly these keys, and turns red once they are fixed and the entry stays.
-# An entry holds at every profile unless :data:`CONFOUND_PROFILES` names the profiles where it arises.
-KNOWN_CONFOUNDS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
-    ("01_supervised", "cross-entropy vs SupCon"): (
-        frozenset({"views"}), "SupCon trains on SimCLR's colour views, cross-entropy on crop+flip (#24 item 2, 01)"),
-    ("03_simclr_v2", "fine-tuning vs from scratch (same steps)"): (
-        frozenset({"weight_decay"}), "fine-tuning uses weight decay 0, the baseline 5e-4 (#24 item 2, 03)"),
-    **{("08_simclr_v2_claims", claim): (
-        frozenset({"batch_size", "epochs", "eval_every", "lr", "lr_scaling", "weight_decay"}),
-        "distillation and fine-tuning train with different recipes (batch, rate, weight decay, epochs), so the "
-        "effect mixes the method with its recipe (#24 item 2, 08: fine-tuning long enough; item 6)")
-       for claim in ("distilling into the base width vs fine-tuning it", "self-distillation vs its teacher")},
-}
-KNOWN_CONFOUNDS[("06_projection_head", "nonlinear vs linear head")] = (
-    frozenset({"head_output_bn"}), "the nonlinear head ends in a BatchNorm, the linear head of the committed "
-    "cifar-cpu records does not (not in #24's list; found by this test; linear_head_bn removes it)")
-# Every profile but cifar-cpu runs the fair design (smoke, quick, full; cifar-cpu-next, which replaces
-# cifar-cpu once trained): the confounds remain only in the committed cifar-cpu records.
-CONFOUND_PROFILES: dict[tuple[str, str], tuple[str, ...]] = {key: ("cifar-cpu",) for key in KNOWN_CONFOUNDS}
-
-
 # ---- 05: Table 1 as the interaction, at each budget (#24 items 2 and 6) ------------------------------------
 
 COLOR_INTERACTION = "contrastive learning needs stronger colour distortion than supervised learning"

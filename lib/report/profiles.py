@@ -8,8 +8,8 @@ module of :mod:`lib.report.notebooks`), and
 - ``smoke``: each notebook end to end in about a minute on 2 CPU cores (the test suite);
 - ``quick``: the default, on the embedded sample and a laptop CPU, one seed, issue #24's fair design (the
   claims' arms differ only in their factor; the tuned points chosen on a validation split);
-- ``cifar-cpu``: CIFAR-10 (the JPEG q75 copy) at the scale a 2-core CPU finishes in hours, 3 seeds (its
-  committed records predate issue #24; ``cifar-cpu-next``, in training, replaces it);
+- ``cifar-cpu``: CIFAR-10 (the JPEG q75 copy) at the scale a 2-core CPU finishes in hours, five seeds, issue
+  #24's fair design;
 - ``full``: a GPU; CIFAR-10 with ResNet-18 at the budgets of the literature, several seeds, every SimCLR run
   with the official SimCLR code's CIFAR-10 recipe (``configs/recipes/simclr_official_cifar10.toml``).
 """
@@ -36,32 +36,19 @@ COMMON: dict[str, dict[str, Any]] = {
         "batch_size": 256, "epochs": 10, "seeds": 1, "umap_points": 300, "monitor_size": 1000, "knn_k": 200,
     },
     # CIFAR-10 at the scale this 2-core CPU finishes (`python -m lib.report --profile cifar-cpu --plan`): the
-    # JPEG q75 copy (unpack ../shared/data/cifar10-jpeg.tar.gz into data/cifar10-jpeg), 10,000 training and
-    # 2,000 test images, the small CNN x0.5, 3 seeds. SimCLR trains with lightly's CIFAR-10 recipe (SGD,
-    # temperature 0.5, colour strength 0.5, no blur): at this scale it beat the official LARS recipe by 2.0
-    # points of kNN after 20 epochs through our pipeline (benchmarks/results/simclr_vs_lightly-cpu.json).
-    # The related-work notebooks (05-08) run on 4,000-5,000 training images and 10-40 epochs there, about
-    # 1 h 50 min together at the rate 01-03 measured (~2,800 training views/s; `--plan` prints the estimate).
+    # JPEG q75 copy (unpack ../shared/data/cifar10-jpeg.tar.gz into data/cifar10-jpeg), 4,000 training images,
+    # the whole 10,000-image test set, the small CNN x0.5, five seeds that each draw their own training,
+    # labelled and probe subsets (issue #24's fair design: each notebook's entry in lib.report.notebooks keeps
+    # a claim's arms apart only in its factor). SimCLR trains with lightly's CIFAR-10 recipe (SGD, temperature
+    # 0.5, colour strength 0.5, no blur): at this scale it beat the official LARS recipe by 2.0 points of kNN
+    # after 20 epochs through our pipeline (benchmarks/results/simclr_vs_lightly-cpu.json).
     "cifar-cpu": {
-        "dataset": "imagefolder:data/cifar10-jpeg", "train_size": 10000, "test_size": 2000, "arch": "small_cnn",
-        "width": 0.5, "batch_size": 256, "epochs": 30, "seeds": 3, "umap_points": 500, "monitor_size": 2000,
-        "knn_k": 200, "recipe": notebooks.CPU_RECIPE,
-        # The committed cifar-cpu records were trained with the crop sampler before issue #27; pinned to it so
-        # that they keep loading as what trained them. #24's retraining drops this pin (then: torchvision).
-        "crop_sampler": "subpixel",
-    },
-    # Issue #24's fair tests, in training (TRAINING below: no page, no README table until every run is
-    # recorded; then it replaces cifar-cpu, whose records are deleted in one commit): five seeds that each
-    # draw their own training, labelled and probe subsets, the whole 10,000-image test set, the torchvision
-    # crop sampler, and each notebook's confounds removed (its entry in lib.report.notebooks). Its quiet
-    # CPU-hours: `python -m lib.report --profile cifar-cpu-next --plan`.
-    "cifar-cpu-next": {
         "dataset": "imagefolder:data/cifar10-jpeg", "train_size": 4000, "test_size": 0, "arch": "small_cnn",
         "width": 0.5, "batch_size": 256, "epochs": 30, "seeds": 5, "umap_points": 500, "monitor_size": 2000,
         "knn_k": 200, "recipe": notebooks.CPU_RECIPE, "data_draw": "per_seed",
     },
     # The related-work notebooks (05-08) run on 10,000 training images and tens of epochs here. Issue #24's
-    # fair design as at cifar-cpu (each seed its own subsets, the tuned points chosen on 1,000 validation
+    # fair design, as at cifar-cpu (each seed its own subsets, the tuned points chosen on 1,000 validation
     # images, 01's losses on both view sets, 05's and 08's second budget, 07's scaling with the grid's
     # optimiser), 3 seeds: 504 runs, 851 M training views (`--plan`), about 6 GPU-hours at the 39k views/s
     # an H200 measured at batch 512 (benchmarks/results), 2.4 at #26's goal of 100k.
@@ -89,7 +76,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 # Profiles whose runs are being trained: planned and trained (`--plan`, scripts/train_profile.py), never
 # rendered into pages or the README until complete (then renamed to the profile they replace).
-TRAINING: frozenset[str] = frozenset({"cifar-cpu-next"})
+TRAINING: frozenset[str] = frozenset()
 
 # The profiles' names in order of scale, smallest first (the order of COMMON); every list of them is this.
 ORDER: tuple[str, ...] = tuple(p for p in COMMON if p not in TRAINING)

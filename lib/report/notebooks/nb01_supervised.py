@@ -14,9 +14,8 @@ def setup(v):
 
 register(Notebook(
     "01_supervised", setup=setup, groups=lambda v: {"supervised losses": setup(v)[1]},
-    # the committed cifar-cpu records ran each loss on its own paper's views (the design before issue #24)
-    profiles={"smoke": {"view_sets": "both"}, "cifar-cpu": {"view_sets": "own"}, "cifar-cpu-next": {"view_sets": "both"},
-              "full": {"view_sets": "both"}},
+    # every loss on both view sets (crop+flip and SimCLR's): the loss effect within each (#24 item 2, 01)
+    profiles={"smoke": {"view_sets": "both"}, "cifar-cpu": {"view_sets": "both"}, "full": {"view_sets": "both"}},
     index_numbers=(("h/knn_top1", "h kNN", None),),
     readme_figure=("battery", "The evaluation battery on h for each supervised loss."),
     answer=conclusions.supervised,

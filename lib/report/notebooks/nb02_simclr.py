@@ -15,7 +15,6 @@ register(Notebook(
     "02_simclr", setup=setup, groups=lambda v: {"SimCLR": {"SimCLR": iterations.seeds_of(setup(v)[1], v["seeds"])}},
     profiles={"quick": {"epochs": 20},
               "cifar-cpu": {"epochs": 60, **shown_recipe_values(CPU_RECIPE)},
-              "cifar-cpu-next": {"epochs": 60, **shown_recipe_values(CPU_RECIPE)},
               "full": {"epochs": 500, **shown_recipe_values(recipes.DEFAULT)}},
     index_numbers=(("h/knn_top1", "h kNN", None), ("h/linear_probe_top1", "h linear probe", None)),
     readme_figure=("curves", "SimCLR training: loss, contrastive top-1 and kNN top-1 per epoch "

@@ -28,12 +28,9 @@ register(Notebook(
     profiles={"smoke": {"finetune_epochs": 1, "distill_epochs": 1, "scratch_multiple": 2, "data_draw": "per_seed",
                         "val_size": 100, "tune_lrs": "0.05", "tune_weight_decays": "0,5e-4"},
               "quick": {"epochs": 20, "finetune_epochs": 10, "distill_epochs": 10, "scratch_multiple": 3},
-              # the committed cifar-cpu records: untuned, fine-tuning without weight decay (before issue #24)
-              "cifar-cpu": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3,
-                            **shown_recipe_values(CPU_RECIPE), "val_size": 0, "tune_lrs": "", "tune_weight_decays": ""},
               # fine-tuning and the baselines from scratch: the same grid of rates and weight decays, chosen
               # per seed on 500 validation images carved from the training images (#24 item 2, 03)
-              "cifar-cpu-next": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3,
+              "cifar-cpu": {"epochs": 60, "finetune_epochs": 20, "distill_epochs": 10, "scratch_multiple": 3,
                                  **shown_recipe_values(CPU_RECIPE), "val_size": 500, "tune_lrs": "0.05,0.2",
                                  "tune_weight_decays": "0,5e-4"},
               "full": {"epochs": 500, "finetune_epochs": 60, "distill_epochs": 100,

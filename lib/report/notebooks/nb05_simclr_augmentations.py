@@ -39,11 +39,8 @@ register(Notebook(
     profiles={"smoke": {"grid_ops": "crop,rotate", "grid_pairs": "crop", "grid_train_size": 300, "grid_epochs": 1,
                         "color_strengths": "0.5,1.0", "color_train_size": 300, "color_epochs": 1, "supervised_epochs": 1,
                         "color_long_multiple": 2, "seeds": 2, "data_draw": "per_seed"},
-              "cifar-cpu": {"grid_ops": "crop,color,blur,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
-                            "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
-                            "color_epochs": 20, "supervised_epochs": 30},
               # the weakest and strongest colour strengths also at 5x the epochs (#24 item 6)
-              "cifar-cpu-next": {"grid_ops": "crop,color,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
+              "cifar-cpu": {"grid_ops": "crop,color,rotate", "grid_pairs": "crop", "grid_train_size": 4000,
                                  "grid_epochs": 15, "color_strengths": "0.25,0.5,1.0", "color_train_size": 4000,
                                  "color_epochs": 10, "supervised_epochs": 15, "color_long_multiple": 5},
               "full": {"grid_ops": "crop,cutout,color,sobel,noise,blur,rotate", "grid_pairs": "crop",

@@ -27,11 +27,7 @@ register(Notebook(
     "06_projection_head", setup=setup, after_training=after_training, groups=lambda v: {"projection heads": setup(v)[1][1]},
     profiles={"smoke": {"head_dims": "32", "head_train_size": 300, "head_epochs": 1, "probe_dim": 32,
                         "probe_transforms": "rotate", "probe_train": 200, "probe_test": 100},
-              # the committed cifar-cpu records' linear heads end without the nonlinear head's BatchNorm
-              "cifar-cpu": {"head_dims": "32,128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
-                            "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000,
-                            "linear_head_bn": False},
-              "cifar-cpu-next": {"head_dims": "128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
+              "cifar-cpu": {"head_dims": "128", "head_train_size": 4000, "head_epochs": 20, "probe_dim": 128,
                                  "probe_transforms": "rotate,color,gray,sobel", "probe_train": 2000, "probe_test": 1000},
               "full": {"head_dims": "32,128,512,2048", "head_train_size": 10000, "head_epochs": 30, "probe_dim": 128,
                        "probe_train": 5000, "probe_test": 2000}},

@@ -25,12 +25,9 @@ register(Notebook(
     profiles={"smoke": {"batch_sizes": "32,64", "bt_epochs": "1,2", "bt_train_size": 300, "temperatures": "0.5,1.0",
                         "raw_temperatures": "10", "lr_batch_sizes": "32,64", "lr_rule": "recipe",
                         "raw_lrs": "0.01,0.1", "val_size": 100, "seeds": 2, "data_draw": "per_seed"},
-              "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
-                            "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128",
-                            "lr_rule": "lars", "raw_lrs": "", "val_size": 0},  # the committed records (before #24)
               # learning-rate scaling with the grid's optimiser at two batch sizes; the no-l2 arm at three
               # rates chosen on 500 validation images (#24 item 2, 07)
-              "cifar-cpu-next": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
+              "cifar-cpu": {"batch_sizes": "128,512", "bt_epochs": "10,40", "bt_train_size": 4000,
                                  "temperatures": "0.1,0.5,1.0", "raw_temperatures": "10", "lr_batch_sizes": "128,512",
                                  "lr_rule": "recipe", "raw_lrs": "0.0012,0.012,0.12", "val_size": 500},
               "full": {"batch_sizes": "256,512,1024,2048", "bt_epochs": "20,80", "bt_train_size": 10000,

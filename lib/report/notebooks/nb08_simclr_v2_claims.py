@@ -78,13 +78,9 @@ register(Notebook(
                         "pretrain_epochs": 1, "finetune_epochs": 1, "width_multipliers": "2",
                         "distill_fractions": "0.1", "distill_epochs": 1, "data_draw": "per_seed", "val_size": 100,
                         "finetune_long_steps": 20, "distill_recipe": "finetune"},
-              "cifar-cpu": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
-                            "v2_train_size": 5000, "pretrain_epochs": 20, "finetune_epochs": 10,
-                            "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 5,
-                            "val_size": 0, "distill_recipe": "own"},  # the committed records (before #24)
               # fine-tuning also for 1,250 steps (03's), layers chosen on 500 validation images, distillation
               # with the fine-tuning recipe for its steps (#24 items 2 and 6, 08)
-              "cifar-cpu-next": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
+              "cifar-cpu": {"depths": "2,3", "finetune_from": "all", "label_fractions": "0.01,0.1",
                                  "v2_train_size": 5000, "pretrain_epochs": 20, "finetune_epochs": 10,
                                  "width_multipliers": "2", "distill_fractions": "0.1", "distill_epochs": 5,
                                  "val_size": 500, "finetune_long_steps": 1250, "distill_recipe": "finetune"},
