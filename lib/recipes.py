@@ -72,11 +72,12 @@ def apply(config: Config, recipe: str | Path | None) -> Config:
     return config.replace(**training_values(recipe), warmup_epochs=0.0, warmup_fraction=round(fraction, 6))
 
 
-def describe(recipe: str | Path | None) -> str:
-    """One line naming the recipe and its key values, for a notebook's banner."""
+def describe(recipe: str | Path | None, run: Config | None = None) -> str:
+    """One line naming the recipe and its key values, for a notebook's banner: the recipe file's, or those of
+    ``run``, the run trained with it, where a notebook changes some (03's 3-layer head, a profile's epochs)."""
     if not recipe:
         return "the library's defaults"
-    c = load(recipe)
+    c = run if run is not None else load(recipe)
     lars = f" (trust {c.lars_trust:g}{', clipped' if c.lars_clip else ''})" if c.optimizer == "lars" else ""
     scaling = {"linear": " x batch/256", "sqrt": " x sqrt(batch)", "none": ""}[c.lr_scaling]
     return (f"{path(recipe).stem}: {c.optimizer.upper()}{lars} lr {c.lr:g}{scaling}, "

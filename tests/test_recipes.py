@@ -74,3 +74,12 @@ def test_apply_carries_the_training_knobs_and_the_warmup_fraction():
     with pytest.raises(ValueError, match="unknown recipe"):
         recipes.apply(run, "nosuch")
     assert "LARS (trust 0.02, clipped)" in recipes.describe("solo_learn_cifar")
+
+
+def test_describe_shows_the_run_trained_with_the_recipe_where_a_notebook_changes_it():
+    """03 trains lightly's recipe with a 3-layer head for 60 epochs: its banner line says so, not the file's 2 and 200."""
+    recipe = recipes.load("lightly_cifar10")
+    assert "2-layer head" in recipes.describe("lightly_cifar10") and f"of {recipe.epochs} epochs" in recipes.describe("lightly_cifar10")
+    run = recipe.replace(head_layers=3, epochs=60)
+    line = recipes.describe("lightly_cifar10", run)
+    assert line.startswith("lightly_cifar10: SGD") and "3-layer head" in line and "of 60 epochs" in line
