@@ -244,7 +244,7 @@ def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
 
 
 def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
-    eff = tables.label_efficiency_table(records)
+    eff = tables.label_efficiency_table(tables.reported(records))  # the methods, not the tuning grid behind them
     if not len(eff):
         return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
     fractions = sorted(set(eff["label_fraction"]))
@@ -400,21 +400,34 @@ def render_findings(src: Sources) -> str:
              "Differences are paired by seed: mean ± std in points, the p of a two-sided paired t-test and its "
              "Benjamini-Hochberg q across every test of this list; a difference "
              "is called higher or lower when q < 5 %.", ""]
-    sup = {label: by_seed(recs, "h/knn_top1") for label, recs in chosen["01_supervised"].records.items()}
-    ranked = sorted((label for label in sup if sup[label]), key=lambda label: _mean(sup[label]), reverse=True)
-    if ranked:
-        best = ranked[0]
-        text = (f"- **Supervised losses** ({page('01_supervised', '01')}): the highest kNN top-1 on h is {best}'s, "
-                f"{conclusions.pct(list(sup[best].values()))}")
-        if len(ranked) > 1:
-            text += f"; {best} − {ranked[1]}: {compared(sup[best], sup[ranked[1]])}"
-        lines.append(text + ".")
+    sup_runs = chosen["01_supervised"].records
+    sup = {label: by_seed(recs, "h/knn_top1") for label, recs in sup_runs.items()}
+    # every loss on both view sets (issue #24): the losses are ranked within each view set, never a loss
+    # against itself on other views; one scope ("") where each loss has its own views
+    scopes = {v: [label for label in sup if label.endswith(f" ({v})")] for v in conclusions.view_sets_of(sup_runs)}
+    ranked = {v: sorted((label for label in labels if sup[label]), key=lambda label: _mean(sup[label]), reverse=True)
+              for v, labels in (scopes or {"": list(sup)}).items()}
+    parts = []
+    for views, order in ranked.items():
+        if order:
+            best = order[0]
+            parts.append(f"{f'On {views} the' if views else 'the'} highest kNN top-1 on h is {best}'s, "
+                         f"{conclusions.pct(list(sup[best].values()))}"
+                         + (f"; {best} − {order[1]}: {compared(sup[best], sup[order[1]])}" if len(order) > 1 else ""))
+    if parts:
+        lines.append(f"- **Supervised losses** ({page('01_supervised', '01')}): " + ". ".join(parts) + ".")
     simclr = unique_runs(chosen["02_simclr"].records)
     h, z = by_seed(simclr, "h/knn_top1"), by_seed(simclr, "z/knn_top1")
-    if h and ranked:
-        lines.append(f"- **SimCLR, without labels, against {ranked[0]} with every label** ({page('02_simclr', '02')}): "
-                     f"kNN top-1 on h {conclusions.pct(list(h.values()))}; SimCLR − {ranked[0]}: "
-                     f"{compared(h, sup[ranked[0]])}.")
+    # SimCLR against the best supervised loss on SimCLR's own view set where 01 ran one (only the labels
+    # differ), else against the best loss overall
+    same_views = [v for v in ranked if v and ranked[v] and simclr
+                  and sup_runs[ranked[v][0]][0].config.effective_views == simclr[0].config.effective_views]
+    order = ranked[same_views[0]] if same_views else sorted(
+        (label for labels in ranked.values() for label in labels), key=lambda label: _mean(sup[label]), reverse=True)
+    if h and order:
+        lines.append(f"- **SimCLR, without labels, against {order[0]} with every label** ({page('02_simclr', '02')}): "
+                     f"kNN top-1 on h {conclusions.pct(list(h.values()))}; SimCLR − {order[0]}: "
+                     f"{compared(h, sup[order[0]])}.")
     hp, zp = by_seed(simclr, "h/linear_probe_top1"), by_seed(simclr, "z/linear_probe_top1")
     if hp and zp:
         lines.append(f"- **SimCLR's encoder output h against the projection head's output z** "

@@ -454,3 +454,37 @@ def test_findings_are_judged_by_benjamini_hochberg_q_of_two_sided_paired_tests()
     family = ur.Family()
     text = f"a {family.add({0: 0.6, 1: 0.7}, {0: 0.5, 1: 0.5})}; b {family.add({0: 0.5}, {0: 0.4})}"
     assert family.fill(text).endswith("; b +10.0 points (one seed: no test)")
+
+
+def test_findings_rank_losses_within_each_view_set_and_the_tables_leave_the_tuning_grid_out(tmp_path):
+    """Issue #24's design: 01 runs every loss on both view sets, so the findings rank the losses within each
+    (never a loss against itself on other views) and compare SimCLR with the best loss on SimCLR's own views
+    (only the labels differ); 03's manifest also names its tuning grid, which is no method of the table."""
+    from lib.report.iterations import VIEW_SET_VIEWS, view_set_label
+
+    runs = tmp_path / "runs"
+    knn = {("cross-entropy", "crop+flip"): (0.60, 0.62), ("triplet", "crop+flip"): (0.50, 0.54),
+           ("cross-entropy", "SimCLR views"): (0.58, 0.57), ("triplet", "SimCLR views"): (0.59, 0.61)}
+    sup = {view_set_label(loss, views): [fake_record(runs, {"h/knn_top1": v}, task="supervised", seed=s,
+                                                     loss="ce" if loss == "cross-entropy" else "triplet",
+                                                     views=VIEW_SET_VIEWS[views]).run_id for s, v in enumerate(vals)]
+           for (loss, views), vals in knn.items()}
+    tables.write_manifest("01_supervised", "quick", sup, runs_dir=runs)
+    simclr = [fake_record(runs, {"h/knn_top1": v, "z/knn_top1": v}, task="pretrain", seed=s,
+                          views=VIEW_SET_VIEWS["SimCLR views"]) for s, v in enumerate((0.40, 0.42))]
+    tables.write_manifest("02_simclr", "quick", {"SimCLR": [r.run_id for r in simclr]}, runs_dir=runs)
+    ft = [fake_record(runs, {"test_top1": 0.5}, task="finetune", pretrained=simclr[0].run_id, finetune_layer=1,
+                      label_fraction=0.1, lr=lr) for lr in (0.05, 0.2)]
+    tables.write_manifest("03_simclr_v2", "quick", {"fine-tuned from head layer 1": ft[0].run_id,
+                                                     f"{tables.GRID_LABEL}fine-tuning (1, 0.1, 0.2, 0.0)": ft[1].run_id},
+                          runs_dir=runs)
+    src = ur.Sources(runs, tmp_path / "none", tmp_path, None)
+    sup_line = next(line for line in ur.render("findings", src).splitlines() if line.startswith("- **Supervised"))
+    assert "On crop+flip the highest kNN top-1 on h is cross-entropy (crop+flip)'s, 61.0 ± 1.4 %; " \
+           "cross-entropy (crop+flip) − triplet (crop+flip): +9.0 ± 1.4 points" in sup_line
+    assert "On SimCLR views the highest kNN top-1 on h is triplet (SimCLR views)'s, 60.0 ± 1.4 %; " \
+           "triplet (SimCLR views) − cross-entropy (SimCLR views): +2.5 ± 2.1 points" in sup_line
+    simclr_line = next(line for line in ur.render("findings", src).splitlines() if line.startswith("- **SimCLR, "))
+    assert "against triplet (SimCLR views) with every label" in simclr_line  # not cross-entropy (crop+flip), 61.0
+    table = ur.render("iteration3", src)
+    assert "| fine-tuned from head layer 1 |" in table and "grid" not in table.split("Page:")[1].split("\n\n")[1]

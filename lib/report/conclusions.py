@@ -146,7 +146,7 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
              f"({pct(values['knn_top1'][best['knn_top1']])}). On h, mean ± std over seeds:", ""]
     for name in runs:
         lines.append(f"- {name}: " + ", ".join(f"{SCORES[m]} {pct(values[m][name])}" for m in scores))
-    view_sets = _view_sets(runs)
+    view_sets = view_sets_of(runs)
     if view_sets:  # view_sets="both": each loss against the reference on the same views, then the views' effect
         for views in view_sets:
             within = {n: r for n, r in runs.items() if n.endswith(f" ({views})")}
@@ -160,7 +160,7 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
     return "\n".join(lines)
 
 
-def _view_sets(runs: Mapping[str, Sequence[RunRecord]]) -> list[str]:
+def view_sets_of(runs: Mapping[str, Sequence[RunRecord]]) -> list[str]:
     """01's view sets at view_sets="both" (``"<loss> (<view set>)"`` names), crop+flip first; [] otherwise."""
     found = {n.rsplit(" (", 1)[1].rstrip(")") for n in runs if n.endswith(")") and " (" in n}
     return sorted(found, key=lambda v: (v != "crop+flip", v)) if len(found) > 1 else []

@@ -26,6 +26,9 @@ from ..data import stratified_subset_indices
 from ..records import RunRecord, atomic_write_json, find_record, git_state, now_iso
 
 MANIFEST_DIR = "_manifests"
+# A manifest label that starts so names runs of a tuning grid (03's rates and weight decays): they stand behind
+# the runs that validation chose, which the notebook reports under labels of their own; not methods.
+GRID_LABEL = "grid, "
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -74,6 +77,11 @@ def write_manifest(notebook: str, profile: str, runs: Mapping[str, str | list[st
                              **({"claims": [dict(c) for c in claims]} if claims else {}),
                              "commit": state["commit"], "dirty": state["dirty"]})
     return path
+
+
+def reported(runs: Mapping[str, Any]) -> dict[str, Any]:
+    """``runs`` (a manifest's labels, or records by label) without the tuning grids' (:data:`GRID_LABEL`)."""
+    return {label: v for label, v in runs.items() if not label.startswith(GRID_LABEL)}
 
 
 def read_manifests(profile: str, runs_dir: str | Path = "") -> dict[str, dict[str, Any]]:

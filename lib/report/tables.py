@@ -14,8 +14,9 @@ from .frames import (BATTERY_METRICS, CLAIM_COLUMNS, TABLE3_ROWS, aggregate, bes
                      side_by_side, split_layers, transformation_table)
 from .formatting import (folded, formatted, headline_numbers, percent, readable, show_table,  # noqa: F401
                          table_html, table_markdown)
-from .manifests import (MANIFEST_DIR, as_list, check_name, manifest_path, manifest_records,  # noqa: F401
-                        read_manifests, snapshot_keys, stored_embeddings, stored_test_images, write_manifest)
+from .manifests import (GRID_LABEL, MANIFEST_DIR, as_list, check_name, manifest_path, manifest_records,  # noqa: F401
+                        read_manifests, reported, snapshot_keys, stored_embeddings, stored_test_images,
+                        write_manifest)
 
 
 from .statistics import (ALPHA, FAMILY_VERDICT_RULE, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
