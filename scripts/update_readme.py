@@ -173,7 +173,7 @@ def manifest_state(notebook: str, runs_dir: Path, profile: str) -> tuple[Chosen 
     manifest = json.loads(path.read_text())
     records, missing = tables.manifest_records(manifest, runs_dir)  # incomplete ones are missing, with their status
     if missing:
-        return None, (f"{len(missing)} run(s) named by `{path.name}` have no complete record: "
+        return None, (f"{conclusions.plural(len(missing), 'run')} named by `{path.name}` have no complete record: "
                       + ", ".join(_quoted_id(i) for i in dict.fromkeys(missing)) + ".")
     return Chosen(profile, path, manifest, records), ""
 
@@ -219,7 +219,7 @@ def profile_line(c: Chosen, notebook: str, src: "Sources") -> str:
     wall = sum(r.provenance.get("wall_time_s") or 0.0 for r in runs)
     finished = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}" if dates else "unknown"
     devices = "; ".join(sorted({str(r.provenance.get("device")) for r in runs if r.provenance.get("device")}))
-    return (f"**Profile `{c.profile}`**: {data_and_seeds(c)}; {len(runs)} run(s), {format_duration(wall)} of wall "
+    return (f"**Profile `{c.profile}`**: {data_and_seeds(c)}; {conclusions.plural(len(runs), 'run')}, {format_duration(wall)} of wall "
             f"time on {devices or 'an unrecorded device'}, finished {finished}. "
             f"Page: {link(report_page(src, c.profile, notebook), src.readme_dir, 'report')}; run ids and commits: "
             f"{link(c.path, src.readme_dir, 'manifest')}.")
@@ -763,7 +763,7 @@ def render_recipe_comparison(path: Path, r: Mapping[str, Any], src: Sources) -> 
     head = (f"SimCLR on this CPU, our pipeline against lightly's ({link(path, src.readme_dir, path.name)}): {data}, "
             f"{_number(r.get('train_images'))} training and {_number(r.get('monitor_images'))} test images, "
             f"{setup.get('arch', '–')} ×{setup.get('width', '–')} for both, batch {setup.get('batch_size', '–')}, "
-            f"{setup.get('epochs', '–')} epochs, {len(seeds)} seed(s) (the same for both), {p.get('device', '–')}, "
+            f"{setup.get('epochs', '–')} epochs, {conclusions.plural(len(seeds), 'seed')} (the same for both), {p.get('device', '–')}, "
             f"{(p.get('date') or '–')[:10]}, commit {commit_label(p)}.")
     table = markdown_table(["pipeline", f"kNN after {setup.get('epochs', '–')} epochs", "training seconds",
                             "views/s", "kNN at equal wall time"], rows)

@@ -279,7 +279,7 @@ def test_related_work_table_reads_verdicts_and_flags_missing_notebooks():
 
 def test_setting_table_and_description():
     text = tables.describe_setting(Config(dataset="cifar10", batch_size=512), 3, "linear probe on h")
-    assert text.startswith("CIFAR-10 (50,000 training images)") and "lr 0.6" in text and "3 seed(s)" in text
+    assert text.startswith("CIFAR-10 (50,000 training images)") and "lr 0.6" in text and "3 seeds" in text
     jpeg = tables.describe_setting(Config(dataset="imagefolder:data/cifar10-jpeg", train_size=4000), 3, "probe")
     assert jpeg.startswith("CIFAR-10, JPEG q75 copy (4,000 training images)")
     table = tables.setting_table({"grid": ("paper setting", text)})

@@ -124,8 +124,8 @@ def test_tables_hold_the_records_numbers(repo):
         assert r.run_id not in block1
     ce = repo["ce"][0]
     assert ce.provenance["device"] in block1 and ce.provenance["finished"][:10] in block1
-    assert "3 run(s), 3.0 min of wall time" in block1
-    assert "**Profile `quick`**: the grey-scale Fashion-MNIST sample, 2 seeds; 3 run(s)" in block1
+    assert "3 runs, 3.0 min of wall time" in block1
+    assert "**Profile `quick`**: the grey-scale Fashion-MNIST sample, 2 seeds; 3 runs" in block1
     assert "Page: [`report`](reports/quick/01_supervised.html)" in block1
     assert "[`manifest`](runs/_manifests/01_supervised-quick.json)" in block1
     assert block1.count("](") == 2 and "stale content" not in text
@@ -197,7 +197,7 @@ def test_a_profile_with_missing_records_gives_way_to_the_next(repo):
         tables.write_manifest("02_simclr", "cifar-cpu", {"SimCLR": cpu.run_id}, runs_dir=runs)
         text = ur.render("iteration2", sources(repo))
         assert row(text, "SimCLR (h)")[0] == "70.0"
-        assert "**Profile `cifar-cpu`**: CIFAR-10, JPEG q75 copy, 1 seed; 1 run(s)" in text
+        assert "**Profile `cifar-cpu`**: CIFAR-10, JPEG q75 copy, 1 seed; 1 run" in text
         assert "Page: [`report`](reports/cifar-cpu/02_simclr.html)" in text
     finally:
         path.unlink()

@@ -304,7 +304,7 @@ def test_good_failing_and_timed_out_notebooks(tmp_path, capfd, monkeypatch):
     assert runner.main([*base, "-p", "x", "5"]) == 1
     stdout, stderr = capfd.readouterr()  # the kernels' own output included (they write to these descriptors)
     assert "02_bad" in stdout and "ValueError: boom 42" in stdout and "03_slow" in stdout
-    assert "no run loaded or trained by this notebook" in stdout and "0 run(s) loaded from records, 0 trained now" in stdout
+    assert "no run loaded or trained by this notebook" in stdout and "0 runs loaded from records, 0 trained now" in stdout
     assert "without encryption" not in stdout + stderr  # the kernels talk over IPC sockets, not TCP
     assert not list(notebooks.glob("kernel-ipc*"))  # ... in a private folder, not the notebooks'
 

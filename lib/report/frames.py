@@ -255,7 +255,7 @@ def describe_setting(config: Config, seeds: int, evaluation: str) -> str:
 
     n = n_train_images(config.dataset, config.train_size)
     return (f"{data_label(config.dataset)} ({n:,} training images), {config.arch} width {config.width:g}, {config.epochs} epochs, "
-            f"batch {config.batch_size}, {config.optimizer.upper()} lr {config.scaled_lr:g}, {seeds} seed(s); "
+            f"batch {config.batch_size}, {config.optimizer.upper()} lr {config.scaled_lr:g}, {seeds} seed{'' if seeds == 1 else 's'}; "
             f"{evaluation}")
 
 

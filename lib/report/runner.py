@@ -390,7 +390,7 @@ def print_summary(results: list[NotebookResult], output: Path) -> None:
     loaded = sum(x.get("action") == "loaded" for r in results for x in r.runs.values())
     trained = sum(x.get("action") == "trained" for r in results for x in r.runs.values())
     print(f"{'total':<{width}}  {'':<6}  {sum(r.wall_time_s for r in results):>8.1f} s  "
-          f"{loaded} run(s) loaded from records, {trained} trained now")
+          f"{loaded} run{'' if loaded == 1 else 's'} loaded from records, {trained} trained now")
     print(f"index: {output / 'index.html'}")
 
 
