@@ -167,3 +167,14 @@ def test_the_scaling_setting_names_the_rule_and_the_rates_from_the_configs():
     assert "batch 128: linear 0.06, square root 0.0849" in text and "batch 512: linear 0.24, square root 0.17" in text
     lars = {k: [base.replace(**kw)] for k, kw in grids.lr_scaling_settings([128]).items()}
     assert claims.lr_scaling_setting("lars", lars).startswith("LARS with Appendix B.1's constants")
+
+
+def test_the_colour_grids_base_is_its_simclr_arm_with_the_recipe():
+    """05's Table 1 setting line describes the returned base: it must be what the SimCLR arm trains (the
+    recipe's SGD at cifar-cpu), not the notebook's base (LARS), which the page once showed."""
+    base = Config(dataset="sample", train_size=300)
+    color_base, labels, runs = grids.color_grid(base, "lightly_cifar10", "0.25,1.0", False, 300, 2, 3, 2)
+    simclr = runs[("SimCLR", labels[0])][0]
+    assert (color_base.optimizer, color_base.lr) == (simclr.optimizer, simclr.lr) == ("sgd", 0.12)
+    assert color_base.replace(color_strength=simclr.color_strength, seed=simclr.seed) == simclr
+    assert runs[("supervised", labels[0])][0].optimizer == "sgd" and base.optimizer == "lars"

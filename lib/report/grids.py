@@ -315,13 +315,14 @@ def augmentation_grid(base: Config, recipe: str, ops: str, pairs: str, train_siz
 def color_grid(base: Config, recipe: str, strengths: str, with_blur: bool, train_size: int, epochs: int,
                supervised_epochs: int, seeds: int) -> tuple[Config, list[str], Group]:
     """Notebook 05, SimCLR Table 1: SimCLR and a supervised classifier (SGD, as notebook 01) at each colour
-    strength; returns the common base, the strength labels, and configs by (method, label)."""
+    strength; returns the SimCLR arm's common config (the recipe applied: what the page's setting line
+    describes), the strength labels, and configs by (method, label)."""
     settings = color_settings(parse_list(strengths, float, "color_strengths"), with_blur=with_blur)
     color_base = base.replace(train_size=train_size, epochs=epochs, eval_every=epochs)
     methods = {"SimCLR": recipes.apply(color_base.replace(task="pretrain"), recipe),
                "supervised": color_base.replace(task="supervised", loss="ce", optimizer="sgd", lr=0.1, final_eval=False,
                                                 epochs=supervised_epochs, eval_every=supervised_epochs)}
-    return color_base, list(settings), {(m, label): [mbase.replace(**kw, seed=s) for s in range(seeds)]
+    return methods["SimCLR"], list(settings), {(m, label): [mbase.replace(**kw, seed=s) for s in range(seeds)]
                                         for m, mbase in methods.items() for label, kw in settings.items()}
 
 
