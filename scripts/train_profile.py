@@ -84,7 +84,7 @@ def shard(runs: list, k: int, n: int) -> list:
     roots = {r[2].run_id(): root(r[2]) for r in runs}
     cost: dict[str, float] = {}
     for r in runs:
-        seconds = plans.estimated_seconds(r[2], "cpu", found)
+        seconds = plans.estimated_seconds(r[2], plans.rate_for(r[2], "cpu", found))
         cost[roots[r[2].run_id()]] = cost.get(roots[r[2].run_id()], 0.0) + (60.0 if math.isnan(seconds) else seconds)
     load, owner = [0.0] * n, {}
     for rid in sorted(cost, key=lambda r: (-cost[r], r)):

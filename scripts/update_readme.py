@@ -404,9 +404,9 @@ def render_findings(src: Sources) -> str:
     sup = {label: by_seed(recs, "h/knn_top1") for label, recs in sup_runs.items()}
     # every loss on both view sets (issue #24): the losses are ranked within each view set, never a loss
     # against itself on other views; one scope ("") where each loss has its own views
-    scopes = {v: [label for label in sup if label.endswith(f" ({v})")] for v in conclusions.view_sets_of(sup_runs)}
-    ranked = {v: sorted((label for label in labels if sup[label]), key=lambda label: _mean(sup[label]), reverse=True)
-              for v, labels in (scopes or {"": list(sup)}).items()}
+    best_first = lambda labels: sorted((label for label in labels if sup[label]), key=lambda label: _mean(sup[label]),  # noqa: E731
+                                       reverse=True)
+    ranked = {v: best_first(within) for v, within in conclusions.within_view_sets(sup_runs).items()}
     parts = []
     for views, order in ranked.items():
         if order:
@@ -422,8 +422,7 @@ def render_findings(src: Sources) -> str:
     # differ), else against the best loss overall
     same_views = [v for v in ranked if v and ranked[v] and simclr
                   and sup_runs[ranked[v][0]][0].config.effective_views == simclr[0].config.effective_views]
-    order = ranked[same_views[0]] if same_views else sorted(
-        (label for labels in ranked.values() for label in labels), key=lambda label: _mean(sup[label]), reverse=True)
+    order = ranked[same_views[0]] if same_views else best_first(sup)
     if h and order:
         lines.append(f"- **SimCLR, without labels, against {order[0]} with every label** ({page('02_simclr', '02')}): "
                      f"kNN top-1 on h {conclusions.pct(list(h.values()))}; SimCLR − {order[0]}: "

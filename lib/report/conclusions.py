@@ -148,8 +148,7 @@ def supervised(runs: Mapping[str, Sequence[RunRecord]], base: Config, seeds: int
         lines.append(f"- {name}: " + ", ".join(f"{SCORES[m]} {pct(values[m][name])}" for m in scores))
     view_sets = view_sets_of(runs)
     if view_sets:  # view_sets="both": each loss against the reference on the same views, then the views' effect
-        for views in view_sets:
-            within = {n: r for n, r in runs.items() if n.endswith(f" ({views})")}
+        for views, within in within_view_sets(runs).items():
             lines += ["", f"**On {views}** (every loss on these views):"]
             lines += _against_reference(within, values, f"{reference} ({views})", seeds, scope=views)
         lines += ["", "The views' effect on each loss (SimCLR's views minus crop+flip, paired by seed), MAP@R: " + "; ".join(
@@ -164,6 +163,13 @@ def view_sets_of(runs: Mapping[str, Sequence[RunRecord]]) -> list[str]:
     """01's view sets at view_sets="both" (``"<loss> (<view set>)"`` names), crop+flip first; [] otherwise."""
     found = {n.rsplit(" (", 1)[1].rstrip(")") for n in runs if n.endswith(")") and " (" in n}
     return sorted(found, key=lambda v: (v != "crop+flip", v)) if len(found) > 1 else []
+
+
+def within_view_sets(runs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """01's runs by view set (:func:`view_sets_of`, in its order), each ``{"<loss> (<view set>)": runs}``; one
+    scope ``""`` holding every run where each loss ran on its own views."""
+    sets = view_sets_of(runs)
+    return {v: {n: r for n, r in runs.items() if n.endswith(f" ({v})")} for v in sets} if sets else {"": dict(runs)}
 
 
 def _losses(runs: Mapping[str, Sequence[RunRecord]], view_sets: Sequence[str]) -> list[str]:

@@ -159,10 +159,9 @@ def rate_for(config: Config, device_type: str, found: Sequence[Measured]) -> Rat
     return Rate(views_per_s, overhead(task, evaluations(config)) + extra, f"measured ({len(same)} records)")
 
 
-def estimated_seconds(config: Config, device_type: str, found: Sequence[Measured]) -> float:
-    """A run's estimated wall time: its training views at the rate of :func:`rate_for`, plus its overhead
-    (nan where no record measured its encoder on ``device_type``)."""
-    rate = rate_for(config, device_type, found)
+def estimated_seconds(config: Config, rate: Rate) -> float:
+    """A run's estimated wall time: its training views at ``rate`` (:func:`rate_for`), plus its overhead
+    (nan where no record measured its encoder on the device)."""
     return planned_views(config) / rate.views_per_s + rate.overhead_s
 
 
@@ -188,8 +187,9 @@ def plan(configs: Sequence[Config], device_type: str = "cpu", runs_dir: str | Pa
     pending = [c for c in unique if records[c.run_id()] is None]
     recorded_s = sum(r.provenance.get("wall_time_s") or 0.0 for r in records.values() if r is not None)
     found = measurements(runs_dir or (unique[0].runs_dir if unique else ""))
-    seconds = sum(estimated_seconds(c, device_type, found) for c in pending)
-    sources = sorted({rate_for(c, device_type, found).source.split(" (")[0] for c in pending})
+    rates = [rate_for(c, device_type, found) for c in pending]
+    seconds = sum(estimated_seconds(c, r) for c, r in zip(pending, rates))
+    sources = sorted({r.source.split(" (")[0] for r in rates})
     return {"runs": len(unique), "recorded": len(unique) - len(pending), "pending": [c.run_id() for c in pending],
             "pending_views": sum(planned_views(c) for c in pending), "estimated_minutes": seconds / 60,
             "rate": " and ".join(sources) or "-", "recorded_minutes": recorded_s / 60}
