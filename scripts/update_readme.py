@@ -59,7 +59,7 @@ from lib.report import conclusions, notebooks, plots, tables  # noqa: E402
 from lib.config import repo_path  # noqa: E402
 from lib.evaluation import SHORT_NAMES  # noqa: E402
 from lib.report.profiles import PROFILES, README_PROFILES  # noqa: E402
-from lib.report.statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, one_sided_p  # noqa: E402
+from lib.report.statistics import ALPHA, FAMILY_VERDICT_RULE, bh_qvalues, mean_std, two_sided_p  # noqa: E402
 from lib.records import RunRecord  # noqa: E402
 
 MARKER = re.compile(r"<!-- results:([A-Za-z0-9_-]+):(start|end) -->")
@@ -328,20 +328,8 @@ def paired_stats(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[float,
     t-test (nan under two seeds), as every claim's (lib.report.statistics.FAMILY_VERDICT_RULE)."""
     seeds = sorted(set(a) & set(b))
     mean, std, n = mean_std([a[s] - b[s] for s in seeds])
-    p = min(1.0, 2 * one_sided_p(mean, std, n, 1 if mean >= 0 else -1)) if n >= 2 else math.nan
+    p = two_sided_p(mean, std, n)
     return mean, std, n, p
-
-
-def benjamini_hochberg(ps: list[float]) -> list[float]:
-    """Benjamini-Hochberg q-values of ``ps`` (nan stays nan and is not counted): the findings are a family
-    of tests, so each is judged by its q, not its p (STYLE.md, Science)."""
-    ranked = sorted((p, i) for i, p in enumerate(ps) if math.isfinite(p))
-    qs, m, running = [math.nan] * len(ps), len(ranked), 1.0
-    for rank in range(m, 0, -1):
-        p, i = ranked[rank - 1]
-        running = min(running, p * m / rank)
-        qs[i] = running
-    return qs
 
 
 def worded(mean: float, std: float, n: int, p: float, q: float) -> str:
@@ -366,7 +354,7 @@ class Family:
         return f"\x00{len(self.stats) - 1}\x00"
 
     def fill(self, text: str) -> str:
-        qs = benjamini_hochberg([st[3] for st in self.stats])
+        qs = bh_qvalues([st[3] for st in self.stats])
         return re.sub("\x00(\\d+)\x00", lambda m: worded(*self.stats[int(m.group(1))], qs[int(m.group(1))]), text)
 
 

@@ -174,21 +174,6 @@ def test_seed_deltas_and_per_seed_best():
         tables.per_seed_best({"a": [1.0], "b": [1.0, 2.0]}, ["a", "b"])
 
 
-@pytest.mark.parametrize("sign, mean, std, seeds, expected", [
-    (1, 0.05, 0.01, 3, "agrees"),
-    (-1, 0.05, 0.01, 3, "opposite"),
-    (1, 0.01, 0.02, 3, "inconclusive"),
-    (1, 0.01, 0.0, 1, "inconclusive (1 seed: no test)"),
-    (1, math.nan, math.nan, 0, "no result"),
-    # t = mean / (std / sqrt(n)); the one-sided 5 % critical value at 2 degrees of freedom is 2.920
-    (1, 2.9 / math.sqrt(3), 1.0, 3, "inconclusive"),
-    (1, 2.95 / math.sqrt(3), 1.0, 3, "agrees"),
-    (-1, 2.95 / math.sqrt(3), 1.0, 3, "opposite"),
-])
-def test_effect_verdict(sign, mean, std, seeds, expected):
-    assert tables.effect_verdict(sign, mean, std, seeds) == expected
-
-
 def test_one_sided_p_against_the_t_table_and_a_naive_integral():
     # Student's t, 2 degrees of freedom, has the closed form P(T >= t) = 1/2 - t / (2 sqrt(t^2 + 2))
     for t in (0.5, 1.0, 2.92, 4.3):

@@ -3,6 +3,7 @@ must flip when the numbers do, and every difference carries its spread and test.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def test_paired_differences_are_tested_in_both_directions():
     assert C.paired([0.5, 0.5, 0.51], [0.6, 0.61, 0.62])[3] == "lower"
     assert C.paired([0.6, 0.5, 0.55], [0.55, 0.56, 0.54])[3] == "no significant difference"
     assert C.paired([0.6], [0.5])[3] == "one seed: no test"
+    # two-sided at 5 %: with 5 seeds (4 degrees of freedom) the critical t is 2.776; two one-sided tests at
+    # 5 % (one test at 10 %) would call anything past 2.132
+    def deltas(t: float) -> list[float]:  # mean 1, sample std chosen so that mean / (std / sqrt 5) = t
+        c = math.sqrt(5) / (t * math.sqrt(2.5))
+        return [1 + c * x for x in (-2, -1, 0, 1, 2)]
+
+    zeros = [0.0] * 5
+    for t, word in ((2.5, "no significant difference"), (2.7, "no significant difference"), (2.85, "higher")):
+        assert C.paired(deltas(t), zeros)[3] == word
+        assert C.paired(zeros, deltas(t))[3] == word.replace("higher", "lower")
+    assert C.difference(deltas(2.776), zeros).endswith("p = 0.05)")  # the t table's two-sided 5 % point
     text = C.difference([0.6, 0.61, 0.62], [0.5, 0.5, 0.51])
     assert text.startswith("+10.7 ± 0.6 points (higher, p = ") and C.difference([], []) == "– (no result)"
     assert C.pct([0.5, 0.52]) == "51.0 ± 1.4 %" and C.pct([0.5]) == "50.0 %"

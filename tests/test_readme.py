@@ -445,7 +445,7 @@ def test_benchmarks_readme_beside_the_readme_is_regenerated_and_checked(tmp_path
 def test_findings_are_judged_by_benjamini_hochberg_q_of_two_sided_paired_tests():
     """The findings are a family of tests: each is called higher or lower by its BH q, not its p."""
     # sorted p .01, .03, .04 (m = 3): p·m/rank = .03, .045, .04; running minimum from the top: .03, .04, .04
-    assert ur.benjamini_hochberg([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.04, 0.04])
+    assert ur.bh_qvalues([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.04, 0.04])
     # seeds 0-2, differences +1, +2, +3 points: mean 2, std 1, t = 2·sqrt(3) = 3.46, two-sided p = 0.074
     mean, std, n, p = ur.paired_stats({0: 0.51, 1: 0.52, 2: 0.53, 7: 0.9}, {0: 0.50, 1: 0.50, 2: 0.50})
     assert (round(100 * mean, 6), round(100 * std, 6), n) == (2.0, 1.0, 3) and p == pytest.approx(0.0742, abs=1e-3)

@@ -2,7 +2,7 @@
 
 Each function takes the per-seed results a notebook computed and returns its **Answer** paragraph
 as Markdown: the answer, the numbers with their spread over seeds, and for every comparison the
-paired difference per seed with a one-sided paired t-test at :data:`~lib.report.tables.ALPHA`; the
+paired difference per seed with a two-sided paired t-test at :data:`~lib.report.tables.ALPHA`; the
 claims of 05-08 follow :data:`~lib.report.statistics.FAMILY_VERDICT_RULE`. Nothing is asserted in
 advance: a sentence that depends on a result is chosen by the result, so the text stays true at
 every profile. :func:`show` renders it in a notebook (as Markdown in Jupyter, as text elsewhere).
@@ -18,7 +18,7 @@ from ..config import Config
 from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
 from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
-from .statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, one_sided_p, result_values, verdict_tally
+from .statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, result_values, two_sided_p, verdict_tally
 
 SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
 
@@ -74,30 +74,28 @@ def pct(values: Sequence[float]) -> str:
 
 
 def paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, int, str]:
-    """``a - b`` paired by seed: (mean, std, seeds, word), the word from one-sided paired t-tests at
-    :data:`ALPHA` in both directions: "higher", "lower", "no significant difference" or "one seed"."""
+    """``a - b`` paired by seed: (mean, std, seeds, word), the word from a two-sided paired t-test at
+    :data:`ALPHA` (the sign of the mean gives the direction): "higher", "lower", "no significant difference"
+    or "one seed". Two one-sided tests at 5 % would be one test at 10 %."""
     deltas = [x - y for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
     mean, std, n = mean_std(deltas)
     if n < 2:
         return mean, std, n, "one seed: no test"
-    if one_sided_p(mean, std, n, +1) < ALPHA:
-        return mean, std, n, "higher"
-    if one_sided_p(mean, std, n, -1) < ALPHA:
-        return mean, std, n, "lower"
+    if two_sided_p(mean, std, n) < ALPHA:
+        return mean, std, n, "higher" if mean > 0 else "lower"
     return mean, std, n, "no significant difference"
 
 
 def difference(a: Sequence[float], b: Sequence[float]) -> str:
-    """``"+1.2 ± 0.8 points (higher, p = 0.03)"``: :func:`paired` as text, p of the test in the
-    direction of the mean."""
+    """``"+1.2 ± 0.8 points (higher, p = 0.03)"``: :func:`paired` as text, with the p of its two-sided
+    test."""
     mean, std, n, word = paired(a, b)
     if not n:
         return "– (no result)"
     text = f"{100 * mean:+.1f}" + (f" ± {100 * std:.1f}" if n > 1 else "") + " points"
     if n < 2:
         return f"{text} ({word})"
-    p = one_sided_p(mean, std, n, 1 if mean >= 0 else -1)
-    return f"{text} ({word}, p = {p:.2g})"
+    return f"{text} ({word}, p = {two_sided_p(mean, std, n):.2g})"
 
 
 def _significant(a: Sequence[float], b: Sequence[float]) -> str:

@@ -2,7 +2,7 @@
 
 :func:`mean_std` is the one statistic over seeds; a claim's effect is paired by seed
 (:func:`seed_deltas`); :func:`claim_row` is one row of a notebook's paper-vs-ours table, with the p of
-its test (a one-sided paired t-test, :func:`one_sided_p`, or TOST for a claim of no change,
+its test (a two-sided paired t-test, :func:`two_sided_p`, or TOST for a claim of no change,
 :func:`tost_p`) and the 95 % interval (:func:`t_interval`). The verdict is
 :data:`FAMILY_VERDICT_RULE`'s, applied to a profile's whole family of claims at once
 (:func:`family_verdicts`, :func:`apply_family`).
@@ -73,15 +73,10 @@ def seed_deltas(a: Sequence[float], b: Sequence[float]) -> list[float]:
     return [x - y for x, y in zip(a, b)]
 
 
-ALPHA = 0.05  # level of the one-sided paired t-test behind every verdict
-
-VERDICT_RULE = ("a claim agrees when the per-seed paired effect has the paper's sign under a one-sided paired "
-                f"t-test at {ALPHA:.0%} (n - 1 degrees of freedom), is opposite when the test in the other direction "
-                "is significant, and is inconclusive otherwise")
-
+ALPHA = 0.05  # level of every test: the q of a claim (FAMILY_VERDICT_RULE), the p of an iteration's comparison
 
 class Verdict(str, enum.Enum):
-    """The outcomes of a claim's test (:data:`VERDICT_RULE`), in the order a tally lists them. A
+    """The outcomes of a claim's test (:data:`FAMILY_VERDICT_RULE`), in the order a tally lists them. A
     verdict's text may carry a reason after its word ("inconclusive (1 seed: no test)")."""
 
     AGREES = "agrees"
@@ -131,21 +126,6 @@ def two_sided_p(mean: float, std: float, n: int) -> float:
     if n < 2 or not math.isfinite(mean) or not math.isfinite(std):
         return math.nan
     return min(1.0, 2 * min(one_sided_p(mean, std, n, 1), one_sided_p(mean, std, n, -1)))
-
-
-def effect_verdict(expected_sign: int, mean: float, std: float, seeds: int) -> str:
-    """"agrees", "opposite" or "inconclusive": the one-sided paired t-test of :data:`VERDICT_RULE`."""
-    if expected_sign not in (-1, 1):
-        raise ValueError(f"expected_sign must be -1 or +1; got {expected_sign!r}")
-    if not math.isfinite(mean):
-        return Verdict.NO_RESULT.value
-    if seeds < 2:
-        return f"{Verdict.INCONCLUSIVE.value} (1 seed: no test)"
-    if one_sided_p(mean, std, seeds, expected_sign) < ALPHA:
-        return Verdict.AGREES.value
-    if one_sided_p(mean, std, seeds, -expected_sign) < ALPHA:
-        return Verdict.OPPOSITE.value
-    return Verdict.INCONCLUSIVE.value
 
 
 def claim_row(claim: str, source: str, ours: Sequence[float], paper: float | None = None,
@@ -262,7 +242,7 @@ def line_series(values: Mapping[Any, Sequence[float]], keys: Sequence[Any], x: S
 # ---- #24: verdicts that know how many tests were run --------------------------------------------------
 # Benjamini-Hochberg q-values across a profile's family of claims, the 95 % t-interval of a paired
 # effect, a TOST equivalence test, and the one rule (:data:`FAMILY_VERDICT_RULE`) that turns them into
-# the verdicts of the pages, the summary and the README (:func:`effect_verdict` is the test of one claim alone).
+# the verdicts of the pages, the summary and the README.
 
 EQUIVALENCE_MARGIN = 0.01  # 1 point (effects are fractions): the TOST margin unless a paper states one
 CEILING_FLOOR_MARGIN = 0.01  # an arm within 1 point of 100 % or of chance sits at the ceiling/floor

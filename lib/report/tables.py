@@ -19,7 +19,7 @@ from .manifests import (GRID_LABEL, MANIFEST_DIR, as_list, check_name, manifest_
                         write_manifest)
 
 
-from .statistics import (ALPHA, FAMILY_VERDICT_RULE, VERDICT_RULE, claim_row, effect_verdict, last_epoch_values,  # noqa: F401
+from .statistics import (ALPHA, FAMILY_VERDICT_RULE, claim_row, last_epoch_values,  # noqa: F401
                          line_series, mean_std, one_sided_p, paper_delta, per_seed_best, result_value,
                          result_values, seed_deltas, Verdict, verdict_tally)
 
