@@ -48,7 +48,8 @@ def test_headlines_are_recomputed_from_the_records_mean_and_std_over_seeds(tmp_p
 
 def test_several_labels_best_first_and_the_smallest_label_fraction(tmp_path):
     runs = {}
-    table = {"a": (0.30, 0.60), "b": (0.50, 0.55), "c": (0.40, 0.70), "d": (0.10, 0.9)}
+    table = {"a": (0.30, 0.60), "b": (0.50, 0.55), "c": (0.40, 0.70), "d": (0.10, 0.9),
+             f"{tables.GRID_LABEL}fine-tuning (0, 0.1)": (0.8, 0.8)}  # a tuning grid's point: not a method
     for seed, (label, (at1, at10)) in enumerate(table.items()):  # distinct configs: distinct records
         runs[label] = [fake_record(tmp_path, {"test_top1": at1}, label_fraction=0.01, seed=seed).run_id,
                        fake_record(tmp_path, {"test_top1": at10}, label_fraction=0.1, seed=seed).run_id]

@@ -131,6 +131,7 @@ def headlines(notebook: str, profile: str, runs_dir: str | Path = "") -> list[st
     lines = []
     if manifest.get("runs") and registered and registered.index_numbers:
         records, _ = tables.manifest_records(manifest, runs_dir)
+        records = tables.reported(records)  # a tuning grid's runs stand behind a choice; they are not methods
         lines += [line for key, what, fraction in registered.index_numbers
                   if (line := record_line(records, key, what, fraction))]
     if claims := verdict_counts(_verdicts(manifest)):
