@@ -75,6 +75,7 @@ def seed_deltas(a: Sequence[float], b: Sequence[float]) -> list[float]:
 
 ALPHA = 0.05  # level of every test: the q of a claim (FAMILY_VERDICT_RULE), the p of an iteration's comparison
 
+
 class Verdict(str, enum.Enum):
     """The outcomes of a claim's test (:data:`FAMILY_VERDICT_RULE`), in the order a tally lists them. A
     verdict's text may carry a reason after its word ("inconclusive (1 seed: no test)")."""
