@@ -138,6 +138,18 @@ def test_top_index_opens_with_the_thesis_its_finding_from_the_numbers_and_the_re
     assert best.split(":** ", 1)[1] in body and " %" in best
 
 
+def test_the_summary_names_methods_not_the_points_of_a_tuning_grid(tmp_path):
+    from lib.report import conclusions
+
+    v2 = {"fine-tuned from head layer 1": [fake_record(tmp_path, {"test_top1": 0.30}, label_fraction=0.01, seed=0)],
+          "from scratch, longer": [fake_record(tmp_path, {"test_top1": 0.20}, label_fraction=0.01, seed=1)],
+          f"{tables.GRID_LABEL}fine-tuning (0, 0.1)": [fake_record(tmp_path, {"test_top1": 0.40}, label_fraction=0.01,
+                                                                     seed=2)]}
+    answer = conclusions.summary({"03_simclr_v2": v2}, None, "smoke")
+    assert "best fine-tuned from head layer 1 (30.0 %); the best from-scratch baseline" in answer
+    assert tables.GRID_LABEL not in answer
+
+
 def test_top_index_without_results_states_no_finding(tmp_path):
     (tmp_path / "nowhere").mkdir()
     (tmp_path / "nowhere" / "index.json").write_text(json.dumps({"updated": "x", "reports": [entry("01_a", "nowhere")]}))

@@ -18,6 +18,7 @@ from ..config import Config
 from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data_label)
 from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
+from .manifests import reported
 from .statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, result_values, two_sided_p, verdict_tally
 
 SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
@@ -348,7 +349,7 @@ def summary(records: Mapping[str, Mapping[str, Sequence[RunRecord]]], related: A
         if sup:
             text += f", {mean_std(h)[0] / mean_std(r1[best])[0]:.0%} of the best supervised method's"
         lines.append(text + f"; kNN {pct(result_values(runs, 'h/knn_top1'))}.")
-    v2 = records.get("03_simclr_v2", {})
+    v2 = reported(records.get("03_simclr_v2", {}))  # a tuning grid's runs stand behind a choice; not methods
     if v2:
         per_fraction: dict[float, dict[str, list[float]]] = {}
         for method, recs in v2.items():
