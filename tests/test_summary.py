@@ -98,7 +98,9 @@ def test_label_efficiency_table_and_figure(tmp_path):
     ft = [fake_record(tmp_path, {"test_top1": v}, task="finetune", pretrained="pretrain-x", label_fraction=f, seed=s)
           for f, vs in ((0.01, (0.5, 0.6)), (0.1, (0.8, 0.8))) for s, v in enumerate(vs)]
     pre = [fake_record(tmp_path, {"h/knn_top1": 0.7})]  # no test_top1: left out
-    table = tables.label_efficiency_table({"fine-tune": ft, "pretrain": pre})
+    grid = [fake_record(tmp_path, {"test_top1": 0.9}, task="finetune", pretrained="pretrain-x", label_fraction=0.01,
+                        seed=7)]  # a point of a tuning grid: behind a choice, not a method
+    table = tables.label_efficiency_table({"fine-tune": ft, "pretrain": pre, f"{tables.GRID_LABEL}(0.1, 0)": grid})
     assert list(table["method"]) == ["fine-tune", "fine-tune"]
     assert list(table["label_fraction"]) == [0.01, 0.1]
     assert table["test_top1"].tolist() == pytest.approx([0.55, 0.8])

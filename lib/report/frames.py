@@ -15,7 +15,7 @@ from ..config import Config
 from ..data import data_label
 from ..records import RunRecord
 from .grids import n_train_images
-from .manifests import as_list
+from .manifests import as_list, reported
 from .papers import REFERENCES, TABLE3_ROWS
 from .statistics import mean_std, result_value, result_values
 
@@ -49,12 +49,13 @@ def label_efficiency_table(records: Mapping[str, list[RunRecord]], key: str = "t
     """Rows (method, label_fraction): mean and std of ``key`` over seeds, for a label-efficiency plot.
 
     Each label is a method; its records may span several label fractions (read from each run's
-    config) and seeds. Runs without ``key`` (e.g. the pretraining runs) are left out.
+    config) and seeds. Runs without ``key`` (e.g. the pretraining runs) and a tuning grid's points
+    (:func:`~lib.report.manifests.reported`) are left out.
     """
     import pandas as pd
 
     rows = []
-    for method, recs in records.items():
+    for method, recs in reported(records).items():
         by_fraction: dict[float, list[float]] = {}
         for r in recs:
             by_fraction.setdefault(r.config.label_fraction, []).append(result_value(r, key))
