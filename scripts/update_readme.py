@@ -447,14 +447,19 @@ def render_findings(src: Sources) -> str:
 # Claims name their settings ("batch 512 - 128", "10% labels"); a claim is matched across profiles by its
 # text with the numbers taken out, and by its place among the notebook's claims of that same text.
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# the budget a claim measured at two budgets names (lib.report.claims._budget and color_budget): "(…, 1,250 steps)",
+# "(150 SimCLR and 225 supervised steps)"; a profile with one budget words the claim without it
+_BUDGET = re.compile(r", [\d,]+ steps?(?=\)$)| \([\d,]+ SimCLR and [\d,]+ supervised steps?\)$")
 
 
 def claim_keys(notebook: str, claims: Iterable[str]) -> list[tuple[str, str, int]]:
-    """``(notebook, claim without its numbers, occurrence)`` of each claim, in order."""
+    """``(notebook, claim without its numbers and budget, occurrence)`` of each claim, in order: a claim
+    measured at two budgets at one profile and at one at another meets the other's row at its first
+    budget, the one the single-budget profile runs."""
     seen: dict[str, int] = {}
     keys = []
     for claim in claims:
-        shape = _NUMBER.sub("#", claim)
+        shape = _NUMBER.sub("#", _BUDGET.sub("", claim))
         keys.append((notebook, shape, seen.get(shape, 0)))
         seen[shape] = seen.get(shape, 0) + 1
     return keys

@@ -299,6 +299,24 @@ def test_related_block_lists_every_claim_with_its_verdict(tmp_path):
     assert "Pending" in empty
 
 
+def test_a_claim_at_two_budgets_meets_the_single_budget_profile_at_its_first_budget():
+    """#24 item 6: cifar-cpu words its budgeted claims with their steps, quick (one budget) without; the table
+    joins quick's verdict to cifar-cpu's first budget, and keeps the second budget a row of its own."""
+    two = ["fine-tuning from head layer 1 beats from h (3-layer head, 1% labels, 30 steps)",
+           "fine-tuning from head layer 1 beats from h (3-layer head, 10% labels, 280 steps)",
+           "the interaction, SimCLR's gain minus the supervised gain (150 SimCLR and 225 supervised steps)",
+           "fine-tuning from head layer 1 beats from h (3-layer head, 1% labels, 1,250 steps)",
+           "the interaction, SimCLR's gain minus the supervised gain (750 SimCLR and 1,125 supervised steps)"]
+    one = ["fine-tuning from head layer 1 beats from h (3-layer head, 2% labels)",
+           "fine-tuning from head layer 1 beats from h (3-layer head, 20% labels)",
+           "the interaction, SimCLR's gain minus the supervised gain"]
+    at_two, at_one = ur.claim_keys("08", two), ur.claim_keys("08", one)
+    assert at_one == at_two[:3] and at_two[3][2] == 2 and at_two[4][2] == 1 and not set(at_two[3:]) & set(at_one)
+    # equal steps named inside a claim (07) are part of its wording, not a budget
+    assert ur.claim_keys("07", ["larger batch is better (batch 512 - 128; 60 steps vs 270 steps)"])[0][1].endswith(
+        "# steps vs # steps)")
+
+
 def test_related_block_has_a_column_per_profile_and_matches_claims_across_their_settings(tmp_path):
     """#24 item 5: the first profile shows our effect, its 95 % interval, p, q (Benjamini-Hochberg over the
     profile's family, recomputed from the stored per-seed effects) and the verdict; each further profile a
