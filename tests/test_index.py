@@ -95,7 +95,8 @@ def test_top_index_has_one_section_per_profile_with_links_into_its_folder(tmp_pa
     assert "No report rendered yet" in index.write_top_index(tmp_path / "empty").read_text()
 
 
-@pytest.mark.parametrize("runs, cell", [(None, "–"), ({}, "0 loaded, 0 trained")])
+@pytest.mark.parametrize("runs, cell", [(None, "–"), ({}, "0 loaded, 0 trained"),
+                                        ({"r1": "loaded", "r2": "trained", "r3": "loaded"}, "2 loaded, 1 trained")])
 def test_runs_cell_of_old_and_new_entries(runs, cell):
     e = entry("01_a", "quick")
     e["runs"] = runs

@@ -434,13 +434,13 @@ def test_all_real_notebooks_at_smoke_profile(tmp_path, monkeypatch, capsys):
         assert index[path.stem]["headline"] and not index[path.stem]["headline"][0].startswith(("no ", "headline")), \
             (path.stem, index[path.stem]["headline"])
     # a fresh runs folder: notebook 02 trained its run now, and says so on its page and in the summary
-    simclr = [r for r in index["02_simclr"]["runs"].values() if r["action"] == "trained"]
+    simclr = [run_id for run_id, action in index["02_simclr"]["runs"].items() if action == "trained"]
     assert simclr and "1 trained now" in (out / "02_simclr.html").read_text()
     assert re.search(r"02_simclr\s+ok\s+[\d.]+ s\s+0 loaded from records, 1 trained now", stdout), stdout
     # under papermill, training prints one line per epoch into the saved output; nothing warns
     executed = nbformat.read(out / "02_simclr.ipynb", as_version=4)
     printed = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
-    assert any(re.search(rf"{simclr[0]['run_id']} \[\s*[\d.]+ s\] .*epoch 1 .*loss", o.text) for o in printed)
+    assert any(re.search(rf"{simclr[0]} \[\s*[\d.]+ s\] .*epoch 1 .*loss", o.text) for o in printed)
     assert not any("\r" in o.text for o in printed)
     for path in REAL:
         for cell in nbformat.read(out / f"{path.stem}.ipynb", as_version=4).cells:

@@ -159,6 +159,8 @@ def write_index(output: Path, results: list, replace_all: bool, warn=print) -> l
         for r in results:
             entry = asdict(r)
             entry["html"], entry["ipynb"] = Path(r.html).name, Path(r.ipynb).name
+            if r.runs is not None:  # id -> "loaded" / "trained"; the run's task, device and date are in its record
+                entry["runs"] = {run_id: log.get("action") for run_id, log in r.runs.items()}
             entries[r.stem] = entry
         ordered = [entries[k] for k in sorted(entries)]
         atomic_write_bytes(previous, (json.dumps({"updated": now_iso(), "reports": ordered}, indent=2) + "\n").encode())
@@ -297,8 +299,9 @@ def _runs_cell(entry: Mapping[str, Any]) -> str:
     runs = entry.get("runs")
     if runs is None:  # an entry written before the runner kept its run log
         return "–"
-    loaded = sum(r.get("action") == "loaded" for r in runs.values())
-    trained = sum(r.get("action") == "trained" for r in runs.values())
+    # id -> action; entries written before 2026-12-06 held each run's whole log (a dict with its action)
+    actions = [r.get("action") if isinstance(r, Mapping) else r for r in runs.values()]
+    loaded, trained = actions.count("loaded"), actions.count("trained")
     return f"{loaded} loaded, {trained} trained"
 
 
