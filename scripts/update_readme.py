@@ -244,7 +244,7 @@ def simclr_table(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
 
 
 def label_efficiency_markdown(records: Mapping[str, list[RunRecord]]) -> tuple[str, str]:
-    eff = tables.label_efficiency_table(tables.reported(records))  # the methods, not the tuning grid behind them
+    eff = tables.label_efficiency_table(records)  # the methods: it leaves the tuning grid behind them out
     if not len(eff):
         return "*The manifest's runs hold no test accuracy (`test_top1`).*", "Nothing to tabulate."
     fractions = sorted(set(eff["label_fraction"]))

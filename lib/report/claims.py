@@ -18,7 +18,7 @@ from typing import Any
 from .grids import LR_ANCHOR_BATCH, NORMALIZE_KNOB
 from .papers import TABLE3_ROWS, reference
 from .statistics import (FAMILY_VERDICT_RULE, apply_family, claim_row, family_input, mean_std, paper_delta,
-                         per_seed_best, seed_deltas, stored_claim, stored_row)
+                         per_seed_best, plural, seed_deltas, stored_claim, stored_row)
 
 Rows = list[dict[str, Any]]
 PerSeed = Sequence[float]
@@ -192,7 +192,7 @@ def _budget(text: str, f: float, steps: Mapping[float, int] | None) -> str:
 
 def steps_text(n: int) -> str:
     """``1250`` -> ``"1,250 steps"`` (``"1 step"``)."""
-    return f"{n:,} step{'' if n == 1 else 's'}"
+    return plural(n, "step")
 
 
 def _budgeted(row: dict[str, Any], label: str, f: float, steps: Mapping[float, int] | None) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from ..data import data_label  # noqa: F401 (the notebooks call conclusions.data
 from ..evaluation import SHORT_NAMES
 from ..records import RunRecord
 from .manifests import reported
-from .statistics import ALPHA, FAMILY_VERDICT_RULE, mean_std, result_values, two_sided_p, verdict_tally
+from .statistics import (ALPHA, FAMILY_VERDICT_RULE, mean_std, plural, result_values, two_sided_p,  # noqa: F401
+                         verdict_tally)
 
 SCORES = SHORT_NAMES  # the scores' names in sentences (lib.evaluation.METRIC_NAMES)
 
@@ -48,10 +49,6 @@ def setting(config: Config, seeds: int, epochs: int | None = None) -> str:
     epochs = config.epochs if epochs is None else epochs
     return (f"{data_label(config.dataset)} ({sizes} images; {config.arch} ×{config.width:g}, {plural(epochs, 'epoch')}; "
             f"{plural(seeds, 'seed')})")
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def listed(words: Sequence[str]) -> str:

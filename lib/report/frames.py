@@ -17,7 +17,7 @@ from ..records import RunRecord
 from .grids import n_train_images
 from .manifests import as_list, reported
 from .papers import REFERENCES, TABLE3_ROWS
-from .statistics import mean_std, result_value, result_values
+from .statistics import mean_std, plural, result_value, result_values
 
 BATTERY_METRICS: tuple[str, ...] = ("knn_top1", "linear_probe_top1", "recall@1", "recall@2", "recall@4",
                                     "recall@8", "map@r", "nmi", "ari")  # the evaluation battery's scores
@@ -256,7 +256,7 @@ def describe_setting(config: Config, seeds: int, evaluation: str) -> str:
 
     n = n_train_images(config.dataset, config.train_size)
     return (f"{data_label(config.dataset)} ({n:,} training images), {config.arch} width {config.width:g}, {config.epochs} epochs, "
-            f"batch {config.batch_size}, {config.optimizer.upper()} lr {config.scaled_lr:g}, {seeds} seed{'' if seeds == 1 else 's'}; "
+            f"batch {config.batch_size}, {config.optimizer.upper()} lr {config.scaled_lr:g}, {plural(seeds, 'seed')}; "
             f"{evaluation}")
 
 

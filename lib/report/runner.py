@@ -54,6 +54,7 @@ from ..records import (REQUIRE_RECORDS_ENV, RUN_LOG_ENV, WriteError, atomic_writ
                        git_state, now_iso, read_run_log)
 from . import pages
 from .index import write_index, write_top_index
+from .statistics import plural
 from .exports import exporting_to, images_dir
 from .kernels import (KERNEL, RUN_LOG_PREFIX, check_kernel, kernel_config, quiet_shutdown_kernel_manager,
                       sweep_orphans)
@@ -390,7 +391,7 @@ def print_summary(results: list[NotebookResult], output: Path) -> None:
     loaded = sum(x.get("action") == "loaded" for r in results for x in r.runs.values())
     trained = sum(x.get("action") == "trained" for r in results for x in r.runs.values())
     print(f"{'total':<{width}}  {'':<6}  {sum(r.wall_time_s for r in results):>8.1f} s  "
-          f"{loaded} run{'' if loaded == 1 else 's'} loaded from records, {trained} trained now")
+          f"{plural(loaded, 'run')} loaded from records, {trained} trained now")
     print(f"index: {output / 'index.html'}")
 
 

@@ -97,6 +97,11 @@ class Verdict(str, enum.Enum):
         return f"{n} {'agree' if self is Verdict.AGREES and n != 1 else self.value}"
 
 
+def plural(n: int, word: str) -> str:
+    """``"1 seed"``, ``"5 seeds"``, ``"1,250 steps"``: a count in English."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def verdict_tally(verdicts: Iterable[Any], zeros: bool = False) -> str:
     """``3 agree, 1 inconclusive, 1 opposite`` from verdict texts, in :class:`Verdict`'s order, then
     texts that state no verdict, each kind apart ("1 not run at this profile"). With ``zeros`` the
